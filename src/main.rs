@@ -1,0 +1,3 @@
+fn main() {
+    println!("leafvip {}", env!("CARGO_PKG_VERSION"));
+}
