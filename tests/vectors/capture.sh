@@ -51,13 +51,14 @@ cleanup() {
     done
     log "cleanup done"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 bx() { ip netns exec "$NS_B" "$@"; }
 gx() { ip netns exec "$NS_G" "$@"; }
 fx() { ip netns exec "$NS_F" "$@"; }
 birdc_() { bx birdc -s "$WORK/bird.ctl" "$@"; }
-gobgp_() { gx gobgp -u 127.0.0.1 -p 50151 "$@"; }
+gobgp_() { gx gobgp -u "${GOBGP_API%:*}" -p "${GOBGP_API##*:}" "$@"; }
 vtysh_() { fx vtysh --vty_socket "$WORK/frr" "$@"; }
 wait_established() { # min_bird min_gobgp
     local i nb ng
@@ -446,6 +447,8 @@ log "route refresh"
 birdc_ reload in gobgp4
 birdc_ reload in frr_ibgp
 sleep 2
+# gobgp 3.10 "softresetin" only re-applies policy to its stored Adj-RIB-In; it
+# never sends a ROUTE-REFRESH (kept here to document that).
 gobgp_ neighbor 192.0.2.1 softresetin
 gobgp_ neighbor 203.0.113.6 softresetin
 sleep 2

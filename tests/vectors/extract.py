@@ -2,6 +2,7 @@
 """Extract BGP messages from the pcaps written by capture.sh.
 
     python3 tests/vectors/extract.py WORKDIR OUTDIR [--list]
+    python3 tests/vectors/extract.py --verify tests/vectors
 
 Reads WORKDIR/*.pcap (classic libpcap, Ethernet or Linux cooked link type),
 reassembles every TCP connection on port 179 per direction (by sequence
@@ -261,6 +262,12 @@ def describe_caps(info):
             else:
                 afs = [fam(*struct.unpack("!HB", v[k:k + 3])) for k in range(0, len(v), 7)]
                 out.append("long-lived-graceful-restart(%s)" % "+".join(afs))
+        elif code == 5:
+            parts = []
+            for k in range(0, len(v), 6):
+                afi, safi, nhafi = struct.unpack("!HHH", v[k:k + 6])
+                parts.append("%s via %s next hop" % (fam(afi, safi), AFI.get(nhafi, nhafi)))
+            out.append("extended-nexthop(%s)" % ",".join(parts))
         elif code == 73:
             hl = v[0]
             host = v[1:1 + hl].decode(errors="replace")
@@ -583,37 +590,180 @@ def describe(r):
             tags.append("v4mapped-nexthop")
     sig = ("update", bool(u["withdrawn4"]), u["mp_unreach"][0] if u["mp_unreach"] else None,
            bool(u["nlri4"]), u["mp_reach"][0] if u["mp_reach"] else None, bool(uses_pid),
-           5 in codes, 17 in codes, sess["as4"], nh)
+           (5 in codes) if u["nlri4"] else None, 17 in codes, sess["as4"], nh)
     score = len(codes) + 2 * ("gshut" in tags) + len(u["withdrawn4"]) + (
         len(u["mp_unreach"][1]) if u["mp_unreach"] else 0)
     return kind, "-".join(tags), "UPDATE " + "; ".join(parts), (sig, score)
 
 
-MAX_PER_SENDER = 15
-LIMIT = {"open": 2, "keepalive": 1, "update": 9, "notification": 3, "route-refresh": 3}
+MAX_PER_SENDER = 18
+LIMIT = {"open": 2, "keepalive": 1, "update": 11, "notification": 3, "route-refresh": 3}
 
 
 def priority(kind, sig, r):
     """Lower is more important when the per-sender budget is tight."""
-    if kind == "keepalive":
+    if kind in ("keepalive", "route-refresh"):
         return 0
     if kind == "open":
-        return 0 if r["sess"]["as4"] and r["sess"]["addpath_rx"] else 3
+        return 0 if r["sess"]["as4"] and r["sess"]["addpath_rx"] else 1
     if kind == "notification":
         _, code, sub, has_data = sig
-        if code == 6 and sub == 2:
-            return 0 if has_data else 2
-        return 3
-    if kind == "route-refresh":
-        return 1
+        return 0 if (code == 6 and sub == 2 and has_data) else 1
     if sig[0] == "eor":
         return 0
-    # update: ADD-PATH ones first, then the rest
-    pid = sig[5]
-    return 1 if pid else 2
+    _, w4, unreach, n4, reach, pid, lp, as4p, as4, nh = sig
+    if w4 or unreach:
+        return 0 if pid else 2
+    if pid:
+        return 0 if nh in ("none", "ll", "mapped") else 1
+    return 1 if as4p else 2
+
+
+# ------------------------------------------------------------------ verify
+class Bad(Exception):
+    pass
+
+
+def strict_prefixes(data, afi, addpath):
+    i, n = 0, 0
+    maxlen = 32 if afi == 1 else 128
+    while i < len(data):
+        if addpath:
+            if i + 4 > len(data):
+                raise Bad("truncated path identifier")
+            i += 4
+        if i >= len(data):
+            raise Bad("missing prefix length")
+        plen = data[i]
+        if plen > maxlen:
+            raise Bad("prefix length %d > %d" % (plen, maxlen))
+        i += 1 + (plen + 7) // 8
+        n += 1
+    if i != len(data):
+        raise Bad("NLRI overrun")
+    return n
+
+
+def strict_aspath(v, four):
+    i = 0
+    w = 4 if four else 2
+    while i < len(v):
+        if i + 2 > len(v) or v[i] not in (1, 2, 3, 4) or v[i + 1] == 0:
+            raise Bad("bad AS_PATH segment header")
+        i += 2 + v[i + 1] * w
+    if i != len(v):
+        raise Bad("AS_PATH length mismatch for %d-octet ASNs" % w)
+
+
+def strict_update(m, four, ap):
+    body = m[19:]
+    wl = struct.unpack("!H", body[:2])[0]
+    if 2 + wl + 2 > len(body):
+        raise Bad("withdrawn length overrun")
+    strict_prefixes(body[2:2 + wl], 1, "ipv4-unicast" in ap)
+    al = struct.unpack("!H", body[2 + wl:4 + wl])[0]
+    if 4 + wl + al > len(body):
+        raise Bad("attribute length overrun")
+    attrs = body[4 + wl:4 + wl + al]
+    strict_prefixes(body[4 + wl + al:], 1, "ipv4-unicast" in ap)
+    i = 0
+    while i < len(attrs):
+        flags, code = attrs[i], attrs[i + 1]
+        if flags & 0x10:
+            ln = struct.unpack("!H", attrs[i + 2:i + 4])[0]
+            v = attrs[i + 4:i + 4 + ln]
+            i += 4 + ln
+        else:
+            ln = attrs[i + 2]
+            v = attrs[i + 3:i + 3 + ln]
+            i += 3 + ln
+        if len(v) != ln:
+            raise Bad("attribute %d overrun" % code)
+        if code == 2:
+            strict_aspath(v, four)
+        elif code == 17:
+            strict_aspath(v, True)
+        elif code == 14:
+            afi, safi, nhl = struct.unpack("!HBB", v[:4])
+            strict_prefixes(v[5 + nhl:], afi, fam(afi, safi) in ap)
+        elif code == 15:
+            afi, safi = struct.unpack("!HB", v[:3])
+            strict_prefixes(v[3:], afi, fam(afi, safi) in ap)
+    if i != len(attrs):
+        raise Bad("attributes overrun")
+
+
+def verify(root):
+    required = ["sender", "receiver", "kind", "four-octet-as", "add-path-rx", "extended-messages", "note"]
+    ok = bad = 0
+    for sender in sorted(os.listdir(root)):
+        d = os.path.join(root, sender)
+        if not os.path.isdir(d):
+            continue
+        for f in sorted(os.listdir(d)):
+            if not f.endswith(".hex"):
+                continue
+            path = os.path.join(d, f)
+            meta, hexpart = {}, []
+            for line in open(path):
+                if line.startswith("#"):
+                    k, _, v = line[1:].partition(":")
+                    meta[k.strip()] = v.strip()
+                else:
+                    hexpart.append(line)
+            try:
+                missing = [k for k in required if k not in meta]
+                if missing:
+                    raise Bad("missing keys %s" % missing)
+                if not meta["sender"].startswith(sender + " "):
+                    raise Bad("sender key does not match directory")
+                hx = "".join("".join(hexpart).split())
+                if hx != hx.lower() or len(hx) % 2:
+                    raise Bad("hex not lowercase / odd length")
+                m = bytes.fromhex(hx)
+                if m[:16] != MARKER:
+                    raise Bad("marker")
+                if struct.unpack("!H", m[16:18])[0] != len(m):
+                    raise Bad("length field %d != %d bytes" % (struct.unpack("!H", m[16:18])[0], len(m)))
+                if KINDS.get(m[18]) != meta["kind"]:
+                    raise Bad("type %d does not match kind %s" % (m[18], meta["kind"]))
+                if not f.split("-", 1)[1].startswith(meta["kind"]):
+                    raise Bad("file name does not match kind")
+                if meta["extended-messages"] == "no" and len(m) > 4096:
+                    raise Bad("longer than 4096 without extended messages")
+                four = {"yes": True, "no": False}[meta["four-octet-as"]]
+                ap = set() if meta["add-path-rx"] == "none" else set(meta["add-path-rx"].split(","))
+                alt = ""
+                if m[18] == 1:
+                    parse_open(m)
+                elif m[18] == 2:
+                    strict_update(m, four, ap)
+                    # Does the message also parse with the opposite ADD-PATH assumption?
+                    if True:
+                        flip = set() if ap else {"ipv4-unicast", "ipv6-unicast"}
+                        try:
+                            strict_update(m, four, flip)
+                            alt = " (also parses with add-path-rx=%s)" % (",".join(sorted(flip)) or "none")
+                        except (Bad, struct.error, IndexError):
+                            pass
+                elif m[18] == 3 and len(m) < 21:
+                    raise Bad("short NOTIFICATION")
+                elif m[18] == 4 and len(m) != 19:
+                    raise Bad("KEEPALIVE not 19 bytes")
+                elif m[18] == 5 and len(m) != 23:
+                    raise Bad("ROUTE-REFRESH not 23 bytes")
+                ok += 1
+                print("ok   %s/%s%s" % (sender, f, alt))
+            except (Bad, KeyError, ValueError, struct.error, IndexError) as e:
+                bad += 1
+                print("FAIL %s/%s: %s" % (sender, f, e))
+    print("%d passed, %d failed" % (ok, bad))
+    return bad == 0
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--verify":
+        sys.exit(0 if verify(sys.argv[2]) else 1)
     if len(sys.argv) < 3:
         print(__doc__)
         sys.exit(2)

@@ -17,5 +17,6 @@ pub fn hex(s: &str) -> Vec<u8> {
 }
 
 pub mod pair;
+pub mod strategies;
 
 pub const MARKER: &str = "ffffffffffffffffffffffffffffffff";
