@@ -605,7 +605,9 @@ def priority(kind, sig, r):
     if kind in ("keepalive", "route-refresh"):
         return 0
     if kind == "open":
-        return 0 if r["sess"]["as4"] and r["sess"]["addpath_rx"] else 1
+        if r["sess"]["as4"] and r["sess"]["addpath_rx"][r["src"][0]]:
+            return 0
+        return 1 if parse_open(r["msg"])["as4"] is None else 2
     if kind == "notification":
         _, code, sub, has_data = sig
         return 0 if (code == 6 and sub == 2 and has_data) else 1
@@ -739,13 +741,12 @@ def verify(root):
                 elif m[18] == 2:
                     strict_update(m, four, ap)
                     # Does the message also parse with the opposite ADD-PATH assumption?
-                    if True:
-                        flip = set() if ap else {"ipv4-unicast", "ipv6-unicast"}
-                        try:
-                            strict_update(m, four, flip)
-                            alt = " (also parses with add-path-rx=%s)" % (",".join(sorted(flip)) or "none")
-                        except (Bad, struct.error, IndexError):
-                            pass
+                    flip = set() if ap else {"ipv4-unicast", "ipv6-unicast"}
+                    try:
+                        strict_update(m, four, flip)
+                        alt = " (also parses with add-path-rx=%s)" % (",".join(sorted(flip)) or "none")
+                    except (Bad, struct.error, IndexError):
+                        pass
                 elif m[18] == 3 and len(m) < 21:
                     raise Bad("short NOTIFICATION")
                 elif m[18] == 4 and len(m) != 19:

@@ -49,7 +49,7 @@ impl Prefix {
         }
     }
 
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         match *self {
             Prefix::V4 { len, .. } | Prefix::V6 { len, .. } => len,
         }
@@ -70,13 +70,13 @@ impl Prefix {
             }
             Prefix::V6 { addr, .. } => buf.copy_from_slice(&addr.octets()),
         }
-        (buf, usize::from(self.len()).div_ceil(8))
+        (buf, usize::from(self.prefix_len()).div_ceil(8))
     }
 }
 
 impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr(), self.len())
+        write!(f, "{}/{}", self.addr(), self.prefix_len())
     }
 }
 
@@ -148,7 +148,7 @@ impl Nlri {
 
     /// Bytes this entry takes on the wire.
     pub fn wire_len(&self, add_path: bool) -> usize {
-        1 + usize::from(self.prefix.len()).div_ceil(8) + if add_path { 4 } else { 0 }
+        1 + usize::from(self.prefix.prefix_len()).div_ceil(8) + if add_path { 4 } else { 0 }
     }
 
     /// Writes the entry; the path id goes out iff the session negotiated
@@ -159,7 +159,7 @@ impl Nlri {
             out.extend_from_slice(&self.path_id.unwrap_or(0).to_be_bytes());
         }
         let (octets, n) = self.prefix.octets();
-        out.push(self.prefix.len());
+        out.push(self.prefix.prefix_len());
         out.extend_from_slice(&octets[..n]);
     }
 }
