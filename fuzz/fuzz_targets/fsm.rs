@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
             0 => peer.handle_event(now, Event::Start),
             1 => peer.handle_event(now, Event::Stop { subcode: cease::ADMIN_SHUTDOWN, message: "fuzz" }),
             2 => {
-                now = now + Duration::from_millis(u64::from(op) * 997);
+                now = now + Duration::from_millis(u64::from(op) * 101);
                 let mut v = Vec::new();
                 while let Some(d) = peer.poll_at().filter(|d| *d <= now) {
                     v.extend(peer.handle_event(d, Event::Timer));

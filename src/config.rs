@@ -1,0 +1,525 @@
+//! The TOML configuration, validated up front so that a bad file is
+//! rejected with its name, line and problem, and a bad reload changes
+//! nothing.
+use crate::labels::{self, LabelSelector, Labels};
+use leafvip_bgp::rib_out::RouteAttrs;
+use leafvip_bgp::wire::{community, Family, LargeCommunity, Prefix};
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use toml::Spanned;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based; 0 when the problem is not tied to a line.
+    pub line: usize,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.problem)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<labels::LabelsError> for ConfigError {
+    fn from(e: labels::LabelsError) -> Self {
+        ConfigError {
+            file: e.file,
+            line: e.line,
+            problem: e.problem,
+        }
+    }
+}
+
+fn from_str<'de, D: Deserializer<'de>, T: FromStr>(d: D) -> Result<T, D::Error>
+where
+    T::Err: fmt::Display,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map_err(de::Error::custom)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub bgp: BgpConfig,
+    #[serde(default)]
+    pub node: NodeConfig,
+    #[serde(default, rename = "peer")]
+    pub peers: Vec<Spanned<PeerConfig>>,
+    #[serde(default, rename = "vip")]
+    pub vips: Vec<Spanned<VipConfig>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpConfig {
+    pub asn: u32,
+    /// Default: the host's first global IPv4 address.
+    pub router_id: Option<Ipv4Addr>,
+    /// Absent: active sessions only.
+    pub listen: Option<SocketAddr>,
+    /// Graceful Restart time in seconds (RFC 4724); 0 turns GR off.
+    #[serde(default = "default_gr")]
+    pub graceful_restart: u16,
+}
+
+fn default_gr() -> u16 {
+    120
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Default: the hostname.
+    pub name: Option<String>,
+    pub labels_file: Option<PathBuf>,
+    /// Merged with the labels file; the file wins on a shared key, since it
+    /// is the per-host truth and these are fleet-wide defaults.
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    pub address: IpAddr,
+    pub asn: u32,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    pub local_address: Option<IpAddr>,
+    #[serde(default = "default_hold")]
+    pub hold_time: u16,
+    pub keepalive: Option<u16>,
+    /// First reconnect delay in seconds; it doubles up to 120 s.
+    pub connect_retry: Option<u16>,
+    #[serde(default)]
+    pub passive: bool,
+    /// TTL of our packets for multihop eBGP.
+    pub ebgp_multihop: Option<u8>,
+    /// GTSM (RFC 5082): accept only packets from at most this many hops.
+    pub ttl_security: Option<u8>,
+    /// TCP MD5 (RFC 2385) key, read from this file.
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_families")]
+    pub families: Vec<FamilyName>,
+    /// Paths per prefix offered with ADD-PATH; 0 or 1 means do not offer it.
+    #[serde(default = "default_add_paths")]
+    pub add_paths_send_max: u8,
+    pub description: Option<String>,
+    /// Absent: the peer applies to every node.
+    pub node_selector: Option<LabelSelector>,
+}
+
+fn default_port() -> u16 {
+    179
+}
+fn default_hold() -> u16 {
+    90
+}
+fn default_families() -> Vec<FamilyName> {
+    vec![
+        FamilyName(Family::IPV4_UNICAST),
+        FamilyName(Family::IPV6_UNICAST),
+    ]
+}
+fn default_add_paths() -> u8 {
+    16
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FamilyName(pub Family);
+
+impl<'de> Deserialize<'de> for FamilyName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "ipv4-unicast" => Ok(FamilyName(Family::IPV4_UNICAST)),
+            "ipv6-unicast" => Ok(FamilyName(Family::IPV6_UNICAST)),
+            other => Err(de::Error::custom(format!(
+                "unknown family {other:?}: use \"ipv4-unicast\" or \"ipv6-unicast\""
+            ))),
+        }
+    }
+}
+
+/// Where a VIP's next hop comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NextHopSpec {
+    /// The session's local address of the VIP's family (or, for the other
+    /// family, the global address of the peering interface).
+    #[default]
+    SelfAddress,
+    Address(IpAddr),
+}
+
+impl<'de> Deserialize<'de> for NextHopSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "self" {
+            return Ok(NextHopSpec::SelfAddress);
+        }
+        s.parse().map(NextHopSpec::Address).map_err(|_| {
+            de::Error::custom(format!(
+                "next_hop {s:?} is neither \"self\" nor an IP address"
+            ))
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VipConfig {
+    #[serde(deserialize_with = "from_str")]
+    pub prefix: Prefix,
+    #[serde(default)]
+    pub next_hop: NextHopSpec,
+    #[serde(default)]
+    pub communities: Vec<Community>,
+    #[serde(default)]
+    pub large_communities: Vec<Large>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+}
+
+impl VipConfig {
+    pub fn attrs(&self) -> RouteAttrs {
+        RouteAttrs {
+            med: self.med,
+            local_pref: self.local_pref,
+            communities: self.communities.iter().map(|c| c.0).collect(),
+            large_communities: self.large_communities.iter().map(|c| c.0).collect(),
+            link_local: None,
+        }
+    }
+}
+
+/// "65000:100", or a well-known name such as "graceful-shutdown".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Community(pub u32);
+
+impl FromStr for Community {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "graceful-shutdown" => return Ok(Community(community::GRACEFUL_SHUTDOWN)),
+            "no-export" => return Ok(Community(community::NO_EXPORT)),
+            "no-advertise" => return Ok(Community(community::NO_ADVERTISE)),
+            _ => {}
+        }
+        let bad = || format!("community {s:?} is not ASN:VALUE with both parts 0..=65535");
+        let (a, b) = s.split_once(':').ok_or_else(bad)?;
+        let a: u16 = a.parse().map_err(|_| bad())?;
+        let b: u16 = b.parse().map_err(|_| bad())?;
+        Ok(Community((u32::from(a) << 16) | u32::from(b)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Community {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d)
+    }
+}
+
+/// "GLOBAL:LOCAL1:LOCAL2" (RFC 8092), each part 0..=4294967295.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Large(pub LargeCommunity);
+
+impl FromStr for Large {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<Option<u32>> = s.split(':').map(|p| p.parse().ok()).collect();
+        match parts.as_slice() {
+            [Some(g), Some(l1), Some(l2)] => Ok(Large(LargeCommunity {
+                global: *g,
+                local1: *l1,
+                local2: *l2,
+            })),
+            _ => Err(format!("large community {s:?} is not GLOBAL:LOCAL1:LOCAL2")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Large {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |t| t.matches('\n').count() + 1)
+}
+
+impl Config {
+    /// Parses and validates. `file` names the source in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let err = |line: usize, problem: String| ConfigError {
+            file: file.to_string(),
+            line,
+            problem,
+        };
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            err(line, e.message().trim().to_string())
+        })?;
+        let bgp_line = text
+            .lines()
+            .position(|l| l.trim() == "[bgp]")
+            .map_or(0, |i| i + 1);
+        if cfg.bgp.asn == 0 || cfg.bgp.asn == u32::from(leafvip_bgp::wire::AS_TRANS) {
+            return Err(err(
+                bgp_line,
+                format!("bgp.asn {} is reserved", cfg.bgp.asn),
+            ));
+        }
+        if let Some(id) = cfg.bgp.router_id {
+            if id.is_unspecified() {
+                return Err(err(bgp_line, "bgp.router_id 0.0.0.0 is not valid".into()));
+            }
+        }
+        if cfg.bgp.graceful_restart > 4095 {
+            return Err(err(
+                bgp_line,
+                "bgp.graceful_restart is at most 4095 seconds".into(),
+            ));
+        }
+        for (k, v) in &cfg.node.labels {
+            labels::check_key(k)
+                .and_then(|()| labels::check_value(v))
+                .map_err(|p| err(0, format!("node.labels: {p}")))?;
+        }
+        let mut seen: BTreeMap<(IpAddr, u16), usize> = BTreeMap::new();
+        for p in &cfg.peers {
+            let line = line_of(text, p.span().start);
+            let perr =
+                |problem: String| err(line, format!("peer {}: {problem}", p.get_ref().address));
+            let pc = p.get_ref();
+            if let Some(first) = seen.insert((pc.address, pc.port), line) {
+                return Err(perr(format!("configured twice (first at line {first})")));
+            }
+            if pc.asn == 0 {
+                return Err(perr("asn 0 is reserved".into()));
+            }
+            if pc.hold_time != 0 && pc.hold_time < 3 {
+                return Err(perr(format!(
+                    "hold_time {} must be 0 or at least 3",
+                    pc.hold_time
+                )));
+            }
+            if let Some(k) = pc.keepalive {
+                if pc.hold_time != 0 && k >= pc.hold_time {
+                    return Err(perr(format!(
+                        "keepalive {k} must be below hold_time {}",
+                        pc.hold_time
+                    )));
+                }
+            }
+            if pc.ebgp_multihop.is_some() && pc.ttl_security.is_some() {
+                return Err(perr(
+                    "ebgp_multihop and ttl_security exclude each other".into(),
+                ));
+            }
+            if pc.ttl_security.is_some_and(|h| h == 0 || h > 254) || pc.ebgp_multihop == Some(0) {
+                return Err(perr("hop counts are 1..=254".into()));
+            }
+            if pc.families.is_empty() {
+                return Err(perr("families is empty".into()));
+            }
+            if let (Some(l), a) = (pc.local_address, pc.address) {
+                if l.is_ipv4() != a.is_ipv4() {
+                    return Err(perr(format!(
+                        "local_address {l} is not of the peer's family"
+                    )));
+                }
+            }
+            if let Some(sel) = &pc.node_selector {
+                sel.validate()
+                    .map_err(|e| perr(format!("node_selector: {e}")))?;
+            }
+        }
+        let mut vips: BTreeMap<Prefix, usize> = BTreeMap::new();
+        for v in &cfg.vips {
+            let line = line_of(text, v.span().start);
+            let vc = v.get_ref();
+            if let Some(first) = vips.insert(vc.prefix, line) {
+                return Err(err(
+                    line,
+                    format!(
+                        "vip {} is configured twice (first at line {first})",
+                        vc.prefix
+                    ),
+                ));
+            }
+            if let NextHopSpec::Address(a) = vc.next_hop {
+                if a.is_ipv4() != matches!(vc.prefix, Prefix::V4 { .. }) {
+                    return Err(err(
+                        line,
+                        format!("vip {}: next_hop {a} is not of the VIP's family", vc.prefix),
+                    ));
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: name.clone(),
+            line: 0,
+            problem: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&name, &text)
+    }
+
+    /// The node's labels: inline ones, overridden by the labels file.
+    pub fn labels(&self) -> Result<Labels, ConfigError> {
+        let mut l = self.node.labels.clone();
+        if let Some(f) = &self.node.labels_file {
+            l.extend(labels::load(f)?);
+        }
+        Ok(l)
+    }
+
+    pub fn peers(&self) -> impl Iterator<Item = &PeerConfig> {
+        self.peers.iter().map(Spanned::get_ref)
+    }
+
+    pub fn vips(&self) -> impl Iterator<Item = &VipConfig> {
+        self.vips.iter().map(Spanned::get_ref)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[bgp]
+asn = 65100
+router_id = "198.51.100.3"
+
+[node]
+labels = { site = "dc1" }
+
+[[peer]]
+address = "198.51.100.2"
+asn = 65001
+node_selector = { match_labels = { rack = "leaf1" } }
+
+[[peer]]
+address = "2001:db8::2"
+asn = 65001
+node_selector = { match_expressions = [{ key = "rack", operator = "In", values = ["leaf1"] }] }
+
+[[vip]]
+prefix = "192.0.2.200/32"
+communities = ["65000:100", "graceful-shutdown"]
+large_communities = ["65000:1:2"]
+
+[[vip]]
+prefix = "2001:db8:1::200/128"
+"#;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = Config::parse("leafvip.toml", GOOD).unwrap();
+        assert_eq!(c.bgp.asn, 65100);
+        assert_eq!(c.peers().count(), 2);
+        let v = c.vips().next().unwrap();
+        assert_eq!(
+            v.attrs().communities,
+            vec![0xfde8_0064, community::GRACEFUL_SHUTDOWN]
+        );
+        assert_eq!(v.next_hop, NextHopSpec::SelfAddress);
+        let p = c.peers().next().unwrap();
+        assert_eq!((p.port, p.hold_time, p.add_paths_send_max), (179, 90, 16));
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse("leafvip.toml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_and_problem() {
+        let bad_prefix = GOOD.replace("192.0.2.200/32", "192.0.2.200/33");
+        assert!(
+            err(&bad_prefix).starts_with("leafvip.toml:21:"),
+            "{}",
+            err(&bad_prefix)
+        );
+        assert!(err(&bad_prefix).contains("prefix length"));
+        let unknown = GOOD.replace("asn = 65100", "asn = 65100\nasm = 1");
+        assert!(
+            err(&unknown).starts_with("leafvip.toml:4:") && err(&unknown).contains("unknown field"),
+            "{}",
+            err(&unknown)
+        );
+        let hold = GOOD.replace(
+            "asn = 65001\nnode_selector = { match_labels",
+            "asn = 65001\nhold_time = 2\nnode_selector = { match_labels",
+        );
+        assert!(
+            err(&hold).starts_with("leafvip.toml:9: peer 198.51.100.2: hold_time 2"),
+            "{}",
+            err(&hold)
+        );
+        let dup = format!("{GOOD}\n[[peer]]\naddress = \"198.51.100.2\"\nasn = 65002\n");
+        assert!(
+            err(&dup).contains("configured twice (first at line 9)"),
+            "{}",
+            err(&dup)
+        );
+        let sel = GOOD.replace(
+            "operator = \"In\", values = [\"leaf1\"]",
+            "operator = \"In\"",
+        );
+        assert!(
+            err(&sel).contains("needs at least one value"),
+            "{}",
+            err(&sel)
+        );
+        let op = GOOD.replace("operator = \"In\"", "operator = \"in\"");
+        assert!(err(&op).contains("unknown variant"), "{}", err(&op));
+        let comm = GOOD.replace("65000:100", "70000:1");
+        assert!(
+            err(&comm).contains("community \"70000:1\""),
+            "{}",
+            err(&comm)
+        );
+        let nh = GOOD.replace(
+            "prefix = \"2001:db8:1::200/128\"",
+            "prefix = \"2001:db8:1::200/128\"\nnext_hop = \"198.51.100.3\"",
+        );
+        assert!(err(&nh).contains("not of the VIP's family"), "{}", err(&nh));
+        assert!(err("[bgp]\nasn = 0\n").starts_with("leafvip.toml:1: bgp.asn 0"));
+    }
+
+    #[test]
+    fn file_labels_win_over_inline_ones() {
+        let dir = std::env::temp_dir().join(format!("leafvip-labels-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("labels");
+        std::fs::write(&f, "site=dc2\nrack=leaf1\n").unwrap();
+        let text = GOOD.replace(
+            "[node]\n",
+            &format!("[node]\nlabels_file = {:?}\n", f.display().to_string()),
+        );
+        let labels = Config::parse("x", &text).unwrap().labels().unwrap();
+        assert_eq!(labels.get("site").map(String::as_str), Some("dc2"));
+        assert_eq!(labels.get("rack").map(String::as_str), Some("leaf1"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,325 @@
+//! Node labels and Kubernetes LabelSelector matching.
+//!
+//! On a plain host the labels come from a file of `KEY=VALUE` lines (such
+//! as `rack=leaf1`), merged with inline labels from the config; under the
+//! `kube` feature they come from the Node object. Selection follows
+//! Kubernetes semantics exactly: matchLabels AND matchExpressions, with
+//! In, NotIn, Exists and DoesNotExist, and an empty selector matching all.
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+pub type Labels = BTreeMap<String, String>;
+
+/// An error in a labels file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelsError {
+    pub file: String,
+    pub line: usize,
+    pub problem: String,
+}
+
+impl fmt::Display for LabelsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.problem)
+    }
+}
+
+impl std::error::Error for LabelsError {}
+
+/// Kubernetes label key rules: an optional DNS-subdomain prefix and '/',
+/// then a name of at most 63 characters, alphanumeric at both ends.
+pub fn check_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        let ok = !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            });
+        if !ok {
+            return Err(format!("label key prefix {p:?} is not a DNS subdomain"));
+        }
+    }
+    if name.is_empty() {
+        return Err(format!("label key {key:?} has an empty name"));
+    }
+    check_name(name).map_err(|e| format!("label key {key:?}: {e}"))
+}
+
+/// Kubernetes label value rules: empty, or at most 63 characters of
+/// alphanumerics, '-', '_' and '.', alphanumeric at both ends.
+pub fn check_value(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    check_name(value).map_err(|e| format!("label value {value:?}: {e}"))
+}
+
+fn check_name(s: &str) -> Result<(), String> {
+    if s.len() > 63 {
+        return Err("longer than 63 characters".into());
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err("only letters, digits, '-', '_' and '.' are allowed".into());
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !alnum(s.chars().next()) || !alnum(s.chars().last()) {
+        return Err("must start and end with a letter or digit".into());
+    }
+    Ok(())
+}
+
+/// Parses a labels file's text. `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Labels, LabelsError> {
+    let mut labels = Labels::new();
+    for (i, raw) in text.lines().enumerate() {
+        let err = |problem: String| LabelsError {
+            file: file.to_string(),
+            line: i + 1,
+            problem,
+        };
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| err(format!("expected KEY=VALUE, found {line:?}")))?;
+        let (k, v) = (k.trim(), v.trim());
+        check_key(k).map_err(err)?;
+        check_value(v).map_err(err)?;
+        if labels.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(err(format!("label {k:?} is set twice")));
+        }
+    }
+    Ok(labels)
+}
+
+pub fn load(path: &Path) -> Result<Labels, LabelsError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| LabelsError {
+        file: name.clone(),
+        line: 0,
+        problem: format!("cannot read: {e}"),
+    })?;
+    parse(&name, &text)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Operator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub key: String,
+    pub operator: Operator,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// A Kubernetes LabelSelector (snake_case keys in TOML).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSelector {
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub match_expressions: Vec<Requirement>,
+}
+
+impl LabelSelector {
+    /// The API server's validation: In/NotIn need values, Exists and
+    /// DoesNotExist must have none, keys and values must be valid.
+    pub fn validate(&self) -> Result<(), String> {
+        for (k, v) in &self.match_labels {
+            check_key(k)?;
+            check_value(v)?;
+        }
+        for r in &self.match_expressions {
+            check_key(&r.key)?;
+            match r.operator {
+                Operator::In | Operator::NotIn if r.values.is_empty() => {
+                    return Err(format!(
+                        "{:?} on {:?} needs at least one value",
+                        r.operator, r.key
+                    ));
+                }
+                Operator::Exists | Operator::DoesNotExist if !r.values.is_empty() => {
+                    return Err(format!("{:?} on {:?} takes no values", r.operator, r.key));
+                }
+                _ => {}
+            }
+            for v in &r.values {
+                check_value(v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `Ok(())` if the labels match; otherwise the first term that failed,
+    /// in words, for `leafvip check`.
+    pub fn matches(&self, labels: &Labels) -> Result<(), String> {
+        for (k, v) in &self.match_labels {
+            match labels.get(k) {
+                Some(have) if have == v => {}
+                Some(have) => return Err(format!("match_labels {k}={v}: node has {k}={have}")),
+                None => return Err(format!("match_labels {k}={v}: node has no label {k}")),
+            }
+        }
+        for r in &self.match_expressions {
+            let have = labels.get(&r.key);
+            let ok = match r.operator {
+                Operator::In => have.is_some_and(|h| r.values.contains(h)),
+                Operator::NotIn => have.is_none_or(|h| !r.values.contains(h)),
+                Operator::Exists => have.is_some(),
+                Operator::DoesNotExist => have.is_none(),
+            };
+            if !ok {
+                let seen = have.map_or_else(
+                    || format!("no label {}", r.key),
+                    |h| format!("{}={h}", r.key),
+                );
+                return Err(format!(
+                    "{} {:?} {:?}: node has {seen}",
+                    r.key, r.operator, r.values
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn req(key: &str, operator: Operator, values: &[&str]) -> Requirement {
+        Requirement {
+            key: key.into(),
+            operator,
+            values: values.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn parses_files_and_names_bad_lines() {
+        let ok = parse(
+            "f",
+            "# racks\nrack=leaf1\n\n topology.kubernetes.io/zone = dc1 \nempty=\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ok,
+            l(&[
+                ("rack", "leaf1"),
+                ("topology.kubernetes.io/zone", "dc1"),
+                ("empty", "")
+            ])
+        );
+        let e = parse("/etc/leafvip/labels", "rack=leaf1\nnonsense\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/leafvip/labels:2: expected KEY=VALUE, found \"nonsense\""
+        );
+        assert_eq!(parse("f", "a=1\na=2").unwrap_err().line, 2);
+        assert!(parse("f", "rack=leaf 1")
+            .unwrap_err()
+            .problem
+            .contains("only letters"));
+        assert!(parse("f", "-x=1").is_err());
+        assert!(parse("f", "Bad_Prefix/x=1").is_err());
+    }
+
+    #[test]
+    fn kubernetes_selector_semantics() {
+        let node = l(&[("rack", "leaf1"), ("role", "worker")]);
+        assert!(
+            LabelSelector::default().matches(&node).is_ok(),
+            "empty matches all"
+        );
+        assert!(LabelSelector::default().matches(&Labels::new()).is_ok());
+        let sel = |ml: &[(&str, &str)], me: Vec<Requirement>| LabelSelector {
+            match_labels: ml
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            match_expressions: me,
+        };
+        assert!(sel(&[("rack", "leaf1")], vec![]).matches(&node).is_ok());
+        let e = sel(&[("rack", "leaf2")], vec![])
+            .matches(&node)
+            .unwrap_err();
+        assert_eq!(e, "match_labels rack=leaf2: node has rack=leaf1");
+        assert!(
+            sel(&[], vec![req("rack", Operator::In, &["leaf1", "leaf3"])])
+                .matches(&node)
+                .is_ok()
+        );
+        assert!(sel(&[], vec![req("rack", Operator::NotIn, &["leaf1"])])
+            .matches(&node)
+            .is_err());
+        assert!(
+            sel(&[], vec![req("zone", Operator::NotIn, &["a"])])
+                .matches(&node)
+                .is_ok(),
+            "NotIn matches absent keys"
+        );
+        assert!(sel(&[], vec![req("zone", Operator::In, &["a"])])
+            .matches(&node)
+            .is_err());
+        assert!(sel(&[], vec![req("role", Operator::Exists, &[])])
+            .matches(&node)
+            .is_ok());
+        assert!(sel(&[], vec![req("role", Operator::DoesNotExist, &[])])
+            .matches(&node)
+            .is_err());
+        // matchLabels AND matchExpressions.
+        let both = sel(
+            &[("rack", "leaf1")],
+            vec![req("role", Operator::In, &["master"])],
+        );
+        assert!(both.matches(&node).unwrap_err().contains("role In"));
+    }
+
+    #[test]
+    fn selector_validation() {
+        let bad = LabelSelector {
+            match_expressions: vec![req("rack", Operator::In, &[])],
+            ..Default::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .contains("needs at least one value"));
+        let bad = LabelSelector {
+            match_expressions: vec![req("rack", Operator::Exists, &["x"])],
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("takes no values"));
+    }
+}

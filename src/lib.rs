@@ -1,0 +1,10 @@
+//! leafvip: announce service VIPs over BGP with this host as next hop.
+//!
+//! The protocol lives in the sans-io crate `leafvip-bgp`. This crate adds
+//! what a host needs around it: configuration and labels ([`config`],
+//! [`labels`]), the pure decision of what to announce to whom ([`plan`]),
+//! and the thin async runtime at the edge ([`runtime`]).
+pub mod config;
+pub mod labels;
+pub mod plan;
+pub mod runtime;

@@ -1,0 +1,287 @@
+//! The pure decision: given the config, the node's labels and the local
+//! addresses, which peers this node talks to and which routes each gets.
+//! `leafvip check` prints it and the daemon applies it, so the two cannot
+//! disagree.
+use crate::config::{Config, NextHopSpec, PeerConfig, VipConfig};
+use crate::labels::Labels;
+use leafvip_bgp::rib_out::{Route, RouteAttrs};
+use leafvip_bgp::session::{GracefulRestartConfig, SessionConfig};
+use leafvip_bgp::wire::{Family, FamilySet, Prefix};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// This host's addresses as seen from one peer: the source address of the
+/// session's family, and a global address of the other family on the same
+/// interface (for the other family's VIPs over MP-BGP).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalAddrs {
+    pub v4: Option<Ipv4Addr>,
+    pub v6: Option<Ipv6Addr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipPlan {
+    pub prefix: Prefix,
+    pub next_hop: NextHopSpec,
+    pub attrs: Arc<RouteAttrs>,
+}
+
+impl VipPlan {
+    fn new(v: &VipConfig) -> Self {
+        VipPlan {
+            prefix: v.prefix,
+            next_hop: v.next_hop,
+            attrs: Arc::new(v.attrs()),
+        }
+    }
+
+    /// The next hop this VIP carries to `peer`, or why it is not sent.
+    pub fn resolve(&self, peer: &PeerConfig, local: &LocalAddrs) -> Result<IpAddr, String> {
+        let family = self.prefix.family();
+        if !peer.families.iter().any(|f| f.0 == family) {
+            return Err(format!("the peer's families exclude {family}"));
+        }
+        match (self.next_hop, family) {
+            (NextHopSpec::Address(a), _) => Ok(a),
+            (NextHopSpec::SelfAddress, Family::IPV4_UNICAST) => local
+                .v4
+                .map(IpAddr::V4)
+                .ok_or_else(|| "no IPv4 address on the interface toward this peer".to_string()),
+            (NextHopSpec::SelfAddress, _) => local.v6.map(IpAddr::V6).ok_or_else(|| {
+                "no global IPv6 address on the interface toward this peer".to_string()
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerPlan {
+    pub peer: PeerConfig,
+    /// Why the node selector did not match, if it did not.
+    pub selected: Result<(), String>,
+    pub vips: Vec<VipPlan>,
+}
+
+impl PeerPlan {
+    /// The routes to announce, given the addresses the session sees.
+    pub fn routes(&self, local: &LocalAddrs) -> Vec<Route> {
+        self.vips
+            .iter()
+            .filter_map(|v| {
+                let next_hop = v.resolve(&self.peer, local).ok()?;
+                Some(Route {
+                    prefix: v.prefix,
+                    next_hop,
+                    attrs: v.attrs.clone(),
+                })
+            })
+            .collect()
+    }
+
+    pub fn session_config(
+        &self,
+        local_as: u32,
+        router_id: Ipv4Addr,
+        gr_time: u16,
+        seed: u64,
+    ) -> SessionConfig {
+        let p = &self.peer;
+        let families: FamilySet = p.families.iter().map(|f| f.0).collect();
+        let mut c = SessionConfig::new(local_as, p.asn, router_id);
+        c.hold_time = p.hold_time;
+        c.keepalive = p.keepalive.map(|k| Duration::from_secs(u64::from(k)));
+        if let Some(r) = p.connect_retry {
+            c.connect_retry = Duration::from_secs(u64::from(r.max(1)));
+        }
+        c.passive = p.passive;
+        c.families = families;
+        c.add_path_send = if p.add_paths_send_max > 1 {
+            families
+        } else {
+            FamilySet::EMPTY
+        };
+        c.graceful_restart = (gr_time > 0).then_some(GracefulRestartConfig {
+            restart_time: gr_time,
+            forwarding: true,
+            restarting: false,
+        });
+        c.seed = seed;
+        c
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub node: String,
+    pub labels: Labels,
+    pub peers: Vec<PeerPlan>,
+}
+
+impl Plan {
+    pub fn new(cfg: &Config, node: String, labels: Labels) -> Plan {
+        let vips: Vec<VipPlan> = cfg.vips().map(VipPlan::new).collect();
+        let peers = cfg
+            .peers()
+            .map(|p| PeerPlan {
+                peer: p.clone(),
+                selected: p
+                    .node_selector
+                    .as_ref()
+                    .map_or(Ok(()), |s| s.matches(&labels)),
+                vips: vips.clone(),
+            })
+            .collect();
+        Plan {
+            node,
+            labels,
+            peers,
+        }
+    }
+
+    pub fn selected(&self) -> impl Iterator<Item = &PeerPlan> {
+        self.peers.iter().filter(|p| p.selected.is_ok())
+    }
+
+    /// The report `leafvip check` prints, with each selected peer's local
+    /// addresses supplied by `addrs`.
+    pub fn report(&self, addrs: impl Fn(&PeerConfig) -> LocalAddrs) -> Report<'_> {
+        let local = self.peers.iter().map(|p| addrs(&p.peer)).collect();
+        Report { plan: self, local }
+    }
+}
+
+pub struct Report<'a> {
+    plan: &'a Plan,
+    local: Vec<LocalAddrs>,
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.plan;
+        writeln!(f, "node {}", p.node)?;
+        let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            f,
+            "labels {}",
+            if labels.is_empty() {
+                "(none)".into()
+            } else {
+                labels.join(" ")
+            }
+        )?;
+        for (peer, local) in p.peers.iter().zip(&self.local) {
+            let c = &peer.peer;
+            let desc = c
+                .description
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            match &peer.selected {
+                Err(why) => {
+                    writeln!(
+                        f,
+                        "peer {} AS{}{desc}: not selected: {why}",
+                        c.address, c.asn
+                    )?;
+                    continue;
+                }
+                Ok(()) => writeln!(f, "peer {} AS{}{desc}: selected", c.address, c.asn)?,
+            }
+            if c.add_paths_send_max <= 1 {
+                writeln!(f, "  ADD-PATH not offered: one path per prefix")?;
+            }
+            for v in &peer.vips {
+                match v.resolve(c, local) {
+                    Ok(nh) => writeln!(f, "  vip {} next hop {nh}", v.prefix)?,
+                    Err(why) => writeln!(f, "  vip {} not sent: {why}", v.prefix)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = r#"
+[bgp]
+asn = 65100
+[[peer]]
+address = "198.51.100.2"
+asn = 65001
+description = "leaf1"
+node_selector = { match_labels = { rack = "leaf1" } }
+[[peer]]
+address = "203.0.113.2"
+asn = 65002
+node_selector = { match_labels = { rack = "leaf2" } }
+[[peer]]
+address = "192.0.2.1"
+asn = 65003
+families = ["ipv4-unicast"]
+[[vip]]
+prefix = "192.0.2.200/32"
+[[vip]]
+prefix = "2001:db8:1::200/128"
+"#;
+
+    fn labels(rack: &str) -> Labels {
+        [("rack".to_string(), rack.to_string())]
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn selects_by_labels_and_explains() {
+        let cfg = Config::parse("t", CFG).unwrap();
+        let plan = Plan::new(&cfg, "master1".into(), labels("leaf1"));
+        let sel: Vec<String> = plan
+            .selected()
+            .map(|p| p.peer.address.to_string())
+            .collect();
+        assert_eq!(
+            sel,
+            vec!["198.51.100.2", "192.0.2.1"],
+            "no selector = every node"
+        );
+        let local = LocalAddrs {
+            v4: Some("198.51.100.3".parse().unwrap()),
+            v6: None,
+        };
+        let text = plan.report(|_| local).to_string();
+        assert!(text.contains("peer 198.51.100.2 AS65001 (leaf1): selected\n  vip 192.0.2.200/32 next hop 198.51.100.3\n"), "{text}");
+        assert!(
+            text.contains("vip 2001:db8:1::200/128 not sent: no global IPv6 address"),
+            "{text}"
+        );
+        assert!(text.contains("peer 203.0.113.2 AS65002: not selected: match_labels rack=leaf2: node has rack=leaf1"), "{text}");
+        assert!(
+            text.contains("not sent: the peer's families exclude ipv6-unicast"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn routes_follow_the_session_addresses() {
+        let cfg = Config::parse("t", CFG).unwrap();
+        let plan = Plan::new(&cfg, "n".into(), labels("leaf1"));
+        let p = &plan.peers[0];
+        let both = LocalAddrs {
+            v4: Some("198.51.100.3".parse().unwrap()),
+            v6: Some("2001:db8::3".parse().unwrap()),
+        };
+        let r = p.routes(&both);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].next_hop, "2001:db8::3".parse::<IpAddr>().unwrap());
+        let sc = p.session_config(65100, "198.51.100.3".parse().unwrap(), 120, 7);
+        assert_eq!(
+            (sc.remote_as, sc.hold_time, sc.families),
+            (65001, 90, FamilySet::BOTH)
+        );
+        assert_eq!(sc.add_path_send, FamilySet::BOTH);
+    }
+}

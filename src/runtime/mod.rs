@@ -1,0 +1,333 @@
+//! The only async code: one smol-style executor on the main thread, a task
+//! per peer, the listener, signals and the labels-file watch. Everything it
+//! decides, it asks the pure core or [`crate::plan`].
+pub mod addrs;
+pub mod peer;
+pub mod sockopt;
+
+use crate::config::{Config, ConfigError, PeerConfig};
+use crate::labels::Labels;
+use crate::plan::{PeerPlan, Plan};
+use async_executor::{LocalExecutor, Task};
+use async_io::{Async, Timer};
+use async_signal::{Signal, Signals};
+use futures_lite::{future, StreamExt};
+use leafvip_bgp::wire::cease;
+use peer::{Clock, Cmd, PeerTask};
+use sockopt::SockOpts;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracing::{error, info, warn};
+
+/// How often the labels file is checked for changes (a stat, no reads).
+const LABELS_POLL: Duration = Duration::from_secs(2);
+
+type Key = (IpAddr, u16);
+
+struct Handle {
+    tx: async_channel::Sender<Cmd>,
+    plan: PeerPlan,
+    task: Task<()>,
+}
+
+struct Daemon<'a> {
+    ex: &'a LocalExecutor<'static>,
+    path: PathBuf,
+    cfg: Config,
+    node: String,
+    router_id: std::net::Ipv4Addr,
+    clock: Clock,
+    peers: BTreeMap<Key, Handle>,
+    labels_stamp: Option<FileStamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp(Option<(std::time::SystemTime, u64, u64)>);
+
+fn stamp(path: &Path) -> FileStamp {
+    use std::os::unix::fs::MetadataExt;
+    FileStamp(std::fs::metadata(path).ok().map(|m| {
+        (
+            m.modified().unwrap_or(std::time::UNIX_EPOCH),
+            m.len(),
+            m.ino(),
+        )
+    }))
+}
+
+/// The socket options for a peer, reading its MD5 key file.
+pub fn sock_opts(p: &PeerConfig, local_as: u32) -> Result<SockOpts, String> {
+    let md5_key = match &p.password_file {
+        Some(f) => {
+            let key = std::fs::read_to_string(f)
+                .map_err(|e| format!("{}: cannot read: {e}", f.display()))?;
+            let key = key.trim_end_matches(['\n', '\r']).as_bytes().to_vec();
+            if key.is_empty() || key.len() > 80 {
+                return Err(format!("{}: a TCP MD5 key is 1 to 80 bytes", f.display()));
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let (ttl, min_ttl) = match (p.ttl_security, p.ebgp_multihop) {
+        (Some(hops), _) => (Some(255), Some(255 - hops + 1)),
+        (None, Some(ttl)) => (Some(ttl), None),
+        // Direct eBGP uses TTL 1, as BIRD, FRR and GoBGP do by default.
+        (None, None) if p.asn != local_as => (Some(1), None),
+        (None, None) => (None, None),
+    };
+    Ok(SockOpts {
+        local: p.local_address,
+        ttl,
+        min_ttl,
+        md5_key,
+    })
+}
+
+fn seed(p: &PeerConfig) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in p
+        .address
+        .to_string()
+        .bytes()
+        .chain(std::process::id().to_le_bytes())
+    {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// Loads config and labels and computes the plan, or says what is wrong.
+pub fn load(path: &Path) -> Result<(Config, Labels), ConfigError> {
+    let cfg = Config::load(path)?;
+    let labels = cfg.labels()?;
+    // Key files are checked here so that a bad one fails the load/reload.
+    for p in cfg.peers() {
+        sock_opts(p, cfg.bgp.asn).map_err(|problem| ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            problem,
+        })?;
+    }
+    Ok((cfg, labels))
+}
+
+impl Daemon<'_> {
+    fn reconcile(&mut self, plan: Plan) {
+        let wanted: BTreeMap<Key, PeerPlan> = plan
+            .selected()
+            .map(|p| ((p.peer.address, p.peer.port), p.clone()))
+            .collect();
+        let gone: Vec<Key> = self
+            .peers
+            .keys()
+            .filter(|k| !wanted.contains_key(k))
+            .copied()
+            .collect();
+        for k in gone {
+            if let Some(h) = self.peers.remove(&k) {
+                info!(peer = %k.0, "peer no longer selected: closing");
+                let _ = h.tx.try_send(Cmd::Stop {
+                    subcode: cease::PEER_DECONFIGURED,
+                    message: "peer no longer selected".into(),
+                });
+                h.task.detach();
+            }
+        }
+        for (k, p) in wanted {
+            match self.peers.get_mut(&k) {
+                Some(h) if h.plan.peer == p.peer => {
+                    if h.plan != p {
+                        h.plan = p.clone();
+                        let _ = h.tx.try_send(Cmd::Plan(Box::new(p)));
+                    }
+                }
+                Some(_) => {
+                    if let Some(h) = self.peers.remove(&k) {
+                        info!(peer = %k.0, "peer settings changed: restarting its session");
+                        let _ = h.tx.try_send(Cmd::Stop {
+                            subcode: cease::OTHER_CONFIG_CHANGE,
+                            message: "configuration changed".into(),
+                        });
+                        h.task.detach();
+                    }
+                    self.spawn(k, p);
+                }
+                None => self.spawn(k, p),
+            }
+        }
+    }
+
+    fn spawn(&mut self, k: Key, p: PeerPlan) {
+        let opts = match sock_opts(&p.peer, self.cfg.bgp.asn) {
+            Ok(o) => o,
+            Err(e) => {
+                error!(peer = %k.0, "{e}");
+                return;
+            }
+        };
+        let session = p.session_config(
+            self.cfg.bgp.asn,
+            self.router_id,
+            self.cfg.bgp.graceful_restart,
+            seed(&p.peer),
+        );
+        let (tx, rx) = async_channel::unbounded();
+        info!(peer = %k.0, asn = p.peer.asn, "peer selected: starting session");
+        let task = self
+            .ex
+            .spawn(PeerTask::new(p.clone(), session, opts, self.clock).run(rx));
+        self.peers.insert(k, Handle { tx, plan: p, task });
+    }
+
+    fn reload(&mut self, why: &str) {
+        match load(&self.path) {
+            Ok((cfg, labels)) => {
+                if cfg.bgp != self.cfg.bgp {
+                    warn!("changes to [bgp] take effect on restart");
+                }
+                let keep_bgp = self.cfg.bgp.clone();
+                self.cfg = cfg;
+                self.cfg.bgp = keep_bgp;
+                self.labels_stamp = self.cfg.node.labels_file.as_deref().map(stamp);
+                let plan = Plan::new(&self.cfg, self.node.clone(), labels);
+                info!(reason = why, selected = plan.selected().count(), "reloaded");
+                self.reconcile(plan);
+            }
+            Err(e) => error!("reload failed, keeping the running configuration: {e}"),
+        }
+    }
+
+    fn dispatch(&mut self, stream: TcpStream, from: SocketAddr) {
+        let ip = from.ip().to_canonical();
+        match self.peers.values().find(|h| h.plan.peer.address == ip) {
+            Some(h) => {
+                let _ = h.tx.try_send(Cmd::Incoming(stream));
+            }
+            None => warn!(from = %ip, "refused connection: not a configured, selected peer"),
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        for h in self.peers.values() {
+            let _ = h.tx.try_send(Cmd::Stop {
+                subcode: cease::ADMIN_SHUTDOWN,
+                message: "leafvip shutting down".into(),
+            });
+        }
+        let tasks: Vec<Task<()>> = std::mem::take(&mut self.peers)
+            .into_values()
+            .map(|h| h.task)
+            .collect();
+        let all = async {
+            for t in tasks {
+                t.await;
+            }
+        };
+        future::or(all, async {
+            Timer::after(Duration::from_secs(3)).await;
+        })
+        .await;
+    }
+}
+
+fn listener(addr: SocketAddr, cfg: &Config) -> std::io::Result<Async<TcpListener>> {
+    let s = sockopt::new_tcp(&addr)?;
+    s.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(false)?;
+    }
+    for p in cfg.peers() {
+        if let Ok(SockOpts {
+            md5_key: Some(k), ..
+        }) = sock_opts(p, cfg.bgp.asn)
+        {
+            let peer = match (addr, p.address) {
+                (SocketAddr::V6(_), IpAddr::V4(a)) => IpAddr::V6(a.to_ipv6_mapped()),
+                (_, a) => a,
+            };
+            sockopt::set_md5(&s, peer, &k)?;
+        }
+    }
+    s.bind(&addr.into())?;
+    s.listen(64)?;
+    Async::new(TcpListener::from(s))
+}
+
+enum Wake {
+    Signal(Option<Signal>),
+    Accepted(std::io::Result<(Async<TcpStream>, SocketAddr)>),
+    Tick,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(path: &Path) -> Result<(), String> {
+    let (cfg, labels) = load(path).map_err(|e| e.to_string())?;
+    let node = cfg.node.name.clone().unwrap_or_else(addrs::hostname);
+    let router_id = cfg
+        .bgp
+        .router_id
+        .or_else(addrs::first_global_ipv4)
+        .ok_or("no global IPv4 address on this host: set bgp.router_id")?;
+    let mut signals = Signals::new([Signal::Hup, Signal::Term, Signal::Int])
+        .map_err(|e| format!("signals: {e}"))?;
+    let listen = match cfg.bgp.listen {
+        Some(a) => Some(listener(a, &cfg).map_err(|e| format!("listen on {a}: {e}"))?),
+        None => None,
+    };
+    let ex: LocalExecutor<'static> = LocalExecutor::new();
+    let mut d = Daemon {
+        ex: &ex,
+        path: path.to_path_buf(),
+        labels_stamp: cfg.node.labels_file.as_deref().map(stamp),
+        cfg,
+        node,
+        router_id,
+        clock: Clock(std::time::Instant::now()),
+        peers: BTreeMap::new(),
+    };
+    info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
+    let plan = Plan::new(&d.cfg, d.node.clone(), labels);
+    d.reconcile(plan);
+    future::block_on(ex.run(async {
+        let mut tick = Timer::interval(LABELS_POLL);
+        loop {
+            let sig = async { Wake::Signal(signals.next().await.and_then(Result::ok)) };
+            let acc = async {
+                match &listen {
+                    Some(l) => Wake::Accepted(l.accept().await),
+                    None => future::pending().await,
+                }
+            };
+            let t = async {
+                tick.next().await;
+                Wake::Tick
+            };
+            match future::or(sig, future::or(acc, t)).await {
+                Wake::Signal(Some(Signal::Hup)) => d.reload("SIGHUP"),
+                Wake::Signal(_) => {
+                    info!("shutting down");
+                    d.shutdown().await;
+                    return;
+                }
+                Wake::Accepted(Ok((s, from))) => match s.into_inner() {
+                    Ok(s) => d.dispatch(s, from),
+                    Err(e) => warn!("accept: {e}"),
+                },
+                Wake::Accepted(Err(e)) => warn!("accept: {e}"),
+                Wake::Tick => {
+                    if let Some(f) = d.cfg.node.labels_file.clone() {
+                        let now = Some(stamp(&f));
+                        if now != d.labels_stamp {
+                            d.reload("labels file changed");
+                            d.labels_stamp = now;
+                        }
+                    }
+                }
+            }
+        }
+    }));
+    Ok(())
+}

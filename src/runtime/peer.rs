@@ -1,0 +1,352 @@
+//! One task per peer: carries the core's actions to a socket and feeds the
+//! socket, the timers and the daemon's commands back in as events.
+use super::addrs;
+use super::sockopt::{self, SockOpts};
+use crate::plan::{LocalAddrs, PeerPlan};
+use async_io::{Async, Timer};
+use futures_lite::future;
+use leafvip_bgp::peer::Peer;
+use leafvip_bgp::session::{Action, Event, SessionConfig, State};
+use leafvip_bgp::wire::{FamilySet, Revision};
+use leafvip_bgp::Instant;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::pin::Pin;
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+pub enum Cmd {
+    /// New VIPs or next hops; the session itself is unchanged.
+    Plan(Box<PeerPlan>),
+    /// An incoming connection from this peer's address.
+    Incoming(TcpStream),
+    /// Close with a Cease of this subcode and message, then end the task.
+    Stop { subcode: u8, message: String },
+}
+
+/// The clock the core sees: milliseconds since the daemon started.
+#[derive(Clone, Copy)]
+pub struct Clock(pub std::time::Instant);
+
+impl Clock {
+    pub fn now(&self) -> Instant {
+        Instant::from_millis(self.0.elapsed().as_millis() as u64)
+    }
+    fn at(&self, t: Instant) -> std::time::Instant {
+        self.0 + Duration::from_millis(t.as_millis())
+    }
+}
+
+struct Conn {
+    stream: Async<TcpStream>,
+    out: Vec<u8>,
+}
+
+type Connecting = Pin<Box<dyn Future<Output = io::Result<Async<TcpStream>>>>>;
+
+enum Wake {
+    Timer,
+    Cmd(Option<Cmd>),
+    Readable,
+    Writable,
+    Connected(io::Result<Async<TcpStream>>),
+}
+
+async fn connect(peer: SocketAddr, opts: SockOpts) -> io::Result<Async<TcpStream>> {
+    let s = sockopt::outgoing(peer, &opts)?;
+    match s.connect(&peer.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let stream = Async::new(TcpStream::from(s))?;
+    stream.writable().await?;
+    if let Some(e) = stream.get_ref().take_error()? {
+        return Err(e);
+    }
+    Ok(stream)
+}
+
+pub struct PeerTask {
+    plan: PeerPlan,
+    opts: SockOpts,
+    peer: Peer,
+    clock: Clock,
+    conn: Option<Conn>,
+    connecting: Option<Connecting>,
+    local: LocalAddrs,
+    addr: SocketAddr,
+}
+
+impl PeerTask {
+    pub fn new(plan: PeerPlan, session: SessionConfig, opts: SockOpts, clock: Clock) -> Self {
+        let addr = SocketAddr::new(plan.peer.address, plan.peer.port);
+        PeerTask {
+            plan,
+            opts,
+            peer: Peer::new(session),
+            clock,
+            conn: None,
+            connecting: None,
+            local: LocalAddrs::default(),
+            addr,
+        }
+    }
+
+    pub async fn run(mut self, rx: async_channel::Receiver<Cmd>) {
+        let mut acts = self.peer.handle_event(self.clock.now(), Event::Start);
+        let mut stopping = false;
+        loop {
+            self.perform(std::mem::take(&mut acts)).await;
+            if stopping && self.peer.session().state() == State::Idle {
+                return;
+            }
+            let wake = self.wait(&rx).await;
+            let now = self.clock.now();
+            match wake {
+                Wake::Timer => acts = self.peer.handle_event(now, Event::Timer),
+                Wake::Cmd(None) => stopping = true,
+                Wake::Cmd(Some(Cmd::Plan(p))) => {
+                    self.plan = *p;
+                    acts = self.peer.set_routes(now, self.plan.routes(&self.local));
+                }
+                Wake::Cmd(Some(Cmd::Stop { subcode, message })) => {
+                    stopping = true;
+                    acts = self.peer.handle_event(
+                        now,
+                        Event::Stop {
+                            subcode,
+                            message: &message,
+                        },
+                    );
+                }
+                Wake::Cmd(Some(Cmd::Incoming(stream))) => acts = self.incoming(now, stream),
+                Wake::Readable => acts = self.read(now),
+                Wake::Writable => self.write(),
+                Wake::Connected(Ok(stream)) => {
+                    self.connecting = None;
+                    self.conn = Some(Conn {
+                        stream,
+                        out: Vec::new(),
+                    });
+                    acts = self.peer.handle_event(now, Event::Connected);
+                }
+                Wake::Connected(Err(e)) => {
+                    self.connecting = None;
+                    debug!(peer = %self.addr, "connect failed: {e}");
+                    acts = self.peer.handle_event(now, Event::ConnectionFailed);
+                }
+            }
+        }
+    }
+
+    async fn wait(&mut self, rx: &async_channel::Receiver<Cmd>) -> Wake {
+        let deadline = self.peer.poll_at().map(|d| self.clock.at(d));
+        let timer = async {
+            match deadline {
+                Some(at) => {
+                    Timer::at(at).await;
+                }
+                None => future::pending::<()>().await,
+            }
+            Wake::Timer
+        };
+        let cmd = async { Wake::Cmd(rx.recv().await.ok()) };
+        let conn = &self.conn;
+        let io = async {
+            match conn {
+                Some(c) if !c.out.is_empty() => {
+                    let r = async {
+                        let _ = c.stream.readable().await;
+                        Wake::Readable
+                    };
+                    let w = async {
+                        let _ = c.stream.writable().await;
+                        Wake::Writable
+                    };
+                    future::or(w, r).await
+                }
+                Some(c) => {
+                    let _ = c.stream.readable().await;
+                    Wake::Readable
+                }
+                None => future::pending().await,
+            }
+        };
+        let connecting = &mut self.connecting;
+        let con = async {
+            match connecting.as_mut() {
+                Some(f) => Wake::Connected(f.await),
+                None => future::pending().await,
+            }
+        };
+        future::or(future::or(cmd, timer), future::or(io, con)).await
+    }
+
+    fn incoming(&mut self, now: Instant, stream: TcpStream) -> Vec<Action> {
+        if !self.peer.session().can_accept() {
+            // A session is already past Connect on our own connection; the
+            // peer's collision handling closes one side (RFC 4271 §6.8).
+            debug!(peer = %self.addr, state = %self.peer.session().state(), "refusing a second connection");
+            return Vec::new();
+        }
+        let _ = sockopt::apply(
+            &socket2::SockRef::from(&stream),
+            self.addr.ip(),
+            &SockOpts {
+                md5_key: None,
+                local: None,
+                ..self.opts.clone()
+            },
+        );
+        match Async::new(stream) {
+            Ok(stream) => {
+                self.connecting = None;
+                self.conn = Some(Conn {
+                    stream,
+                    out: Vec::new(),
+                });
+                self.peer.handle_event(now, Event::Accepted)
+            }
+            Err(e) => {
+                warn!(peer = %self.addr, "cannot use incoming connection: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn read(&mut self, now: Instant) -> Vec<Action> {
+        let mut acts = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Some(c) = self.conn.as_mut() {
+            match c.stream.get_ref().read(&mut buf) {
+                Ok(0) => {
+                    acts.extend(self.peer.handle_event(now, Event::ConnectionFailed));
+                    self.conn = None;
+                    break;
+                }
+                Ok(n) => acts.extend(self.peer.handle_event(now, Event::Received(&buf[..n]))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    debug!(peer = %self.addr, "read: {e}");
+                    acts.extend(self.peer.handle_event(now, Event::ConnectionFailed));
+                    self.conn = None;
+                    break;
+                }
+            }
+            if self.peer.session().state() == State::Idle {
+                break;
+            }
+        }
+        acts
+    }
+
+    /// Writes what the socket takes now; the rest waits for writability.
+    fn write(&mut self) {
+        let Some(c) = self.conn.as_mut() else { return };
+        while !c.out.is_empty() {
+            match c.stream.get_ref().write(&c.out) {
+                Ok(n) => {
+                    c.out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    debug!(peer = %self.addr, "write: {e}");
+                    c.out.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Closes the connection after giving queued bytes (a NOTIFICATION) up
+    /// to a second to leave.
+    async fn close(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            self.write();
+            let Some(c) = self.conn.as_ref() else { return };
+            if c.out.is_empty() || std::time::Instant::now() >= deadline {
+                break;
+            }
+            let w = async {
+                let _ = c.stream.writable().await;
+            };
+            future::or(w, async {
+                Timer::at(deadline).await;
+            })
+            .await;
+        }
+        if let Some(c) = self.conn.take() {
+            let _ = c.stream.get_ref().shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    async fn perform(&mut self, acts: Vec<Action>) {
+        let mut queue = std::collections::VecDeque::from(acts);
+        while let Some(a) = queue.pop_front() {
+            match a {
+                Action::Connect => {
+                    self.conn = None;
+                    self.connecting = Some(Box::pin(connect(self.addr, self.opts.clone())));
+                }
+                Action::Send(b) => {
+                    if let Some(c) = self.conn.as_mut() {
+                        c.out.extend_from_slice(&b);
+                    }
+                }
+                Action::Disconnect => {
+                    self.connecting = None;
+                    self.close().await;
+                }
+                Action::Reject => {}
+                Action::StateChange { from, to } => debug!(peer = %self.addr, "{from} -> {to}"),
+                Action::Established(n) => {
+                    if let Some(c) = &self.conn {
+                        if let Ok(l) = c.stream.get_ref().local_addr() {
+                            self.local = addrs::around(l.ip());
+                        }
+                    }
+                    info!(
+                        peer = %self.addr, asn = n.peer_as, families = %n.families, add_path = %n.add_path_send,
+                        hold = n.hold_time, "session established"
+                    );
+                    let wanted: FamilySet = self
+                        .peer
+                        .session()
+                        .config()
+                        .add_path_send
+                        .intersect(n.families);
+                    for f in wanted.iter().filter(|f| !n.add_path_send.contains(*f)) {
+                        warn!(peer = %self.addr, family = %f, "peer did not negotiate ADD-PATH receive: sending one path per prefix");
+                    }
+                    let routes = self.plan.routes(&self.local);
+                    queue.extend(self.peer.set_routes(self.clock.now(), routes));
+                }
+                Action::Down {
+                    reason,
+                    was_up: true,
+                } => warn!(peer = %self.addr, "session down: {reason}"),
+                Action::Down {
+                    reason,
+                    was_up: false,
+                } => debug!(peer = %self.addr, "attempt failed: {reason}"),
+                Action::NotificationSent(n) => warn!(peer = %self.addr, "sent NOTIFICATION {n}"),
+                Action::NotificationReceived(n) => {
+                    warn!(peer = %self.addr, "received NOTIFICATION {n}")
+                }
+                Action::UpdateReceived { verdict, .. } if verdict.action() != Revision::Accept => {
+                    warn!(peer = %self.addr, "malformed UPDATE handled by {:?} (RFC 7606): {:?}", verdict.action(), verdict.problems);
+                }
+                Action::UpdateReceived { .. } => {}
+                Action::RouteRefresh(rr) => {
+                    debug!(peer = %self.addr, family = %rr.family, "route refresh requested")
+                }
+            }
+        }
+        self.write();
+    }
+}
