@@ -1,0 +1,114 @@
+//! BIRD 2 as a leaf router in a lab namespace.
+use super::{sh_ok, Lab};
+use std::path::PathBuf;
+
+pub struct Bird {
+    pub ns: String,
+    pub ctl: PathBuf,
+    pub conf: PathBuf,
+    pub proc: usize,
+}
+
+/// A leaf: AS `asn`, kernel export with ECMP merging, and one BGP
+/// protocol per `(name, neighbor, neighbor AS, extra lines)`.
+pub fn leaf_config(router_id: &str, asn: u32, peers: &[(&str, &str, u32, &str)]) -> String {
+    let mut c = format!(
+        "router id {router_id};\n\
+         protocol device {{}}\n\
+         protocol kernel k4 {{ ipv4 {{ export all; }}; merge paths on; }}\n\
+         protocol kernel k6 {{ ipv6 {{ export all; }}; merge paths on; }}\n"
+    );
+    for (name, neighbor, peer_as, extra) in peers {
+        let local = if extra.contains("local ") {
+            String::new()
+        } else {
+            format!("local as {asn};")
+        };
+        c.push_str(&format!(
+            "protocol bgp {name} {{\n  {local}\n  neighbor {neighbor} as {peer_as};\n  connect retry time 1;\n  error wait time 1, 2;\n  {extra}\n  \
+             ipv4 {{ import all; export none; add paths rx; }};\n  ipv6 {{ import all; export none; add paths rx; }};\n}}\n"
+        ));
+    }
+    c
+}
+
+impl Bird {
+    pub fn start(lab: &mut Lab, ns: &str, name: &str, config: &str) -> Bird {
+        let conf = lab.write(&format!("{name}.conf"), config);
+        let ctl = lab.path(&format!("{name}.ctl"));
+        let proc = lab.spawn(
+            ns,
+            &[
+                "bird",
+                "-f",
+                "-c",
+                conf.to_str().unwrap(),
+                "-s",
+                ctl.to_str().unwrap(),
+            ],
+            name,
+            &[],
+        );
+        let b = Bird {
+            ns: ns.to_string(),
+            ctl,
+            conf,
+            proc,
+        };
+        super::wait_for(
+            std::time::Duration::from_secs(10),
+            "BIRD to start",
+            || b.cmd("show status"),
+            || lab.log(name),
+        );
+        b
+    }
+
+    pub fn cmd(&self, c: &str) -> Option<String> {
+        sh_ok(&format!("birdc -s {} {c}", self.ctl.display()))
+    }
+
+    pub fn established(&self, proto: &str) -> bool {
+        self.cmd(&format!("show protocols {proto}"))
+            .is_some_and(|o| o.contains("Established"))
+    }
+
+    /// `show route for PREFIX all` in the given table ("master4"/"master6").
+    pub fn route(&self, prefix: &str) -> String {
+        let table = if prefix.contains(':') {
+            "master6"
+        } else {
+            "master4"
+        };
+        self.cmd(&format!("show route for {prefix} table {table} all"))
+            .unwrap_or_default()
+    }
+
+    /// The BGP next hops BIRD holds for `prefix`.
+    pub fn next_hops(&self, prefix: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .route(prefix)
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("BGP.next_hop: "))
+            .map(|s| s.split_whitespace().next().unwrap_or("").to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The next hops of `prefix` in the namespace's kernel FIB.
+    pub fn fib(&self, prefix: &str) -> Vec<String> {
+        let fam = if prefix.contains(':') { "-6" } else { "-4" };
+        let out =
+            sh_ok(&format!("ip {fam} -n {} route show {prefix}", self.ns)).unwrap_or_default();
+        let mut v: Vec<String> = out
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[0] == "via")
+            .map(|w| w[1].to_string())
+            .collect();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,278 @@
+//! Network-namespace labs for interop tests: namespaces, veth links, and
+//! processes, all removed on drop (processes by PID), even when a test
+//! fails. Addresses come only from the documentation ranges.
+#![allow(dead_code)]
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub mod bird;
+pub mod gobgp;
+
+static LABS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether root-only tests can run here. With LEAFVIP_REQUIRE_ROOT_TESTS=1
+/// (as in CI) a missing requirement fails the test instead of skipping it.
+pub fn can_run(bins: &[&str]) -> bool {
+    let required = std::env::var("LEAFVIP_REQUIRE_ROOT_TESTS").is_ok_and(|v| v == "1");
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root".to_string());
+    }
+    for b in bins.iter().chain(&["ip", "tcpdump"]) {
+        if !Command::new("sh")
+            .args(["-c", &format!("command -v {b}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            missing.push(format!("the {b} binary"));
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("this test needs {}", missing.join(", "));
+    assert!(!required, "{msg} (LEAFVIP_REQUIRE_ROOT_TESTS=1)");
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+pub fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").args(["-c", cmd]).output().expect("sh");
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn sh_ok(cmd: &str) -> Option<String> {
+    let out = Command::new("sh").args(["-c", cmd]).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Polls `f` until it returns Some, or panics after `timeout` with `what`
+/// and the last thing `observe` saw.
+pub fn wait_for<T>(
+    timeout: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+    observe: impl Fn() -> String,
+) -> T {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > end {
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; last seen:\n{}",
+                observe()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
+    }
+
+    /// SIGTERM, then SIGKILL after 5 s; returns the exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(s)) = self.child.try_wait() {
+            return Some(s);
+        }
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+}
+
+pub struct Lab {
+    pub id: String,
+    pub dir: PathBuf,
+    namespaces: Vec<String>,
+    procs: Vec<Proc>,
+}
+
+impl Lab {
+    /// `tag` keeps namespaces of different tests apart; the PID and a
+    /// counter keep parallel runs apart.
+    pub fn new(tag: &str) -> Lab {
+        let n = LABS.fetch_add(1, Ordering::SeqCst);
+        let id = format!("lvt{}{}-{tag}", std::process::id() % 100_000, n);
+        let dir = std::env::temp_dir().join(&id);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Lab {
+            id,
+            dir,
+            namespaces: Vec::new(),
+            procs: Vec::new(),
+        }
+    }
+
+    /// Creates namespace `name` (prefixed) with lo up; returns its full name.
+    pub fn ns(&mut self, name: &str) -> String {
+        let full = format!("{}-{name}", self.id);
+        sh(&format!("ip netns add {full}"));
+        self.namespaces.push(full.clone());
+        sh(&format!("ip -n {full} link set lo up"));
+        // Routers forward; ECMP hashing spreads flows (see issue 4's note).
+        let _ = sh_ok(&format!(
+            "ip netns exec {full} sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1"
+        ));
+        full
+    }
+
+    /// A veth between two namespaces, created inside them so that names
+    /// never clash in the root namespace; addresses in CIDR form.
+    pub fn link(
+        &mut self,
+        a: &str,
+        a_if: &str,
+        a_addrs: &[&str],
+        b: &str,
+        b_if: &str,
+        b_addrs: &[&str],
+    ) {
+        sh(&format!(
+            "ip link add {a_if} netns {a} type veth peer name {b_if} netns {b}"
+        ));
+        for (ns, dev, addrs) in [(a, a_if, a_addrs), (b, b_if, b_addrs)] {
+            for addr in addrs {
+                let nodad = if addr.contains(':') { " nodad" } else { "" };
+                sh(&format!("ip -n {ns} addr add {addr} dev {dev}{nodad}"));
+            }
+            sh(&format!("ip -n {ns} link set {dev} up"));
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Starts `args` inside `ns`, output to `<log>.log`; returns its index.
+    pub fn spawn(&mut self, ns: &str, args: &[&str], log: &str, envs: &[(&str, &str)]) -> usize {
+        let out = fs::File::create(self.path(&format!("{log}.log"))).unwrap();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
+        self.procs.push(Proc {
+            name: log.to_string(),
+            child,
+        });
+        self.procs.len() - 1
+    }
+
+    pub fn proc(&mut self, i: usize) -> &mut Proc {
+        &mut self.procs[i]
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        fs::read_to_string(self.path(&format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// Starts leafvip in `ns` with this config; returns the process index.
+    pub fn leafvip(&mut self, ns: &str, name: &str, config: &str) -> usize {
+        let cfg = self.write(&format!("{name}.toml"), config);
+        let bin = env!("CARGO_BIN_EXE_leafvip");
+        self.spawn(
+            ns,
+            &[bin, "run", "-c", cfg.to_str().unwrap()],
+            name,
+            &[("RUST_LOG", "debug")],
+        )
+    }
+
+    /// Starts tcpdump in `ns` on `dev`; the capture is `<name>.pcap`.
+    pub fn capture(&mut self, ns: &str, dev: &str, name: &str, filter: &str) -> (usize, PathBuf) {
+        let pcap = self.path(&format!("{name}.pcap"));
+        let i = self.spawn(
+            ns,
+            &[
+                "tcpdump",
+                "-Z",
+                "root",
+                "-i",
+                dev,
+                "-n",
+                "-U",
+                "-w",
+                pcap.to_str().unwrap(),
+                filter,
+            ],
+            name,
+            &[],
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        (i, pcap)
+    }
+}
+
+pub fn pcap_count(pcap: &Path, filter: &str) -> usize {
+    sh(&format!(
+        "tcpdump -n -r {} '{filter}' 2>/dev/null | wc -l",
+        pcap.display()
+    ))
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for p in self.procs.iter_mut().rev() {
+            p.stop();
+        }
+        for ns in self.namespaces.drain(..).rev() {
+            let _ = sh_ok(&format!("ip netns del {ns}"));
+        }
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("lab files kept in {}", self.dir.display());
+        }
+    }
+}
