@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Runs every test: each cargo feature on its own and all together (unit,
-# property, byte-vector and scripted-session tests; benches run once as
-# tests so they cannot rot). Interop tests that need root and real routers
-# join this script as they land; with LEAFVIP_REQUIRE_ROOT_TESTS=1 they fail
-# instead of skipping when root or a router binary is missing.
+# Runs every test. The protocol core does not depend on cargo features, so
+# it runs once; the leafvip crate's unit tests run with each feature on its
+# own; the integration tests (including the root-only interop and fault
+# tests in network namespaces) run with all features. With
+# LEAFVIP_REQUIRE_ROOT_TESTS=1 a missing root or router binary fails them
+# instead of skipping them.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 run() {
     echo "==> cargo test $*"
-    cargo test --workspace --all-targets "$@"
+    cargo test "$@"
 }
 
-run --no-default-features
+run -p leafvip-bgp --all-targets
+run -p leafvip --lib --bins --no-default-features
 for feature in kube l2 bfd; do
-    run --no-default-features --features "$feature"
+    run -p leafvip --lib --bins --no-default-features --features "$feature"
 done
-run --all-features
+run -p leafvip --all-targets --all-features

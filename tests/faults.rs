@@ -1,0 +1,210 @@
+//! Faults against real peers: a router restart, a frozen router, a peer
+//! that sends malformed UPDATEs, and TCP MD5. Assertions are on what the
+//! router (or scripted peer) sees.
+mod support;
+use nix::sys::signal::Signal;
+use std::time::{Duration, Instant};
+use support::bird::{leaf_config, Bird};
+use support::{can_run, sh_ok, wait_for, Lab};
+
+const T: Duration = Duration::from_secs(30);
+
+fn rack(lab: &mut Lab) -> (String, String) {
+    let leaf = lab.ns("leaf");
+    let host = lab.ns("host");
+    lab.link(
+        &leaf,
+        "eth0",
+        &["198.51.100.1/24", "2001:db8:100::1/64"],
+        &host,
+        "eth0",
+        &["198.51.100.3/24", "2001:db8:100::3/64"],
+    );
+    (leaf, host)
+}
+
+fn config(peer_extra: &str) -> String {
+    format!(
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n\n[[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\n{peer_extra}\n\n\
+         [[vip]]\nprefix = \"192.0.2.200/32\"\n[[vip]]\nprefix = \"2001:db8:1::200/128\"\n"
+    )
+}
+
+fn routes_present(bird: &Bird) -> bool {
+    bird.next_hops("192.0.2.200/32") == ["198.51.100.3"]
+        && bird.next_hops("2001:db8:1::200/128") == ["2001:db8:100::3"]
+}
+
+#[test]
+fn router_restart_brings_every_route_back() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("restart");
+    let (leaf, host) = rack(&mut lab);
+    let conf = leaf_config("198.51.100.1", 65001, &[("h1", "198.51.100.3", 65100, "")]);
+    let bird = Bird::start(&mut lab, &leaf, "bird", &conf);
+    lab.leafvip(&host, "leafvip", &config(""));
+    wait_for(
+        T,
+        "routes at BIRD",
+        || routes_present(&bird).then_some(()),
+        || bird.route("192.0.2.200/32"),
+    );
+    // The router goes away for a few seconds, then comes back empty.
+    lab.proc(bird.proc).stop();
+    std::thread::sleep(Duration::from_secs(3));
+    let bird = Bird::start(&mut lab, &leaf, "bird2", &conf);
+    let back = Instant::now();
+    wait_for(
+        T,
+        "routes back after the restart",
+        || routes_present(&bird).then_some(()),
+        || lab.log("leafvip"),
+    );
+    assert!(
+        bird.fib("192.0.2.200/32") == ["198.51.100.3"] || {
+            std::thread::sleep(Duration::from_secs(1));
+            bird.fib("192.0.2.200/32") == ["198.51.100.3"]
+        }
+    );
+    let log = lab.log("leafvip");
+    assert!(
+        log.contains("attempt failed"),
+        "reconnect attempts while the router was gone"
+    );
+    eprintln!("routes back {:?} after the router returned", back.elapsed());
+}
+
+#[test]
+fn frozen_router_expires_the_hold_timer_and_recovers() {
+    if !can_run(&["bird", "birdc", "ss"]) {
+        return;
+    }
+    let mut lab = Lab::new("freeze");
+    let (leaf, host) = rack(&mut lab);
+    let bird = Bird::start(
+        &mut lab,
+        &leaf,
+        "bird",
+        &leaf_config("198.51.100.1", 65001, &[("h1", "198.51.100.3", 65100, "")]),
+    );
+    lab.leafvip(&host, "leafvip", &config("hold_time = 3"));
+    wait_for(
+        T,
+        "routes at BIRD",
+        || routes_present(&bird).then_some(()),
+        || bird.route("192.0.2.200/32"),
+    );
+    let established = || {
+        sh_ok(&format!(
+            "ip netns exec {host} ss -Htn state established dst 198.51.100.1"
+        ))
+        .unwrap_or_default()
+    };
+    assert!(!established().trim().is_empty());
+    lab.proc(bird.proc).signal(Signal::SIGSTOP);
+    let frozen = Instant::now();
+    // Within the 3 s hold time (plus scheduling slack) leafvip gives up.
+    wait_for(
+        Duration::from_secs(5),
+        "leafvip to close the session",
+        || established().trim().is_empty().then_some(()),
+        established,
+    );
+    let detected = frozen.elapsed();
+    assert!(
+        detected <= Duration::from_millis(4500),
+        "hold timer enforced in {detected:?}"
+    );
+    lab.proc(bird.proc).signal(Signal::SIGCONT);
+    wait_for(
+        T,
+        "BIRD to read the Hold Timer Expired NOTIFICATION",
+        || {
+            bird.cmd("show protocols all h1")
+                .filter(|o| o.contains("Hold timer expired"))
+                .map(|_| ())
+        },
+        || bird.cmd("show protocols all h1").unwrap_or_default(),
+    );
+    wait_for(
+        T,
+        "routes back after SIGCONT",
+        || (bird.established("h1") && routes_present(&bird)).then_some(()),
+        || lab.log("leafvip"),
+    );
+}
+
+#[test]
+fn malformed_updates_get_rfc7606_handling() {
+    if !can_run(&["python3"]) {
+        return;
+    }
+    let mut lab = Lab::new("malformed");
+    let (leaf, host) = rack(&mut lab);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/fakepeer.py");
+    let peer = lab.spawn(&leaf, &["python3", script, "198.51.100.1"], "fakepeer", &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    lab.leafvip(&host, "leafvip", &config("families = [\"ipv4-unicast\"]"));
+    let status = lab
+        .proc(peer)
+        .wait_exit(T)
+        .expect("the scripted peer finishes");
+    let out = lab.log("fakepeer");
+    assert!(status.success(), "{out}");
+    assert!(out.contains("established"), "{out}");
+    assert!(
+        out.contains("after-7606 quiet"),
+        "treat-as-withdraw and attribute discard keep the session: {out}"
+    );
+    assert!(
+        out.contains("after-broken notification 3 1"),
+        "a broken attribute list gets UPDATE/Malformed Attribute List: {out}"
+    );
+    let log = lab.log("leafvip");
+    assert!(
+        log.contains("TreatAsWithdraw") && log.contains("AttributeDiscard"),
+        "{log}"
+    );
+}
+
+#[test]
+fn md5_right_key_establishes_and_wrong_key_never_does() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("md5");
+    let (leaf, host) = rack(&mut lab);
+    let bird = Bird::start(
+        &mut lab,
+        &leaf,
+        "bird",
+        &leaf_config(
+            "198.51.100.1",
+            65001,
+            &[("h1", "198.51.100.3", 65100, "password \"lv-secret\";")],
+        ),
+    );
+    let key = lab.write("key", "not-the-secret\n");
+    let cfg = config(&format!(
+        "password_file = \"{}\"\nconnect_retry = 1",
+        key.display()
+    ));
+    let lv = lab.leafvip(&host, "wrong", &cfg);
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        !bird.established("h1"),
+        "a wrong MD5 key must never establish"
+    );
+    assert!(bird.next_hops("192.0.2.200/32").is_empty());
+    lab.proc(lv).stop();
+    lab.write("key", "lv-secret\n");
+    lab.leafvip(&host, "right", &cfg);
+    wait_for(
+        T,
+        "Established with the right key",
+        || (bird.established("h1") && routes_present(&bird)).then_some(()),
+        || lab.log("right"),
+    );
+}
