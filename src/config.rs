@@ -54,6 +54,9 @@ where
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Extra VIPs, one `PREFIX [NEXT_HOP]` per line, for long lists that
+    /// need no per-VIP attributes.
+    pub vips_file: Option<PathBuf>,
     pub bgp: BgpConfig,
     #[serde(default)]
     pub node: NodeConfig,
@@ -393,6 +396,43 @@ impl Config {
         Ok(l)
     }
 
+    /// The VIPs of `vips_file`, checked against the inline ones.
+    pub fn file_vips(&self) -> Result<Vec<(Prefix, NextHopSpec)>, ConfigError> {
+        let Some(path) = &self.vips_file else { return Ok(Vec::new()) };
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { file: file.clone(), line: 0, problem: format!("cannot read: {e}") })?;
+        let inline: std::collections::BTreeSet<Prefix> = self.vips().map(|v| v.prefix).collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let err = |problem: String| ConfigError { file: file.clone(), line: i + 1, problem };
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let prefix: Prefix = words.next().unwrap_or("").parse().map_err(|e| err(format!("{e}")))?;
+            let next_hop = match words.next() {
+                None | Some("self") => NextHopSpec::SelfAddress,
+                Some(a) => NextHopSpec::Address(a.parse().map_err(|_| err(format!("next hop {a:?} is not an IP address")))?),
+            };
+            if let Some(extra) = words.next() {
+                return Err(err(format!("unexpected {extra:?}: lines are PREFIX [NEXT_HOP]")));
+            }
+            if let NextHopSpec::Address(a) = next_hop {
+                if a.is_ipv4() != matches!(prefix, Prefix::V4 { .. }) {
+                    return Err(err(format!("next hop {a} is not of the family of {prefix}")));
+                }
+            }
+            if inline.contains(&prefix) || !seen.insert(prefix) {
+                return Err(err(format!("vip {prefix} is configured twice")));
+            }
+            out.push((prefix, next_hop));
+        }
+        Ok(out)
+    }
+
     pub fn peers(&self) -> impl Iterator<Item = &PeerConfig> {
         self.peers.iter().map(Spanned::get_ref)
     }
@@ -456,7 +496,7 @@ prefix = "2001:db8:1::200/128"
     fn errors_name_file_line_and_problem() {
         let bad_prefix = GOOD.replace("192.0.2.200/32", "192.0.2.200/33");
         assert!(
-            err(&bad_prefix).starts_with("leafvip.toml:21:"),
+            err(&bad_prefix).starts_with("leafvip.toml:20:"),
             "{}",
             err(&bad_prefix)
         );

@@ -57,9 +57,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { config } => match runtime::load(&config) {
-            Ok((cfg, labels)) => {
+            Ok(runtime::Loaded { cfg, labels, vips }) => {
                 let node = cfg.node.name.clone().unwrap_or_else(addrs::hostname);
-                let plan = Plan::new(&cfg, node, labels);
+                let plan = Plan::new(&cfg, node, labels, vips);
                 print!(
                     "{}",
                     plan.report(|p| addrs::predict(p.address, p.local_address))

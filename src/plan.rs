@@ -28,15 +28,16 @@ pub struct VipPlan {
     pub attrs: Arc<RouteAttrs>,
 }
 
-impl VipPlan {
-    fn new(v: &VipConfig) -> Self {
-        VipPlan {
-            prefix: v.prefix,
-            next_hop: v.next_hop,
-            attrs: Arc::new(v.attrs()),
-        }
-    }
+/// Every VIP, inline ones first; file VIPs share one attribute set.
+pub fn vip_plans<'a>(inline: impl Iterator<Item = &'a VipConfig>, file: &[(Prefix, NextHopSpec)]) -> Arc<[VipPlan]> {
+    let plain = Arc::new(RouteAttrs::default());
+    inline
+        .map(|v| VipPlan { prefix: v.prefix, next_hop: v.next_hop, attrs: Arc::new(v.attrs()) })
+        .chain(file.iter().map(|(prefix, next_hop)| VipPlan { prefix: *prefix, next_hop: *next_hop, attrs: plain.clone() }))
+        .collect()
+}
 
+impl VipPlan {
     /// The next hop this VIP carries to `peer`, or why it is not sent.
     pub fn resolve(&self, peer: &PeerConfig, local: &LocalAddrs) -> Result<IpAddr, String> {
         let family = self.prefix.family();
@@ -61,7 +62,8 @@ pub struct PeerPlan {
     pub peer: PeerConfig,
     /// Why the node selector did not match, if it did not.
     pub selected: Result<(), String>,
-    pub vips: Vec<VipPlan>,
+    /// Shared by every peer and by the daemon: one copy of a long list.
+    pub vips: Arc<[VipPlan]>,
 }
 
 impl PeerPlan {
@@ -120,8 +122,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(cfg: &Config, node: String, labels: Labels) -> Plan {
-        let vips: Vec<VipPlan> = cfg.vips().map(VipPlan::new).collect();
+    pub fn new(cfg: &Config, node: String, labels: Labels, vips: Arc<[VipPlan]>) -> Plan {
         let peers = cfg
             .peers()
             .map(|p| PeerPlan {
@@ -192,7 +193,7 @@ impl fmt::Display for Report<'_> {
             if c.add_paths_send_max <= 1 {
                 writeln!(f, "  ADD-PATH not offered: one path per prefix")?;
             }
-            for v in &peer.vips {
+            for v in peer.vips.iter() {
                 match v.resolve(c, local) {
                     Ok(nh) => writeln!(f, "  vip {} next hop {nh}", v.prefix)?,
                     Err(why) => writeln!(f, "  vip {} not sent: {why}", v.prefix)?,
@@ -238,7 +239,7 @@ prefix = "2001:db8:1::200/128"
     #[test]
     fn selects_by_labels_and_explains() {
         let cfg = Config::parse("t", CFG).unwrap();
-        let plan = Plan::new(&cfg, "master1".into(), labels("leaf1"));
+        let plan = Plan::new(&cfg, "master1".into(), labels("leaf1"), vip_plans(cfg.vips(), &[]));
         let sel: Vec<String> = plan
             .selected()
             .map(|p| p.peer.address.to_string())
@@ -268,7 +269,7 @@ prefix = "2001:db8:1::200/128"
     #[test]
     fn routes_follow_the_session_addresses() {
         let cfg = Config::parse("t", CFG).unwrap();
-        let plan = Plan::new(&cfg, "n".into(), labels("leaf1"));
+        let plan = Plan::new(&cfg, "n".into(), labels("leaf1"), vip_plans(cfg.vips(), &[]));
         let p = &plan.peers[0];
         let both = LocalAddrs {
             v4: Some("198.51.100.3".parse().unwrap()),

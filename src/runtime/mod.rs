@@ -99,10 +99,18 @@ fn seed(p: &PeerConfig) -> u64 {
     h
 }
 
-/// Loads config and labels and computes the plan, or says what is wrong.
-pub fn load(path: &Path) -> Result<(Config, Labels), ConfigError> {
+/// Everything a plan is made from, loaded and checked.
+pub struct Loaded {
+    pub cfg: Config,
+    pub labels: Labels,
+    pub vips: std::sync::Arc<[crate::plan::VipPlan]>,
+}
+
+/// Loads config, labels and VIP file, or says what is wrong and where.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let cfg = Config::load(path)?;
     let labels = cfg.labels()?;
+    let vips = crate::plan::vip_plans(cfg.vips(), &cfg.file_vips()?);
     // Key files are checked here so that a bad one fails the load/reload.
     for p in cfg.peers() {
         sock_opts(p, cfg.bgp.asn).map_err(|problem| ConfigError {
@@ -111,7 +119,7 @@ pub fn load(path: &Path) -> Result<(Config, Labels), ConfigError> {
             problem,
         })?;
     }
-    Ok((cfg, labels))
+    Ok(Loaded { cfg, labels, vips })
 }
 
 impl Daemon<'_> {
@@ -184,7 +192,7 @@ impl Daemon<'_> {
 
     fn reload(&mut self, why: &str) {
         match load(&self.path) {
-            Ok((cfg, labels)) => {
+            Ok(Loaded { cfg, labels, vips }) => {
                 if cfg.bgp != self.cfg.bgp {
                     warn!("changes to [bgp] take effect on restart");
                 }
@@ -192,7 +200,7 @@ impl Daemon<'_> {
                 self.cfg = cfg;
                 self.cfg.bgp = keep_bgp;
                 self.labels_stamp = self.cfg.node.labels_file.as_deref().map(stamp);
-                let plan = Plan::new(&self.cfg, self.node.clone(), labels);
+                let plan = Plan::new(&self.cfg, self.node.clone(), labels, vips);
                 info!(reason = why, selected = plan.selected().count(), "reloaded");
                 self.reconcile(plan);
             }
@@ -264,7 +272,7 @@ enum Wake {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(path: &Path) -> Result<(), String> {
-    let (cfg, labels) = load(path).map_err(|e| e.to_string())?;
+    let Loaded { cfg, labels, vips } = load(path).map_err(|e| e.to_string())?;
     let node = cfg.node.name.clone().unwrap_or_else(addrs::hostname);
     let router_id = cfg
         .bgp
@@ -289,7 +297,7 @@ pub fn run(path: &Path) -> Result<(), String> {
         peers: BTreeMap::new(),
     };
     info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
-    let plan = Plan::new(&d.cfg, d.node.clone(), labels);
+    let plan = Plan::new(&d.cfg, d.node.clone(), labels, vips);
     d.reconcile(plan);
     future::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);

@@ -54,7 +54,9 @@ struct View {
 #[derive(Debug)]
 pub struct AdjRibOut {
     local_as: u32,
-    desired: BTreeMap<Prefix, BTreeMap<IpAddr, Arc<RouteAttrs>>>,
+    /// Flat rather than nested per prefix: most prefixes have one path,
+    /// and a map per prefix would cost more than the path itself.
+    desired: BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>>,
     /// Keyed by (prefix, path id); the id is 0 without ADD-PATH.
     sent: BTreeMap<(Prefix, u32), SentPath>,
     dirty: BTreeSet<Prefix>,
@@ -79,41 +81,49 @@ impl AdjRibOut {
     /// Replaces the whole desired set; only prefixes that changed are
     /// queued.
     pub fn set_routes(&mut self, routes: impl IntoIterator<Item = Route>) {
-        let mut next: BTreeMap<Prefix, BTreeMap<IpAddr, Arc<RouteAttrs>>> = BTreeMap::new();
-        for r in routes {
-            next.entry(r.prefix)
-                .or_default()
-                .insert(r.next_hop, r.attrs);
-        }
-        for (p, paths) in &next {
-            if self.desired.get(p) != Some(paths) {
-                self.dirty.insert(*p);
+        let next: BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>> =
+            routes.into_iter().map(|r| ((r.prefix, r.next_hop), r.attrs)).collect();
+        // Walk both sorted maps once; a prefix with any difference is dirty.
+        let (mut a, mut b) = (self.desired.iter().peekable(), next.iter().peekable());
+        loop {
+            let changed = match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some((ka, _)), None) => Some(ka.0),
+                (None, Some((kb, _))) => Some(kb.0),
+                (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                    core::cmp::Ordering::Less => Some(ka.0),
+                    core::cmp::Ordering::Greater => Some(kb.0),
+                    core::cmp::Ordering::Equal => (va != vb).then_some(ka.0),
+                },
+            };
+            let order = match (a.peek(), b.peek()) {
+                (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
+                (Some(_), None) => core::cmp::Ordering::Less,
+                _ => core::cmp::Ordering::Greater,
+            };
+            if order != core::cmp::Ordering::Greater {
+                a.next();
             }
-        }
-        for p in self.desired.keys() {
-            if !next.contains_key(p) {
-                self.dirty.insert(*p);
+            if order != core::cmp::Ordering::Less {
+                b.next();
+            }
+            if let Some(p) = changed {
+                self.dirty.insert(p);
             }
         }
         self.desired = next;
     }
 
     pub fn insert(&mut self, route: Route) {
-        let paths = self.desired.entry(route.prefix).or_default();
-        if paths.get(&route.next_hop) != Some(&route.attrs) {
-            paths.insert(route.next_hop, route.attrs);
+        let key = (route.prefix, route.next_hop);
+        if self.desired.get(&key) != Some(&route.attrs) {
+            self.desired.insert(key, route.attrs);
             self.dirty.insert(route.prefix);
         }
     }
 
     pub fn remove(&mut self, prefix: &Prefix, next_hop: IpAddr) -> bool {
-        let Some(paths) = self.desired.get_mut(prefix) else {
-            return false;
-        };
-        let removed = paths.remove(&next_hop).is_some();
-        if paths.is_empty() {
-            self.desired.remove(prefix);
-        }
+        let removed = self.desired.remove(&(*prefix, next_hop)).is_some();
         if removed {
             self.dirty.insert(*prefix);
         }
@@ -122,13 +132,13 @@ impl AdjRibOut {
 
     /// Every desired path.
     pub fn desired(&self) -> impl Iterator<Item = Route> + '_ {
-        self.desired.iter().flat_map(|(p, paths)| {
-            paths.iter().map(|(nh, a)| Route {
-                prefix: *p,
-                next_hop: *nh,
-                attrs: a.clone(),
-            })
-        })
+        self.desired.iter().map(|((p, nh), a)| Route { prefix: *p, next_hop: *nh, attrs: a.clone() })
+    }
+
+    fn paths_of(&self, prefix: &Prefix) -> impl Iterator<Item = (&IpAddr, &Arc<RouteAttrs>)> {
+        let lo = (*prefix, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let hi = (*prefix, IpAddr::V6(std::net::Ipv6Addr::from(u128::MAX)));
+        self.desired.range(lo..=hi).map(|((_, nh), a)| (nh, a))
     }
 
     /// What the peer has been sent, keyed by (prefix, path id).
@@ -146,19 +156,14 @@ impl AdjRibOut {
     /// Desired paths not sent because the peer takes one path per prefix.
     pub fn suppressed(&self) -> usize {
         let Some(v) = &self.view else { return 0 };
-        self.desired
-            .iter()
-            .filter(|(p, _)| {
-                v.families.contains(p.family()) && !v.orig.ctx.add_path.contains(p.family())
-            })
-            .map(|(p, paths)| {
-                paths
-                    .keys()
-                    .filter(|nh| next_hop_fits(p, **nh))
-                    .count()
-                    .saturating_sub(1)
-            })
-            .sum()
+        let mut per_prefix: BTreeMap<Prefix, usize> = BTreeMap::new();
+        for (p, nh) in self.desired.keys() {
+            let one_path = !v.orig.ctx.add_path.contains(p.family());
+            if v.families.contains(p.family()) && one_path && next_hop_fits(p, *nh) {
+                *per_prefix.entry(*p).or_default() += 1;
+            }
+        }
+        per_prefix.values().map(|n| n - 1).sum()
     }
 
     /// The session reached Established: start the initial sync.
@@ -193,11 +198,7 @@ impl AdjRibOut {
             return;
         }
         self.sent.retain(|(p, _), _| p.family() != family);
-        let prefixes = self
-            .desired
-            .keys()
-            .filter(|p| p.family() == family)
-            .copied();
+        let prefixes = self.desired.keys().map(|(p, _)| *p).filter(|p| p.family() == family);
         self.dirty.extend(prefixes);
     }
 
@@ -208,15 +209,11 @@ impl AdjRibOut {
     /// What the peer should hold for `prefix`: (path id, next hop, attrs).
     fn target(&self, v: &View, prefix: &Prefix) -> Vec<(u32, IpAddr, Arc<RouteAttrs>)> {
         let family = prefix.family();
-        let Some(paths) = self
-            .desired
-            .get(prefix)
-            .filter(|_| v.families.contains(family))
-        else {
+        if !v.families.contains(family) {
             return Vec::new();
-        };
-        let usable: Vec<(&IpAddr, &Arc<RouteAttrs>)> = paths
-            .iter()
+        }
+        let usable: Vec<(&IpAddr, &Arc<RouteAttrs>)> = self
+            .paths_of(prefix)
             .filter(|(nh, _)| next_hop_fits(prefix, **nh))
             .collect();
         if v.orig.ctx.add_path.contains(family) {
@@ -242,7 +239,7 @@ impl AdjRibOut {
             return Vec::new();
         };
         let prefixes: Vec<Prefix> = if self.full_sync {
-            let mut all: BTreeSet<Prefix> = self.desired.keys().copied().collect();
+            let mut all: BTreeSet<Prefix> = self.desired.keys().map(|(p, _)| *p).collect();
             all.extend(self.sent.keys().map(|(p, _)| *p));
             all.extend(core::mem::take(&mut self.dirty));
             all.into_iter().collect()
