@@ -29,11 +29,22 @@ pub struct VipPlan {
 }
 
 /// Every VIP, inline ones first; file VIPs share one attribute set.
-pub fn vip_plans<'a>(inline: impl Iterator<Item = &'a VipConfig>, file: &[(Prefix, NextHopSpec)]) -> Arc<[VipPlan]> {
+pub fn vip_plans<'a>(
+    inline: impl Iterator<Item = &'a VipConfig>,
+    file: &[(Prefix, NextHopSpec)],
+) -> Arc<[VipPlan]> {
     let plain = Arc::new(RouteAttrs::default());
     inline
-        .map(|v| VipPlan { prefix: v.prefix, next_hop: v.next_hop, attrs: Arc::new(v.attrs()) })
-        .chain(file.iter().map(|(prefix, next_hop)| VipPlan { prefix: *prefix, next_hop: *next_hop, attrs: plain.clone() }))
+        .map(|v| VipPlan {
+            prefix: v.prefix,
+            next_hop: v.next_hop,
+            attrs: Arc::new(v.attrs()),
+        })
+        .chain(file.iter().map(|(prefix, next_hop)| VipPlan {
+            prefix: *prefix,
+            next_hop: *next_hop,
+            attrs: plain.clone(),
+        }))
         .collect()
 }
 
@@ -68,18 +79,16 @@ pub struct PeerPlan {
 
 impl PeerPlan {
     /// The routes to announce, given the addresses the session sees.
-    pub fn routes(&self, local: &LocalAddrs) -> Vec<Route> {
-        self.vips
-            .iter()
-            .filter_map(|v| {
-                let next_hop = v.resolve(&self.peer, local).ok()?;
-                Some(Route {
-                    prefix: v.prefix,
-                    next_hop,
-                    attrs: v.attrs.clone(),
-                })
+    /// Lazy, so that a long VIP list is never copied into a second list.
+    pub fn routes<'a>(&'a self, local: &'a LocalAddrs) -> impl Iterator<Item = Route> + 'a {
+        self.vips.iter().filter_map(move |v| {
+            let next_hop = v.resolve(&self.peer, local).ok()?;
+            Some(Route {
+                prefix: v.prefix,
+                next_hop,
+                attrs: v.attrs.clone(),
             })
-            .collect()
+        })
     }
 
     pub fn session_config(
@@ -239,7 +248,12 @@ prefix = "2001:db8:1::200/128"
     #[test]
     fn selects_by_labels_and_explains() {
         let cfg = Config::parse("t", CFG).unwrap();
-        let plan = Plan::new(&cfg, "master1".into(), labels("leaf1"), vip_plans(cfg.vips(), &[]));
+        let plan = Plan::new(
+            &cfg,
+            "master1".into(),
+            labels("leaf1"),
+            vip_plans(cfg.vips(), &[]),
+        );
         let sel: Vec<String> = plan
             .selected()
             .map(|p| p.peer.address.to_string())
@@ -269,13 +283,18 @@ prefix = "2001:db8:1::200/128"
     #[test]
     fn routes_follow_the_session_addresses() {
         let cfg = Config::parse("t", CFG).unwrap();
-        let plan = Plan::new(&cfg, "n".into(), labels("leaf1"), vip_plans(cfg.vips(), &[]));
+        let plan = Plan::new(
+            &cfg,
+            "n".into(),
+            labels("leaf1"),
+            vip_plans(cfg.vips(), &[]),
+        );
         let p = &plan.peers[0];
         let both = LocalAddrs {
             v4: Some("198.51.100.3".parse().unwrap()),
             v6: Some("2001:db8::3".parse().unwrap()),
         };
-        let r = p.routes(&both);
+        let r: Vec<Route> = p.routes(&both).collect();
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].next_hop, "2001:db8::3".parse::<IpAddr>().unwrap());
         let sc = p.session_config(65100, "198.51.100.3".parse().unwrap(), 120, 7);

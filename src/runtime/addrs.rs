@@ -83,12 +83,19 @@ pub fn predict(peer: IpAddr, local_address: Option<IpAddr>) -> LocalAddrs {
         .unwrap_or_default()
 }
 
-/// The default router ID: the first global IPv4 address on the host.
+/// The default router ID: the first global IPv4 address on the host,
+/// preferring real interfaces over loopback, where VIPs usually live and
+/// would give every host of a service the same ID.
 pub fn first_global_ipv4() -> Option<Ipv4Addr> {
-    interfaces().into_iter().find_map(|i| match i.addr {
-        IpAddr::V4(a) if is_global_v4(&a) => Some(a),
-        _ => None,
-    })
+    let mut all: Vec<(bool, Ipv4Addr)> = interfaces()
+        .into_iter()
+        .filter_map(|i| match i.addr {
+            IpAddr::V4(a) if is_global_v4(&a) => Some((i.name == "lo", a)),
+            _ => None,
+        })
+        .collect();
+    all.sort_by_key(|(lo, _)| *lo);
+    all.first().map(|(_, a)| *a)
 }
 
 pub fn hostname() -> String {

@@ -81,8 +81,10 @@ impl AdjRibOut {
     /// Replaces the whole desired set; only prefixes that changed are
     /// queued.
     pub fn set_routes(&mut self, routes: impl IntoIterator<Item = Route>) {
-        let next: BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>> =
-            routes.into_iter().map(|r| ((r.prefix, r.next_hop), r.attrs)).collect();
+        let next: BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>> = routes
+            .into_iter()
+            .map(|r| ((r.prefix, r.next_hop), r.attrs))
+            .collect();
         // Walk both sorted maps once; a prefix with any difference is dirty.
         let (mut a, mut b) = (self.desired.iter().peekable(), next.iter().peekable());
         loop {
@@ -132,13 +134,11 @@ impl AdjRibOut {
 
     /// Every desired path.
     pub fn desired(&self) -> impl Iterator<Item = Route> + '_ {
-        self.desired.iter().map(|((p, nh), a)| Route { prefix: *p, next_hop: *nh, attrs: a.clone() })
-    }
-
-    fn paths_of(&self, prefix: &Prefix) -> impl Iterator<Item = (&IpAddr, &Arc<RouteAttrs>)> {
-        let lo = (*prefix, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        let hi = (*prefix, IpAddr::V6(std::net::Ipv6Addr::from(u128::MAX)));
-        self.desired.range(lo..=hi).map(|((_, nh), a)| (nh, a))
+        self.desired.iter().map(|((p, nh), a)| Route {
+            prefix: *p,
+            next_hop: *nh,
+            attrs: a.clone(),
+        })
     }
 
     /// What the peer has been sent, keyed by (prefix, path id).
@@ -198,7 +198,11 @@ impl AdjRibOut {
             return;
         }
         self.sent.retain(|(p, _), _| p.family() != family);
-        let prefixes = self.desired.keys().map(|(p, _)| *p).filter(|p| p.family() == family);
+        let prefixes = self
+            .desired
+            .keys()
+            .map(|(p, _)| *p)
+            .filter(|p| p.family() == family);
         self.dirty.extend(prefixes);
     }
 
@@ -206,78 +210,42 @@ impl AdjRibOut {
         self.view.is_some() && (self.full_sync || !self.dirty.is_empty())
     }
 
-    /// What the peer should hold for `prefix`: (path id, next hop, attrs).
-    fn target(&self, v: &View, prefix: &Prefix) -> Vec<(u32, IpAddr, Arc<RouteAttrs>)> {
-        let family = prefix.family();
-        if !v.families.contains(family) {
-            return Vec::new();
-        }
-        let usable: Vec<(&IpAddr, &Arc<RouteAttrs>)> = self
-            .paths_of(prefix)
-            .filter(|(nh, _)| next_hop_fits(prefix, **nh))
-            .collect();
-        if v.orig.ctx.add_path.contains(family) {
-            let hops: Vec<IpAddr> = usable.iter().map(|(nh, _)| **nh).collect();
-            let ids = path_id::assign(&hops);
-            ids.into_iter()
-                .zip(usable)
-                .map(|(id, (nh, a))| (id, *nh, a.clone()))
-                .collect()
-        } else {
-            // One path: the lowest next hop, the same choice on every
-            // speaker that has the same set.
-            usable
-                .first()
-                .map(|(nh, a)| vec![(0, **nh, (*a).clone())])
-                .unwrap_or_default()
-        }
-    }
-
     /// The UPDATEs that bring the peer from what it has to what we want.
     pub fn poll_updates(&mut self) -> Vec<Update> {
         let Some(v) = self.view.clone() else {
             return Vec::new();
         };
-        let prefixes: Vec<Prefix> = if self.full_sync {
-            let mut all: BTreeSet<Prefix> = self.desired.keys().map(|(p, _)| *p).collect();
-            all.extend(self.sent.keys().map(|(p, _)| *p));
-            all.extend(core::mem::take(&mut self.dirty));
-            all.into_iter().collect()
-        } else {
-            core::mem::take(&mut self.dirty).into_iter().collect()
-        };
         let mut withdrawn: BTreeMap<Family, Vec<Nlri>> = BTreeMap::new();
         let mut groups: BTreeMap<(Family, IpAddr, Arc<RouteAttrs>), Vec<Nlri>> = BTreeMap::new();
-        for p in prefixes {
-            let family = p.family();
-            let ap = v.orig.ctx.add_path.contains(family);
-            let nlri = |id: u32| Nlri {
-                path_id: ap.then_some(id),
-                prefix: p,
-            };
-            let target = self.target(&v, &p);
-            let stale: Vec<u32> = self
-                .sent
-                .range((p, 0)..=(p, u32::MAX))
-                .map(|((_, id), _)| *id)
-                .filter(|id| !target.iter().any(|(t, _, _)| t == id))
-                .collect();
-            for id in stale {
-                self.sent.remove(&(p, id));
-                withdrawn.entry(family).or_default().push(nlri(id));
-            }
-            for (id, nh, attrs) in target {
-                let want = SentPath {
-                    next_hop: nh,
-                    attrs: attrs.clone(),
-                };
-                if self.sent.get(&(p, id)) != Some(&want) {
-                    self.sent.insert((p, id), want);
-                    groups
-                        .entry((family, nh, attrs))
-                        .or_default()
-                        .push(nlri(id));
+        let dirty = core::mem::take(&mut self.dirty);
+        if self.full_sync {
+            // "Sent" was emptied when the session came up, so the initial
+            // sync is every desired prefix, walked in place (no copy of a
+            // 100k-entry key set).
+            let mut last = None;
+            for (p, _) in self.desired.keys() {
+                if last != Some(*p) {
+                    last = Some(*p);
+                    diff_prefix(
+                        &self.desired,
+                        &mut self.sent,
+                        &v,
+                        *p,
+                        &mut withdrawn,
+                        &mut groups,
+                    );
                 }
+            }
+        } else {
+            for p in dirty {
+                diff_prefix(
+                    &self.desired,
+                    &mut self.sent,
+                    &v,
+                    p,
+                    &mut withdrawn,
+                    &mut groups,
+                );
             }
         }
         let mut out = Vec::new();
@@ -295,5 +263,85 @@ impl AdjRibOut {
             self.pending_eor = FamilySet::EMPTY;
         }
         out
+    }
+}
+
+fn paths_of<'a>(
+    desired: &'a BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>>,
+    prefix: &Prefix,
+) -> impl Iterator<Item = (&'a IpAddr, &'a Arc<RouteAttrs>)> {
+    let lo = (*prefix, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let hi = (*prefix, IpAddr::V6(std::net::Ipv6Addr::from(u128::MAX)));
+    desired.range(lo..=hi).map(|((_, nh), a)| (nh, a))
+}
+
+/// What the peer should hold for `prefix`: (path id, next hop, attrs).
+fn target(
+    desired: &BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>>,
+    v: &View,
+    prefix: &Prefix,
+) -> Vec<(u32, IpAddr, Arc<RouteAttrs>)> {
+    let family = prefix.family();
+    if !v.families.contains(family) {
+        return Vec::new();
+    }
+    let usable: Vec<(&IpAddr, &Arc<RouteAttrs>)> = paths_of(desired, prefix)
+        .filter(|(nh, _)| next_hop_fits(prefix, **nh))
+        .collect();
+    if v.orig.ctx.add_path.contains(family) {
+        let hops: Vec<IpAddr> = usable.iter().map(|(nh, _)| **nh).collect();
+        let ids = path_id::assign(&hops);
+        ids.into_iter()
+            .zip(usable)
+            .map(|(id, (nh, a))| (id, *nh, a.clone()))
+            .collect()
+    } else {
+        // One path: the lowest next hop, the same choice on every speaker
+        // that has the same set.
+        usable
+            .first()
+            .map(|(nh, a)| vec![(0, **nh, (*a).clone())])
+            .unwrap_or_default()
+    }
+}
+
+/// Compares one prefix's target with what was sent, queueing withdrawals
+/// and announcements and recording the announcements as sent.
+fn diff_prefix(
+    desired: &BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>>,
+    sent: &mut BTreeMap<(Prefix, u32), SentPath>,
+    v: &View,
+    p: Prefix,
+    withdrawn: &mut BTreeMap<Family, Vec<Nlri>>,
+    groups: &mut BTreeMap<(Family, IpAddr, Arc<RouteAttrs>), Vec<Nlri>>,
+) {
+    let family = p.family();
+    let ap = v.orig.ctx.add_path.contains(family);
+    let nlri = |id: u32| Nlri {
+        path_id: ap.then_some(id),
+        prefix: p,
+    };
+    let target = target(desired, v, &p);
+    let stale: Vec<u32> = sent
+        .range((p, 0)..=(p, u32::MAX))
+        .map(|((_, id), _)| *id)
+        .filter(|id| !target.iter().any(|(t, _, _)| t == id))
+        .collect();
+    for id in stale {
+        sent.remove(&(p, id));
+        withdrawn.entry(family).or_default().push(nlri(id));
+    }
+    for (id, nh, attrs) in target {
+        let want = SentPath {
+            next_hop: nh,
+            attrs: attrs.clone(),
+        };
+        if sent.get(&(p, id)) != Some(&want) {
+            sent.insert((p, id), want);
+            groups
+                .entry((family, nh, attrs))
+                .or_default()
+                .push(nlri(id));
+        }
     }
 }
