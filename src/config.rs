@@ -445,7 +445,7 @@ impl Config {
                 }
             }
             out.push((prefix, next_hop));
-            lines.push(i + 1);
+            lines.push(i as u32 + 1);
         }
         // Duplicates, found by sorting rather than with a set beside the
         // list (a 100k-line file should not cost twice its size).
@@ -457,7 +457,7 @@ impl Config {
                 let (first, again) = (lines[a].min(lines[b]), lines[a].max(lines[b]));
                 return Err(ConfigError {
                     file,
-                    line: again,
+                    line: again as usize,
                     problem: format!(
                         "vip {} is configured twice (first at line {first})",
                         out[a].0
@@ -470,7 +470,7 @@ impl Config {
                 let line = lines[order[i] as usize];
                 return Err(ConfigError {
                     file,
-                    line,
+                    line: line as usize,
                     problem: format!("vip {} is also configured inline", v.prefix),
                 });
             }

@@ -28,24 +28,29 @@ pub struct VipPlan {
     pub attrs: Arc<RouteAttrs>,
 }
 
+/// The VIP list, shared (not copied) by the daemon and every peer task.
+pub type Vips = Arc<Vec<VipPlan>>;
+
 /// Every VIP, inline ones first; file VIPs share one attribute set.
 pub fn vip_plans<'a>(
     inline: impl Iterator<Item = &'a VipConfig>,
-    file: &[(Prefix, NextHopSpec)],
-) -> Arc<[VipPlan]> {
+    file: Vec<(Prefix, NextHopSpec)>,
+) -> Vips {
     let plain = Arc::new(RouteAttrs::default());
-    inline
+    let mut all: Vec<VipPlan> = inline
         .map(|v| VipPlan {
             prefix: v.prefix,
             next_hop: v.next_hop,
             attrs: Arc::new(v.attrs()),
         })
-        .chain(file.iter().map(|(prefix, next_hop)| VipPlan {
-            prefix: *prefix,
-            next_hop: *next_hop,
-            attrs: plain.clone(),
-        }))
-        .collect()
+        .collect();
+    all.reserve_exact(file.len());
+    all.extend(file.into_iter().map(|(prefix, next_hop)| VipPlan {
+        prefix,
+        next_hop,
+        attrs: plain.clone(),
+    }));
+    Arc::new(all)
 }
 
 impl VipPlan {
@@ -74,7 +79,7 @@ pub struct PeerPlan {
     /// Why the node selector did not match, if it did not.
     pub selected: Result<(), String>,
     /// Shared by every peer and by the daemon: one copy of a long list.
-    pub vips: Arc<[VipPlan]>,
+    pub vips: Vips,
 }
 
 impl PeerPlan {
@@ -131,7 +136,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(cfg: &Config, node: String, labels: Labels, vips: Arc<[VipPlan]>) -> Plan {
+    pub fn new(cfg: &Config, node: String, labels: Labels, vips: Vips) -> Plan {
         let peers = cfg
             .peers()
             .map(|p| PeerPlan {
@@ -252,7 +257,7 @@ prefix = "2001:db8:1::200/128"
             &cfg,
             "master1".into(),
             labels("leaf1"),
-            vip_plans(cfg.vips(), &[]),
+            vip_plans(cfg.vips(), Vec::new()),
         );
         let sel: Vec<String> = plan
             .selected()
@@ -287,7 +292,7 @@ prefix = "2001:db8:1::200/128"
             &cfg,
             "n".into(),
             labels("leaf1"),
-            vip_plans(cfg.vips(), &[]),
+            vip_plans(cfg.vips(), Vec::new()),
         );
         let p = &plan.peers[0];
         let both = LocalAddrs {

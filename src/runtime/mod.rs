@@ -2,6 +2,7 @@
 //! per peer, the listener, signals and the labels-file watch. Everything it
 //! decides, it asks the pure core or [`crate::plan`].
 pub mod addrs;
+mod alloc;
 pub mod peer;
 pub mod sockopt;
 
@@ -103,14 +104,14 @@ fn seed(p: &PeerConfig) -> u64 {
 pub struct Loaded {
     pub cfg: Config,
     pub labels: Labels,
-    pub vips: std::sync::Arc<[crate::plan::VipPlan]>,
+    pub vips: crate::plan::Vips,
 }
 
 /// Loads config, labels and VIP file, or says what is wrong and where.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let cfg = Config::load(path)?;
     let labels = cfg.labels()?;
-    let vips = crate::plan::vip_plans(cfg.vips(), &cfg.file_vips()?);
+    let vips = crate::plan::vip_plans(cfg.vips(), cfg.file_vips()?);
     // Key files are checked here so that a bad one fails the load/reload.
     for p in cfg.peers() {
         sock_opts(p, cfg.bgp.asn).map_err(|problem| ConfigError {
@@ -203,6 +204,7 @@ impl Daemon<'_> {
                 let plan = Plan::new(&self.cfg, self.node.clone(), labels, vips);
                 info!(reason = why, selected = plan.selected().count(), "reloaded");
                 self.reconcile(plan);
+                alloc::trim();
             }
             Err(e) => error!("reload failed, keeping the running configuration: {e}"),
         }
@@ -272,6 +274,7 @@ enum Wake {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(path: &Path) -> Result<(), String> {
+    alloc::tune();
     let Loaded { cfg, labels, vips } = load(path).map_err(|e| e.to_string())?;
     let node = cfg.node.name.clone().unwrap_or_else(addrs::hostname);
     let router_id = cfg
@@ -299,6 +302,7 @@ pub fn run(path: &Path) -> Result<(), String> {
     info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
     let plan = Plan::new(&d.cfg, d.node.clone(), labels, vips);
     d.reconcile(plan);
+    alloc::trim();
     future::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
         loop {

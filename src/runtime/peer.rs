@@ -16,6 +16,9 @@ use std::pin::Pin;
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
+/// Ask the core for more UPDATEs once fewer bytes than this are queued.
+const PUMP_BELOW: usize = 64 * 1024;
+
 pub enum Cmd {
     /// New VIPs or next hops; the session itself is unchanged.
     Plan(Box<PeerPlan>),
@@ -102,6 +105,13 @@ impl PeerTask {
             if stopping && self.peer.session().state() == State::Idle {
                 return;
             }
+            // Feed a large table in batches as the socket drains, so that
+            // it never sits in memory whole and reads and timers keep going.
+            let queued = self.conn.as_ref().map_or(usize::MAX, |c| c.out.len());
+            if queued < PUMP_BELOW && self.peer.wants_to_send() {
+                acts = self.peer.pump(self.clock.now());
+                continue;
+            }
             let wake = self.wait(&rx).await;
             let now = self.clock.now();
             match wake {
@@ -126,11 +136,9 @@ impl PeerTask {
                 Wake::Writable => self.write(),
                 Wake::Connected(Ok(stream)) => {
                     self.connecting = None;
-                    self.conn = Some(Conn {
-                        stream,
-                        out: Vec::new(),
-                    });
-                    acts = self.peer.handle_event(now, Event::Connected);
+                    let mut a = self.use_connection(now, stream);
+                    a.extend(self.peer.handle_event(now, Event::Connected));
+                    acts = a;
                 }
                 Wake::Connected(Err(e)) => {
                     self.connecting = None;
@@ -203,17 +211,29 @@ impl PeerTask {
         match Async::new(stream) {
             Ok(stream) => {
                 self.connecting = None;
-                self.conn = Some(Conn {
-                    stream,
-                    out: Vec::new(),
-                });
-                self.peer.handle_event(now, Event::Accepted)
+                let mut a = self.use_connection(now, stream);
+                a.extend(self.peer.handle_event(now, Event::Accepted));
+                a
             }
             Err(e) => {
                 warn!(peer = %self.addr, "cannot use incoming connection: {e}");
                 Vec::new()
             }
         }
+    }
+
+    /// Takes a new connection and sets the routes with the next hops it
+    /// implies, before the session comes up, so that the initial sync
+    /// carries the whole table and End-of-RIB follows it.
+    fn use_connection(&mut self, now: Instant, stream: Async<TcpStream>) -> Vec<Action> {
+        if let Ok(l) = stream.get_ref().local_addr() {
+            self.local = addrs::around(l.ip());
+        }
+        self.conn = Some(Conn {
+            stream,
+            out: Vec::new(),
+        });
+        self.peer.set_routes(now, self.plan.routes(&self.local))
     }
 
     fn read(&mut self, now: Instant) -> Vec<Action> {
@@ -305,11 +325,6 @@ impl PeerTask {
                 Action::Reject => {}
                 Action::StateChange { from, to } => debug!(peer = %self.addr, "{from} -> {to}"),
                 Action::Established(n) => {
-                    if let Some(c) = &self.conn {
-                        if let Ok(l) = c.stream.get_ref().local_addr() {
-                            self.local = addrs::around(l.ip());
-                        }
-                    }
                     info!(
                         peer = %self.addr, asn = n.peer_as, families = %n.families, add_path = %n.add_path_send,
                         hold = n.hold_time, "session established"
@@ -323,8 +338,6 @@ impl PeerTask {
                     for f in wanted.iter().filter(|f| !n.add_path_send.contains(*f)) {
                         warn!(peer = %self.addr, family = %f, "peer did not negotiate ADD-PATH receive: sending one path per prefix");
                     }
-                    let routes = self.plan.routes(&self.local);
-                    queue.extend(self.peer.set_routes(self.clock.now(), routes));
                 }
                 Action::Down {
                     reason,

@@ -6,6 +6,9 @@ use crate::session::{Action, Event, Session, SessionConfig, State};
 use crate::time::Instant;
 use crate::wire::Message;
 
+/// Prefixes of the initial sync per batch: about 40 KB of UPDATEs.
+pub const BATCH: usize = 8192;
+
 #[derive(Debug)]
 pub struct Peer {
     session: Session,
@@ -59,16 +62,26 @@ impl Peer {
         out
     }
 
+    /// Whether UPDATEs are waiting; the runtime calls [`Peer::pump`] when
+    /// its send buffer has drained.
+    pub fn wants_to_send(&self) -> bool {
+        self.session.state() == State::Established && self.rib.has_pending()
+    }
+
+    /// The next batch of UPDATEs, at most [`BATCH`] prefixes of the initial
+    /// sync, so a large table never sits in memory twice.
+    pub fn pump(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.flush(now, &mut out);
+        out
+    }
+
     fn flush(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.session.state() != State::Established || !self.rib.has_pending() {
+        if !self.wants_to_send() {
             return;
         }
-        let msgs: Vec<Message> = self
-            .rib
-            .poll_updates()
-            .into_iter()
-            .map(Message::Update)
-            .collect();
+        let batch = self.rib.poll_batch(BATCH);
+        let msgs: Vec<Message> = batch.into_iter().map(Message::Update).collect();
         out.extend(self.session.handle_event(now, Event::Send(&msgs)));
     }
 }

@@ -14,6 +14,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 enum Op {
     Set(Vec<(u8, u8, u8)>),
+    Insert(u8, u8, u8),
+    Remove(u8, u8),
     Flap,
     Refresh(bool),
 }
@@ -55,6 +57,8 @@ fn route(p: u8, nh: u8, attrs: u8) -> Route {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => proptest::collection::vec((0u8..40, 1u8..7, 0u8..4), 0..60).prop_map(Op::Set),
+        3 => (0u8..40, 1u8..7, 0u8..4).prop_map(|(p, n, a)| Op::Insert(p, n, a)),
+        3 => (0u8..40, 1u8..7).prop_map(|(p, n)| Op::Remove(p, n)),
         1 => Just(Op::Flap),
         1 => any::<bool>().prop_map(Op::Refresh),
     ]
@@ -132,7 +136,7 @@ proptest! {
 
     #[test]
     fn replaying_updates_yields_the_desired_set(
-        ops in proptest::collection::vec(op(), 1..12), ap4: bool, ap6: bool, ext: bool
+        ops in proptest::collection::vec(op(), 1..16), ap4: bool, ap6: bool, ext: bool, batch: bool, limit in 1usize..6
     ) {
         let mut add_path = FamilySet::EMPTY;
         if ap4 { add_path.insert(Family::IPV4_UNICAST); }
@@ -149,10 +153,21 @@ proptest! {
         let mut table = Table::new();
         let mut desired: BTreeMap<(Prefix, IpAddr), Route> = BTreeMap::new();
         for op in ops {
+            let op_kind = match op { Op::Insert(..) | Op::Remove(..) => 0, _ => 1 };
             match op {
                 Op::Set(rs) => {
                     desired = rs.into_iter().map(|(p, n, a)| route(p, n, a)).map(|r| ((r.prefix, r.next_hop), r)).collect();
                     rib.set_routes(desired.values().cloned());
+                }
+                Op::Insert(p, n, a) => {
+                    let r = route(p, n, a);
+                    desired.insert((r.prefix, r.next_hop), r.clone());
+                    rib.insert(r);
+                }
+                Op::Remove(p, n) => {
+                    let r = route(p, n, 0);
+                    let was = desired.remove(&(r.prefix, r.next_hop)).is_some();
+                    prop_assert_eq!(rib.remove(&r.prefix, r.next_hop), was);
                 }
                 Op::Flap => {
                     rib.session_down();
@@ -164,10 +179,20 @@ proptest! {
                     rib.route_refresh(f);
                 }
             }
-            replay(&mut table, rib.poll_updates(), &ctx);
+            if batch && matches!(op_kind, 0) {
+                // Let changes pile up, and the sync advance only a little,
+                // so changes also land in the middle of a sync.
+                replay(&mut table, rib.poll_batch(limit), &ctx);
+                continue;
+            }
+            while rib.has_pending() {
+                replay(&mut table, rib.poll_batch(limit), &ctx);
+            }
             prop_assert!(!rib.has_pending());
             prop_assert_eq!(&table, &expected(&desired, add_path));
             prop_assert_eq!(rib.sent().len(), table.len());
         }
+        replay(&mut table, rib.poll_updates(), &ctx);
+        prop_assert_eq!(&table, &expected(&desired, add_path));
     }
 }

@@ -526,3 +526,51 @@ fn ibgp_gets_local_pref_and_an_empty_path() {
         "third-party next hop as given"
     );
 }
+
+#[test]
+fn routes_set_before_the_session_go_out_before_end_of_rib() {
+    let mut p = Pair::new(speaker(), router());
+    let routes: Vec<Route> = (1..=20u32)
+        .map(|i| route(&format!("192.0.2.{i}/32"), "198.51.100.3"))
+        .collect();
+    let x = p.a.set_routes(p.now, routes);
+    assert!(x.is_empty(), "nothing to send while down");
+    p.start();
+    let ctx = p.a.session().negotiated().unwrap().send_context();
+    let ups: Vec<Update> = p
+        .sent_by_a(&ctx)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Update(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    let eor = ups
+        .iter()
+        .position(|u| u.end_of_rib_family() == Some(Family::IPV4_UNICAST))
+        .expect("End-of-RIB");
+    let announced: usize = ups[..eor].iter().map(|u| u.nlri.len()).sum();
+    assert_eq!(announced, 20, "the whole table precedes End-of-RIB");
+}
+
+#[test]
+fn a_large_table_goes_out_in_batches() {
+    let mut p = up(speaker(), router());
+    let n = leafvip_bgp::peer::BATCH as u32 * 2 + 5;
+    let routes = (0..n).map(|i| Route {
+        prefix: Prefix::host(IpAddr::V4(Ipv4Addr::from(0x6440_0000 + i))),
+        next_hop: "198.51.100.3".parse().unwrap(),
+        attrs: Arc::new(RouteAttrs::default()),
+    });
+    let first = p.a.set_routes(p.now, routes);
+    p.run(true, first);
+    assert!(p.a.wants_to_send(), "only one batch per call");
+    let mut rounds = 1;
+    while p.a.wants_to_send() {
+        let x = p.a.pump(p.now);
+        p.run(true, x);
+        rounds += 1;
+    }
+    assert_eq!(rounds, 3);
+    assert_eq!(table(&p).len(), n as usize);
+}

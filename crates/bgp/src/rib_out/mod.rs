@@ -1,10 +1,13 @@
-//! The Adj-RIB-Out of one peer: the routes we want it to hold, what it has
-//! been sent, and the UPDATEs that close the gap.
+//! The Adj-RIB-Out of one peer: the routes we want it to hold, and the
+//! UPDATEs that bring the peer from what it has to that.
 //!
-//! "Sent" is emptied when the session goes down, so the replay after a
-//! reconnect and the resend on ROUTE-REFRESH are the same diff as any
-//! other change. Routes are grouped by identical attributes and packed up
-//! to the negotiated message size; End-of-RIB follows the initial sync.
+//! What the peer holds is not stored beside what we want: after every poll
+//! the two are equal, so only the prefixes changed since the last poll keep
+//! their old paths (`previous`). That halves the memory of a large table.
+//! A reconnect replays everything (the peer holds nothing), ROUTE-REFRESH
+//! resends a family, and both fall out of the same diff. Routes are grouped
+//! by identical attributes and packed up to the negotiated message size;
+//! End-of-RIB follows the initial sync.
 mod originate;
 mod pack;
 pub mod path_id;
@@ -13,8 +16,8 @@ pub use originate::{next_hop_fits, Originator, DEFAULT_LOCAL_PREF};
 
 use crate::session::Negotiated;
 use crate::wire::{Family, FamilySet, LargeCommunity, Nlri, Prefix, Update};
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv6Addr};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// Per-route attributes that the configuration controls.
@@ -51,66 +54,132 @@ struct View {
     max_len: usize,
 }
 
+type Paths = Vec<(IpAddr, Arc<RouteAttrs>)>;
+/// Sorted by key, keys unique. A sorted vector rather than a map: a 100k
+/// table costs 48 bytes a path instead of nodes, slack and a build buffer,
+/// and the diff walks it in order anyway.
+type Desired = Vec<((Prefix, IpAddr), Arc<RouteAttrs>)>;
+
 #[derive(Debug)]
 pub struct AdjRibOut {
     local_as: u32,
     /// Flat rather than nested per prefix: most prefixes have one path,
-    /// and a map per prefix would cost more than the path itself.
-    desired: BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>>,
-    /// Keyed by (prefix, path id); the id is 0 without ADD-PATH.
-    sent: BTreeMap<(Prefix, u32), SentPath>,
-    dirty: BTreeSet<Prefix>,
-    full_sync: bool,
+    /// and a collection per prefix would cost more than the path itself.
+    desired: Desired,
+    /// Prefixes changed since the last poll, with the paths the peer holds.
+    previous: BTreeMap<Prefix, Paths>,
+    /// Initial sync in progress: prefixes from this one on have not been
+    /// sent yet. It advances batch by batch; End-of-RIB follows the last.
+    sync: Option<Prefix>,
+    /// Families to announce again in full (ROUTE-REFRESH).
+    resend: FamilySet,
     view: Option<View>,
-    pending_eor: FamilySet,
+}
+
+fn paths_of<'a>(
+    desired: &'a Desired,
+    prefix: &Prefix,
+) -> impl Iterator<Item = (IpAddr, Arc<RouteAttrs>)> + 'a {
+    let prefix = *prefix;
+    let start = desired.partition_point(|((p, _), _)| *p < prefix);
+    desired[start..]
+        .iter()
+        .take_while(move |((p, _), _)| *p == prefix)
+        .map(|((_, nh), a)| (*nh, a.clone()))
+}
+
+/// What the peer should hold for `prefix` given its paths, sorted by next
+/// hop: (path id, next hop, attrs).
+fn target(
+    v: &View,
+    prefix: &Prefix,
+    paths: impl Iterator<Item = (IpAddr, Arc<RouteAttrs>)>,
+) -> Vec<(u32, IpAddr, Arc<RouteAttrs>)> {
+    let family = prefix.family();
+    if !v.families.contains(family) {
+        return Vec::new();
+    }
+    let usable = paths.filter(|(nh, _)| next_hop_fits(prefix, *nh));
+    if v.orig.ctx.add_path.contains(family) {
+        let usable: Paths = usable.collect();
+        let hops: Vec<IpAddr> = usable.iter().map(|(nh, _)| *nh).collect();
+        path_id::assign(&hops)
+            .into_iter()
+            .zip(usable)
+            .map(|(id, (nh, a))| (id, nh, a))
+            .collect()
+    } else {
+        // One path: the lowest next hop, the same choice on every speaker
+        // that has the same set.
+        usable.take(1).map(|(nh, a)| (0, nh, a)).collect()
+    }
 }
 
 impl AdjRibOut {
     pub fn new(local_as: u32) -> Self {
         AdjRibOut {
             local_as,
-            desired: BTreeMap::new(),
-            sent: BTreeMap::new(),
-            dirty: BTreeSet::new(),
-            full_sync: false,
+            desired: Vec::new(),
+            previous: BTreeMap::new(),
+            sync: None,
+            resend: FamilySet::EMPTY,
             view: None,
-            pending_eor: FamilySet::EMPTY,
+        }
+    }
+
+    /// Remembers what the peer holds for `p` before its first change since
+    /// the last poll. Nothing to remember while down or before the sync.
+    fn stage(&mut self, p: Prefix) {
+        let unsent = self.sync.is_some_and(|c| p >= c);
+        if self.view.is_some() && !unsent && !self.previous.contains_key(&p) {
+            let old: Paths = paths_of(&self.desired, &p).collect();
+            self.previous.insert(p, old);
         }
     }
 
     /// Replaces the whole desired set; only prefixes that changed are
     /// queued.
     pub fn set_routes(&mut self, routes: impl IntoIterator<Item = Route>) {
-        let next: BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>> = routes
-            .into_iter()
-            .map(|r| ((r.prefix, r.next_hop), r.attrs))
-            .collect();
-        // Walk both sorted maps once; a prefix with any difference is dirty.
-        let (mut a, mut b) = (self.desired.iter().peekable(), next.iter().peekable());
-        loop {
-            let changed = match (a.peek(), b.peek()) {
-                (None, None) => break,
-                (Some((ka, _)), None) => Some(ka.0),
-                (None, Some((kb, _))) => Some(kb.0),
-                (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
-                    core::cmp::Ordering::Less => Some(ka.0),
-                    core::cmp::Ordering::Greater => Some(kb.0),
-                    core::cmp::Ordering::Equal => (va != vb).then_some(ka.0),
-                },
-            };
-            let order = match (a.peek(), b.peek()) {
-                (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
-                (Some(_), None) => core::cmp::Ordering::Less,
-                _ => core::cmp::Ordering::Greater,
-            };
-            if order != core::cmp::Ordering::Greater {
-                a.next();
+        let routes = routes.into_iter();
+        let mut next: Desired = Vec::with_capacity(routes.size_hint().1.unwrap_or(0));
+        next.extend(routes.map(|r| ((r.prefix, r.next_hop), r.attrs)));
+        // In place: a stable sort would borrow a buffer as large as the table.
+        next.sort_unstable_by_key(|e| e.0);
+        next.dedup_by(|later, first| later.0 == first.0);
+        next.shrink_to_fit();
+        if self.view.is_some() {
+            // Walk both sorted maps once; a prefix with any difference changed.
+            let mut changed: Vec<Prefix> = Vec::new();
+            let (mut a, mut b) = (self.desired.iter().peekable(), next.iter().peekable());
+            loop {
+                let (p, order) = match (a.peek(), b.peek()) {
+                    (None, None) => break,
+                    (Some((ka, _)), None) => (Some(ka.0), core::cmp::Ordering::Less),
+                    (None, Some((kb, _))) => (Some(kb.0), core::cmp::Ordering::Greater),
+                    (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                        core::cmp::Ordering::Less => (Some(ka.0), core::cmp::Ordering::Less),
+                        core::cmp::Ordering::Greater => (Some(kb.0), core::cmp::Ordering::Greater),
+                        core::cmp::Ordering::Equal => {
+                            ((va != vb).then_some(ka.0), core::cmp::Ordering::Equal)
+                        }
+                    },
+                };
+                if order != core::cmp::Ordering::Greater {
+                    a.next();
+                }
+                if order != core::cmp::Ordering::Less {
+                    b.next();
+                }
+                // Prefixes the initial sync has not reached need no record.
+                let unsent = |p: &Prefix| self.sync.is_some_and(|c| *p >= c);
+                if let Some(p) = p.filter(|p| !unsent(p)) {
+                    if changed.last() != Some(&p) {
+                        changed.push(p);
+                    }
+                }
             }
-            if order != core::cmp::Ordering::Less {
-                b.next();
-            }
-            if let Some(p) = changed {
-                self.dirty.insert(p);
+            for p in changed {
+                self.stage(p);
             }
         }
         self.desired = next;
@@ -118,18 +187,27 @@ impl AdjRibOut {
 
     pub fn insert(&mut self, route: Route) {
         let key = (route.prefix, route.next_hop);
-        if self.desired.get(&key) != Some(&route.attrs) {
-            self.desired.insert(key, route.attrs);
-            self.dirty.insert(route.prefix);
+        match self.desired.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) if self.desired[i].1 == route.attrs => {}
+            Ok(i) => {
+                self.stage(route.prefix);
+                self.desired[i].1 = route.attrs;
+            }
+            Err(i) => {
+                self.stage(route.prefix);
+                self.desired.insert(i, (key, route.attrs));
+            }
         }
     }
 
     pub fn remove(&mut self, prefix: &Prefix, next_hop: IpAddr) -> bool {
-        let removed = self.desired.remove(&(*prefix, next_hop)).is_some();
-        if removed {
-            self.dirty.insert(*prefix);
-        }
-        removed
+        let key = (*prefix, next_hop);
+        let Ok(i) = self.desired.binary_search_by(|(k, _)| k.cmp(&key)) else {
+            return false;
+        };
+        self.stage(*prefix);
+        self.desired.remove(i);
+        true
     }
 
     /// Every desired path.
@@ -141,13 +219,32 @@ impl AdjRibOut {
         })
     }
 
-    /// What the peer has been sent, keyed by (prefix, path id).
-    pub fn sent(&self) -> &BTreeMap<(Prefix, u32), SentPath> {
-        &self.sent
+    /// What the peer holds, keyed by (prefix, path id), computed on demand.
+    pub fn sent(&self) -> BTreeMap<(Prefix, u32), SentPath> {
+        let mut out = BTreeMap::new();
+        let Some(v) = &self.view else { return out };
+        let mut last = None;
+        let changed = self.previous.iter().map(|(p, paths)| (*p, Some(paths)));
+        let unchanged = self.desired.iter().map(|((p, _), _)| (*p, None));
+        for (p, staged) in changed.chain(unchanged) {
+            let unsent = self.sync.is_some_and(|c| p >= c);
+            if last == Some(p) || unsent || (staged.is_none() && self.previous.contains_key(&p)) {
+                continue;
+            }
+            last = Some(p);
+            let t = match staged {
+                Some(paths) => target(v, &p, paths.iter().cloned()),
+                None => target(v, &p, paths_of(&self.desired, &p)),
+            };
+            for (id, next_hop, attrs) in t {
+                out.insert((p, id), SentPath { next_hop, attrs });
+            }
+        }
+        out
     }
 
     pub fn sent_count(&self, family: Family) -> usize {
-        self.sent
+        self.sent()
             .keys()
             .filter(|(p, _)| p.family() == family)
             .count()
@@ -157,7 +254,7 @@ impl AdjRibOut {
     pub fn suppressed(&self) -> usize {
         let Some(v) = &self.view else { return 0 };
         let mut per_prefix: BTreeMap<Prefix, usize> = BTreeMap::new();
-        for (p, nh) in self.desired.keys() {
+        for ((p, nh), _) in &self.desired {
             let one_path = !v.orig.ctx.add_path.contains(p.family());
             if v.families.contains(p.family()) && one_path && next_hop_fits(p, *nh) {
                 *per_prefix.entry(*p).or_default() += 1;
@@ -177,171 +274,125 @@ impl AdjRibOut {
             families: neg.families,
             max_len: neg.send_context().max_message_len(),
         });
-        self.sent.clear();
-        self.dirty.clear();
-        self.full_sync = true;
-        self.pending_eor = neg.families;
+        self.previous.clear();
+        self.resend = FamilySet::EMPTY;
+        self.sync = Some(Prefix::V4 {
+            addr: Ipv4Addr::UNSPECIFIED,
+            len: 0,
+        });
     }
 
     /// The session is gone; the peer dropped everything we sent.
     pub fn session_down(&mut self) {
         self.view = None;
-        self.sent.clear();
-        self.dirty.clear();
-        self.full_sync = false;
-        self.pending_eor = FamilySet::EMPTY;
+        self.previous.clear();
+        self.resend = FamilySet::EMPTY;
+        self.sync = None;
     }
 
     /// ROUTE-REFRESH (RFC 2918): send the family's routes again.
     pub fn route_refresh(&mut self, family: Family) {
-        if self.view.is_none() {
-            return;
+        if self.view.is_some() {
+            self.resend.insert(family);
         }
-        self.sent.retain(|(p, _), _| p.family() != family);
-        let prefixes = self
-            .desired
-            .keys()
-            .map(|(p, _)| *p)
-            .filter(|p| p.family() == family);
-        self.dirty.extend(prefixes);
     }
 
     pub fn has_pending(&self) -> bool {
-        self.view.is_some() && (self.full_sync || !self.dirty.is_empty())
+        self.view.is_some()
+            && (self.sync.is_some() || !self.previous.is_empty() || !self.resend.is_empty())
     }
 
     /// The UPDATEs that bring the peer from what it has to what we want.
     pub fn poll_updates(&mut self) -> Vec<Update> {
+        self.poll_batch(usize::MAX)
+    }
+
+    /// Like [`AdjRibOut::poll_updates`], but at most `limit` changed
+    /// prefixes and `limit` prefixes of the initial sync per call, so a
+    /// large table goes out in bounded pieces as the socket drains instead
+    /// of all at once in memory.
+    pub fn poll_batch(&mut self, limit: usize) -> Vec<Update> {
         let Some(v) = self.view.clone() else {
             return Vec::new();
         };
-        let mut withdrawn: BTreeMap<Family, Vec<Nlri>> = BTreeMap::new();
-        let mut groups: BTreeMap<(Family, IpAddr, Arc<RouteAttrs>), Vec<Nlri>> = BTreeMap::new();
-        let dirty = core::mem::take(&mut self.dirty);
-        if self.full_sync {
-            // "Sent" was emptied when the session came up, so the initial
-            // sync is every desired prefix, walked in place (no copy of a
-            // 100k-entry key set).
-            let mut last = None;
-            for (p, _) in self.desired.keys() {
-                if last != Some(*p) {
-                    last = Some(*p);
-                    diff_prefix(
-                        &self.desired,
-                        &mut self.sent,
-                        &v,
-                        *p,
-                        &mut withdrawn,
-                        &mut groups,
-                    );
+        let mut pack = pack::Packer::new(&v.orig, v.max_len);
+        let mut previous = core::mem::take(&mut self.previous);
+        if let Some(k) = previous.keys().nth(limit).copied() {
+            // Changes past the limit wait for the next poll.
+            self.previous = previous.split_off(&k);
+        }
+        let resend = core::mem::take(&mut self.resend);
+        let mut diff = |p: Prefix,
+                        old: Vec<(u32, IpAddr, Arc<RouteAttrs>)>,
+                        new: Vec<(u32, IpAddr, Arc<RouteAttrs>)>| {
+            let family = p.family();
+            let ap = v.orig.ctx.add_path.contains(family);
+            let nlri = |id: u32| Nlri {
+                path_id: ap.then_some(id),
+                prefix: p,
+            };
+            for (id, _, _) in old
+                .iter()
+                .filter(|(id, _, _)| !new.iter().any(|(n, _, _)| n == id))
+            {
+                pack.withdraw(family, nlri(*id));
+            }
+            let again = resend.contains(family);
+            for (id, nh, attrs) in new {
+                if again
+                    || !old
+                        .iter()
+                        .any(|(o, onh, oa)| *o == id && *onh == nh && *oa == attrs)
+                {
+                    pack.announce(family, nh, attrs, nlri(id));
                 }
             }
-        } else {
-            for p in dirty {
-                diff_prefix(
-                    &self.desired,
-                    &mut self.sent,
-                    &v,
-                    p,
-                    &mut withdrawn,
-                    &mut groups,
-                );
+        };
+        // Prefixes already synced that changed since, and ROUTE-REFRESH.
+        let staged: Vec<Prefix> = previous.keys().copied().collect();
+        for (p, old_paths) in previous {
+            let old = target(&v, &p, old_paths.into_iter());
+            diff(p, old, target(&v, &p, paths_of(&self.desired, &p)));
+        }
+        if !resend.is_empty() {
+            let mut last = None;
+            for ((p, _), _) in &self.desired {
+                let synced = self.sync.is_none_or(|c| *p < c);
+                let done = staged.binary_search(p).is_ok();
+                if last != Some(*p) && synced && !done && resend.contains(p.family()) {
+                    last = Some(*p);
+                    diff(*p, Vec::new(), target(&v, p, paths_of(&self.desired, p)));
+                }
             }
         }
-        let mut out = Vec::new();
-        for (family, nlri) in withdrawn {
-            pack::withdrawals(family, nlri, &v.orig, v.max_len, &mut out);
+        // The next piece of the initial sync.
+        let mut done_sync = false;
+        if let Some(cursor) = self.sync {
+            let start = self.desired.partition_point(|((p, _), _)| *p < cursor);
+            let mut taken = 0;
+            let mut next = None;
+            let mut last = None;
+            for ((p, _), _) in &self.desired[start..] {
+                if last == Some(*p) {
+                    continue;
+                }
+                if taken == limit {
+                    next = Some(*p);
+                    break;
+                }
+                last = Some(*p);
+                taken += 1;
+                diff(*p, Vec::new(), target(&v, p, paths_of(&self.desired, p)));
+            }
+            self.sync = next;
+            done_sync = next.is_none();
         }
-        for ((family, nh, attrs), nlri) in groups {
-            pack::announcements(family, nh, &attrs, nlri, &v.orig, v.max_len, &mut out);
-        }
-        if self.full_sync {
-            self.full_sync = false;
-            for f in self.pending_eor.iter() {
+        let mut out = pack.finish();
+        if done_sync {
+            for f in v.families.iter() {
                 out.push(Update::end_of_rib(f));
             }
-            self.pending_eor = FamilySet::EMPTY;
         }
         out
-    }
-}
-
-fn paths_of<'a>(
-    desired: &'a BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>>,
-    prefix: &Prefix,
-) -> impl Iterator<Item = (&'a IpAddr, &'a Arc<RouteAttrs>)> {
-    let lo = (*prefix, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let hi = (*prefix, IpAddr::V6(std::net::Ipv6Addr::from(u128::MAX)));
-    desired.range(lo..=hi).map(|((_, nh), a)| (nh, a))
-}
-
-/// What the peer should hold for `prefix`: (path id, next hop, attrs).
-fn target(
-    desired: &BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>>,
-    v: &View,
-    prefix: &Prefix,
-) -> Vec<(u32, IpAddr, Arc<RouteAttrs>)> {
-    let family = prefix.family();
-    if !v.families.contains(family) {
-        return Vec::new();
-    }
-    let usable: Vec<(&IpAddr, &Arc<RouteAttrs>)> = paths_of(desired, prefix)
-        .filter(|(nh, _)| next_hop_fits(prefix, **nh))
-        .collect();
-    if v.orig.ctx.add_path.contains(family) {
-        let hops: Vec<IpAddr> = usable.iter().map(|(nh, _)| **nh).collect();
-        let ids = path_id::assign(&hops);
-        ids.into_iter()
-            .zip(usable)
-            .map(|(id, (nh, a))| (id, *nh, a.clone()))
-            .collect()
-    } else {
-        // One path: the lowest next hop, the same choice on every speaker
-        // that has the same set.
-        usable
-            .first()
-            .map(|(nh, a)| vec![(0, **nh, (*a).clone())])
-            .unwrap_or_default()
-    }
-}
-
-/// Compares one prefix's target with what was sent, queueing withdrawals
-/// and announcements and recording the announcements as sent.
-fn diff_prefix(
-    desired: &BTreeMap<(Prefix, IpAddr), Arc<RouteAttrs>>,
-    sent: &mut BTreeMap<(Prefix, u32), SentPath>,
-    v: &View,
-    p: Prefix,
-    withdrawn: &mut BTreeMap<Family, Vec<Nlri>>,
-    groups: &mut BTreeMap<(Family, IpAddr, Arc<RouteAttrs>), Vec<Nlri>>,
-) {
-    let family = p.family();
-    let ap = v.orig.ctx.add_path.contains(family);
-    let nlri = |id: u32| Nlri {
-        path_id: ap.then_some(id),
-        prefix: p,
-    };
-    let target = target(desired, v, &p);
-    let stale: Vec<u32> = sent
-        .range((p, 0)..=(p, u32::MAX))
-        .map(|((_, id), _)| *id)
-        .filter(|id| !target.iter().any(|(t, _, _)| t == id))
-        .collect();
-    for id in stale {
-        sent.remove(&(p, id));
-        withdrawn.entry(family).or_default().push(nlri(id));
-    }
-    for (id, nh, attrs) in target {
-        let want = SentPath {
-            next_hop: nh,
-            attrs: attrs.clone(),
-        };
-        if sent.get(&(p, id)) != Some(&want) {
-            sent.insert((p, id), want);
-            groups
-                .entry((family, nh, attrs))
-                .or_default()
-                .push(nlri(id));
-        }
     }
 }

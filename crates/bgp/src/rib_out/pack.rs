@@ -1,31 +1,35 @@
-//! Packing routes into as few UPDATEs as the negotiated size allows.
+//! Packing routes into as few UPDATEs as the negotiated size allows, as
+//! they come: a run of NLRI is cut into an UPDATE as soon as it fills one,
+//! so a large initial sync never holds its routes twice.
 use super::originate::Originator;
 use super::RouteAttrs;
 use crate::wire::{AttrValue, Family, MpUnreach, Nlri, PathAttribute, Update, HEADER_LEN};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Header, Withdrawn Routes Length and Total Path Attribute Length.
 const FIXED: usize = HEADER_LEN + 4;
+/// MP_UNREACH_NLRI's attribute header (extended length) and AFI/SAFI.
+const MP_UNREACH_FIXED: usize = 4 + 3;
 
-/// Splits `nlri` into runs whose wire size stays within `budget` (at least
-/// one entry per run, so an oversized entry cannot stall the queue).
-fn chunks(nlri: Vec<Nlri>, add_path: bool, budget: usize) -> Vec<Vec<Nlri>> {
-    let mut out = Vec::new();
-    let mut cur = Vec::new();
-    let mut used = 0;
-    for n in nlri {
-        let l = n.wire_len(add_path);
-        if !cur.is_empty() && used + l > budget {
-            out.push(core::mem::take(&mut cur));
-            used = 0;
-        }
-        used += l;
-        cur.push(n);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+struct Run {
+    /// The attributes shared by the run (`None`: the next hop cannot be
+    /// expressed for the family, so nothing is sent).
+    template: Option<Vec<PathAttribute>>,
+    budget: usize,
+    used: usize,
+    nlri: Vec<Nlri>,
+}
+
+pub(super) struct Packer<'a> {
+    o: &'a Originator,
+    max: usize,
+    /// Full UPDATEs cut so far; withdrawals go out before announcements.
+    out_withdrawals: Vec<Update>,
+    out_announcements: Vec<Update>,
+    withdrawals: BTreeMap<Family, Run>,
+    groups: BTreeMap<(Family, IpAddr, Arc<RouteAttrs>), Run>,
 }
 
 fn encoded_len(attrs: &[PathAttribute], o: &Originator) -> usize {
@@ -38,69 +42,131 @@ fn encoded_len(attrs: &[PathAttribute], o: &Originator) -> usize {
     scratch.len() - 4
 }
 
-pub(super) fn withdrawals(
-    family: Family,
-    nlri: Vec<Nlri>,
-    o: &Originator,
-    max: usize,
-    out: &mut Vec<Update>,
-) {
-    let ap = o.ctx.add_path.contains(family);
+fn withdrawal(family: Family, nlri: Vec<Nlri>) -> Update {
     if family == Family::IPV4_UNICAST {
-        for c in chunks(nlri, ap, max - FIXED) {
-            out.push(Update {
-                withdrawn: c,
-                ..Update::default()
-            });
+        Update {
+            withdrawn: nlri,
+            ..Update::default()
         }
     } else {
-        // MP_UNREACH_NLRI: 4-byte attribute header, AFI and SAFI.
-        for c in chunks(nlri, ap, max - FIXED - 4 - 3) {
-            let mp = MpUnreach {
-                family,
-                withdrawn: c,
-            };
-            out.push(Update {
-                attributes: vec![PathAttribute::new(AttrValue::MpUnreach(mp))],
-                ..Update::default()
-            });
+        let mp = MpUnreach {
+            family,
+            withdrawn: nlri,
+        };
+        Update {
+            attributes: vec![PathAttribute::new(AttrValue::MpUnreach(mp))],
+            ..Update::default()
         }
     }
 }
 
-pub(super) fn announcements(
-    family: Family,
-    next_hop: IpAddr,
-    attrs: &RouteAttrs,
-    nlri: Vec<Nlri>,
-    o: &Originator,
-    max: usize,
-    out: &mut Vec<Update>,
-) {
-    let ap = o.ctx.add_path.contains(family);
-    let Some(template) = o.attributes(family, next_hop, attrs.link_local, attrs, Vec::new()) else {
-        return;
-    };
-    // +1: MP_REACH_NLRI may need the extended length once NLRI are in.
-    let budget = max
-        .saturating_sub(FIXED + encoded_len(&template, o) + 1)
-        .max(1);
-    for c in chunks(nlri, ap, budget) {
-        let mut attributes = template.clone();
-        if family == Family::IPV4_UNICAST {
-            out.push(Update {
-                attributes,
-                nlri: c,
-                ..Update::default()
-            });
-        } else {
-            if let Some(AttrValue::MpReach(m)) = attributes.first_mut().map(|a| &mut a.value) {
-                m.nlri = c;
-            }
-            out.push(Update {
-                attributes,
-                ..Update::default()
-            });
+fn announcement(family: Family, template: &[PathAttribute], nlri: Vec<Nlri>) -> Update {
+    let mut attributes = template.to_vec();
+    if family == Family::IPV4_UNICAST {
+        return Update {
+            attributes,
+            nlri,
+            ..Update::default()
+        };
+    }
+    if let Some(AttrValue::MpReach(m)) = attributes.first_mut().map(|a| &mut a.value) {
+        m.nlri = nlri;
+    }
+    Update {
+        attributes,
+        ..Update::default()
+    }
+}
+
+impl<'a> Packer<'a> {
+    pub(super) fn new(o: &'a Originator, max: usize) -> Self {
+        Packer {
+            o,
+            max,
+            out_withdrawals: Vec::new(),
+            out_announcements: Vec::new(),
+            withdrawals: BTreeMap::new(),
+            groups: BTreeMap::new(),
         }
+    }
+
+    pub(super) fn withdraw(&mut self, family: Family, n: Nlri) {
+        let l = n.wire_len(self.o.ctx.add_path.contains(family));
+        let max = self.max;
+        let run = self.withdrawals.entry(family).or_insert_with(|| {
+            let budget = if family == Family::IPV4_UNICAST {
+                max - FIXED
+            } else {
+                max - FIXED - MP_UNREACH_FIXED
+            };
+            Run {
+                template: Some(Vec::new()),
+                budget,
+                used: 0,
+                nlri: Vec::new(),
+            }
+        });
+        if !run.nlri.is_empty() && run.used + l > run.budget {
+            let full = core::mem::take(&mut run.nlri);
+            run.used = 0;
+            self.out_withdrawals.push(withdrawal(family, full));
+        }
+        run.used += l;
+        run.nlri.push(n);
+    }
+
+    pub(super) fn announce(
+        &mut self,
+        family: Family,
+        next_hop: IpAddr,
+        attrs: Arc<RouteAttrs>,
+        n: Nlri,
+    ) {
+        let l = n.wire_len(self.o.ctx.add_path.contains(family));
+        let (o, max) = (self.o, self.max);
+        let run = self
+            .groups
+            .entry((family, next_hop, attrs))
+            .or_insert_with_key(|(_, _, attrs)| {
+                let template = o.attributes(family, next_hop, attrs.link_local, attrs, Vec::new());
+                // +1: MP_REACH_NLRI may need the extended length once NLRI are in.
+                let budget = template.as_ref().map_or(0, |t| {
+                    max.saturating_sub(FIXED + encoded_len(t, o) + 1).max(1)
+                });
+                Run {
+                    template,
+                    budget,
+                    used: 0,
+                    nlri: Vec::new(),
+                }
+            });
+        let Some(template) = &run.template else {
+            return;
+        };
+        if !run.nlri.is_empty() && run.used + l > run.budget {
+            let full = core::mem::take(&mut run.nlri);
+            run.used = 0;
+            self.out_announcements
+                .push(announcement(family, template, full));
+        }
+        run.used += l;
+        run.nlri.push(n);
+    }
+
+    /// Withdrawals first, then announcements, each family and group in order.
+    pub(super) fn finish(self) -> Vec<Update> {
+        let mut out = self.out_withdrawals;
+        for (family, run) in self.withdrawals {
+            if !run.nlri.is_empty() {
+                out.push(withdrawal(family, run.nlri));
+            }
+        }
+        out.extend(self.out_announcements);
+        for ((family, _, _), run) in self.groups {
+            if let (Some(t), false) = (&run.template, run.nlri.is_empty()) {
+                out.push(announcement(family, t, run.nlri));
+            }
+        }
+        out
     }
 }
