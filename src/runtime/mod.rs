@@ -303,7 +303,8 @@ pub fn run(path: &Path) -> Result<(), String> {
     let plan = Plan::new(&d.cfg, d.node.clone(), labels, vips);
     d.reconcile(plan);
     alloc::trim();
-    future::block_on(ex.run(async {
+    // async-io's block_on drives the reactor on this thread: no helper thread.
+    async_io::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
         loop {
             let sig = async { Wake::Signal(signals.next().await.and_then(Result::ok)) };
