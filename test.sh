@@ -8,6 +8,20 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# As root on Debian, install the routers and tools the interop tests use.
+need=()
+for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd tcpdump:tcpdump ip:iproute2 ss:iproute2; do
+    command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+if [ "${#need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing ${need[*]}"
+    # Keep package scripts from starting daemons in the root namespace.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u)
+    rm -f /usr/sbin/policy-rc.d
+fi
+
 run() {
     echo "==> cargo test $*"
     cargo test "$@"
