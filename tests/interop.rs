@@ -256,3 +256,75 @@ fn gobgp_learns_vips_with_the_host_next_hop() {
     );
     let _ = sh_ok("true");
 }
+
+#[test]
+fn listener_takes_selected_peers_only_and_gtsm_interoperates() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("listen");
+    let (leaf, host) = rack(&mut lab);
+    let other = lab.ns("other");
+    lab.link(
+        &other,
+        "eth0",
+        &["203.0.113.1/24"],
+        &host,
+        "eth1",
+        &["203.0.113.3/24"],
+    );
+    // The leaf connects to us (we are passive) with GTSM on both sides.
+    let bird = Bird::start(
+        &mut lab,
+        &leaf,
+        "bird",
+        &leaf_config(
+            "198.51.100.1",
+            65001,
+            &[("h1", "198.51.100.3", 65100, "ttl security on;")],
+        ),
+    );
+    // A router leafvip has no peer entry for, trying to connect.
+    let stranger = Bird::start(
+        &mut lab,
+        &other,
+        "stranger",
+        &leaf_config(
+            "203.0.113.1",
+            65002,
+            &[("stranger", "203.0.113.3", 65100, "")],
+        ),
+    );
+    lab.write("labels", "rack=leaf1\n");
+    let peer =
+        "[[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\npassive = true\nttl_security = 1\n";
+    let cfg = host_config(&lab, peer, &["192.0.2.200/32"]).replacen(
+        "router_id = \"198.51.100.3\"\n",
+        "router_id = \"198.51.100.3\"\nlisten = \"[::]:179\"\n",
+        1,
+    );
+    lab.leafvip(&host, "leafvip", &cfg);
+    let v4 = wait_for(
+        T,
+        "the VIP over the passive, GTSM-protected session",
+        || Some(bird.next_hops("192.0.2.200/32")).filter(|v| !v.is_empty()),
+        || lab.log("leafvip"),
+    );
+    assert_eq!(v4, vec!["198.51.100.3"]);
+    wait_for(
+        T,
+        "the stranger refused",
+        || {
+            lab.log("leafvip")
+                .contains("refused connection")
+                .then_some(())
+        },
+        || lab.log("leafvip"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !stranger.established("stranger"),
+        "a router that is not a configured peer never gets a session"
+    );
+    assert!(stranger.next_hops("192.0.2.200/32").is_empty());
+}

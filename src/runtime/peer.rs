@@ -227,7 +227,8 @@ impl PeerTask {
     /// carries the whole table and End-of-RIB follows it.
     fn use_connection(&mut self, now: Instant, stream: Async<TcpStream>) -> Vec<Action> {
         if let Ok(l) = stream.get_ref().local_addr() {
-            self.local = addrs::around(l.ip());
+            // A dual-stack listener reports IPv4 as ::ffff:a.b.c.d.
+            self.local = addrs::around(l.ip().to_canonical());
         }
         self.conn = Some(Conn {
             stream,

@@ -1,0 +1,86 @@
+//! The command line: `leafvip check` validates and explains, and fails with
+//! the file, line and problem.
+use std::process::Command;
+
+fn leafvip(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_leafvip"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("leafvip-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn check_prints_the_plan() {
+    let labels = write("labels", "rack=leaf2\n");
+    let cfg = write(
+        "good.toml",
+        &format!(
+            "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[node]\nname = \"worker2\"\nlabels_file = \"{labels}\"\n\
+             [[peer]]\naddress = \"203.0.113.1\"\nasn = 65002\nlocal_address = \"203.0.113.9\"\nnode_selector = {{ match_labels = {{ rack = \"leaf2\" }} }}\n\
+             [[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\nnode_selector = {{ match_labels = {{ rack = \"leaf1\" }} }}\n\
+             [[vip]]\nprefix = \"192.0.2.200/32\"\n"
+        ),
+    );
+    let (code, out, err) = leafvip(&["check", "-c", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("node worker2\nlabels rack=leaf2\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "peer 203.0.113.1 AS65002: selected\n  vip 192.0.2.200/32 next hop 203.0.113.9\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "peer 198.51.100.1 AS65001: not selected: match_labels rack=leaf1: node has rack=leaf2"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_fails_naming_file_line_and_problem() {
+    let cfg = write(
+        "bad.toml",
+        "[bgp]\nasn = 65100\n\n[[vip]]\nprefix = \"192.0.2.1/24\"\n",
+    );
+    let (code, _, err) = leafvip(&["check", "-c", &cfg]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("{cfg}:5:")) && err.contains("host bits set"),
+        "{err}"
+    );
+    let labels = write("bad-labels", "rack=leaf1\nnot a label\n");
+    let cfg = write(
+        "labels.toml",
+        &format!("[bgp]\nasn = 65100\n[node]\nlabels_file = \"{labels}\"\n"),
+    );
+    let (code, _, err) = leafvip(&["check", "-c", &cfg]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("{labels}:2: expected KEY=VALUE")),
+        "{err}"
+    );
+    let (code, _, err) = leafvip(&["check", "-c", "/nonexistent/leafvip.toml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("/nonexistent/leafvip.toml: cannot read"),
+        "{err}"
+    );
+}
