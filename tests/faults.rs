@@ -5,23 +5,9 @@ mod support;
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 use support::bird::{leaf_config, Bird};
-use support::{can_run, sh_ok, wait_for, Lab};
+use support::{can_run, rack, sh_ok, wait_for, Lab};
 
 const T: Duration = Duration::from_secs(30);
-
-fn rack(lab: &mut Lab) -> (String, String) {
-    let leaf = lab.ns("leaf");
-    let host = lab.ns("host");
-    lab.link(
-        &leaf,
-        "eth0",
-        &["198.51.100.1/24", "2001:db8:100::1/64"],
-        &host,
-        "eth0",
-        &["198.51.100.3/24", "2001:db8:100::3/64"],
-    );
-    (leaf, host)
-}
 
 fn config(peer_extra: &str) -> String {
     format!(

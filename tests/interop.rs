@@ -6,24 +6,9 @@ use nix::sys::signal::Signal;
 use std::time::Duration;
 use support::bird::{leaf_config, Bird};
 use support::gobgp::{self, GoBgp};
-use support::{can_run, pcap_count, sh_ok, wait_for, Lab};
+use support::{can_run, pcap_count, rack, wait_for, Lab};
 
 const T: Duration = Duration::from_secs(20);
-
-/// leaf (198.51.100.1, .2 / 2001:db8:100::1) — host (198.51.100.3 / ::3).
-fn rack(lab: &mut Lab) -> (String, String) {
-    let leaf = lab.ns("leaf");
-    let host = lab.ns("host");
-    lab.link(
-        &leaf,
-        "eth0",
-        &["198.51.100.1/24", "2001:db8:100::1/64"],
-        &host,
-        "eth0",
-        &["198.51.100.3/24", "2001:db8:100::3/64"],
-    );
-    (leaf, host)
-}
 
 fn host_config(lab: &Lab, peers: &str, vips: &[&str]) -> String {
     let mut c = format!(
@@ -47,15 +32,7 @@ fn bird_learns_vips_with_the_host_next_hop_and_follows_labels_and_reloads() {
     let mut lab = Lab::new("bird");
     let (leaf, host) = rack(&mut lab);
     // A second router on another link, for the peer the labels select later.
-    let other = lab.ns("other");
-    lab.link(
-        &other,
-        "eth0",
-        &["203.0.113.1/24"],
-        &host,
-        "eth1",
-        &["203.0.113.3/24"],
-    );
+    let other = support::other_router(&mut lab, &host);
     let bird = Bird::start(
         &mut lab,
         &leaf,
@@ -218,7 +195,7 @@ fn gobgp_learns_vips_with_the_host_next_hop() {
         &gobgp::config("198.51.100.1", 65001, &[("198.51.100.3", 65100)]),
     );
     lab.write("labels", "rack=leaf1\n");
-    lab.leafvip(
+    let lv = lab.leafvip(
         &host,
         "leafvip",
         &host_config(
@@ -254,7 +231,34 @@ fn gobgp_learns_vips_with_the_host_next_hop() {
         n.to_lowercase().contains("add-path"),
         "ADD-PATH negotiated: {n}"
     );
-    let _ = sh_ok("true");
+    // A reload that drops a VIP withdraws it at GoBGP; the others stay.
+    lab.write(
+        "leafvip.toml",
+        &host_config(&lab, LEAF1_PEER, &["192.0.2.200/32", "2001:db8:1::200/128"]),
+    );
+    lab.proc(lv).signal(Signal::SIGHUP);
+    wait_for(
+        T,
+        "192.0.2.201/32 withdrawn at GoBGP",
+        || g.next_hops("192.0.2.201/32").is_empty().then_some(()),
+        || g.cli("global rib -a ipv4").unwrap_or_default(),
+    );
+    assert_eq!(g.next_hops("192.0.2.200/32"), vec!["198.51.100.3"]);
+    // Labels that stop matching close the session: the routes leave GoBGP.
+    lab.write("labels", "rack=leaf9\n");
+    wait_for(
+        T,
+        "the deselected session closed",
+        || (!g.established("198.51.100.3")).then_some(()),
+        || lab.log("leafvip"),
+    );
+    wait_for(
+        T,
+        "routes gone",
+        || g.next_hops("192.0.2.200/32").is_empty().then_some(()),
+        || g.cli("global rib -a ipv4").unwrap_or_default(),
+    );
+    assert!(lab.log("leafvip").contains("peer no longer selected"));
 }
 
 #[test]
@@ -264,15 +268,7 @@ fn listener_takes_selected_peers_only_and_gtsm_interoperates() {
     }
     let mut lab = Lab::new("listen");
     let (leaf, host) = rack(&mut lab);
-    let other = lab.ns("other");
-    lab.link(
-        &other,
-        "eth0",
-        &["203.0.113.1/24"],
-        &host,
-        "eth1",
-        &["203.0.113.3/24"],
-    );
+    let other = support::other_router(&mut lab, &host);
     // The leaf connects to us (we are passive) with GTSM on both sides.
     let bird = Bird::start(
         &mut lab,

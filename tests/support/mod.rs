@@ -290,3 +290,33 @@ impl Proc {
         None
     }
 }
+
+/// The rack every test starts from: a leaf (198.51.100.1, 2001:db8:100::1)
+/// and a host (198.51.100.3, 2001:db8:100::3) on one link.
+pub fn rack(lab: &mut Lab) -> (String, String) {
+    let leaf = lab.ns("leaf");
+    let host = lab.ns("host");
+    lab.link(
+        &leaf,
+        "eth0",
+        &["198.51.100.1/24", "2001:db8:100::1/64"],
+        &host,
+        "eth0",
+        &["198.51.100.3/24", "2001:db8:100::3/64"],
+    );
+    (leaf, host)
+}
+
+/// A second router (203.0.113.1) on the host's eth1 (203.0.113.3).
+pub fn other_router(lab: &mut Lab, host: &str) -> String {
+    let other = lab.ns("other");
+    lab.link(
+        &other,
+        "eth0",
+        &["203.0.113.1/24"],
+        host,
+        "eth1",
+        &["203.0.113.3/24"],
+    );
+    other
+}
