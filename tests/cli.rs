@@ -84,3 +84,16 @@ fn check_fails_naming_file_line_and_problem() {
         "{err}"
     );
 }
+
+#[test]
+fn usage_errors_exit_2_with_help() {
+    let (code, _, err) = leafvip(&["bogus"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown command \"bogus\"") && err.contains("Usage: leafvip"),
+        "{err}"
+    );
+    let (code, out, _) = leafvip(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, format!("leafvip {}\n", env!("CARGO_PKG_VERSION")));
+}
