@@ -113,6 +113,7 @@ impl PeerPlan {
         }
         c.passive = p.passive;
         c.families = families;
+        c.add_path_send_max = usize::from(p.add_paths_send_max.max(1));
         c.add_path_send = if p.add_paths_send_max > 1 {
             families
         } else {

@@ -17,7 +17,7 @@ pub struct Peer {
 
 impl Peer {
     pub fn new(cfg: SessionConfig) -> Self {
-        let rib = AdjRibOut::new(cfg.local_as);
+        let rib = AdjRibOut::new(cfg.local_as).with_max_paths(cfg.add_path_send_max);
         Peer {
             session: Session::new(cfg),
             rib,

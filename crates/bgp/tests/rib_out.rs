@@ -233,3 +233,30 @@ fn ipv6_routes_use_mp_reach_first_and_families_not_negotiated_are_held_back() {
         }
     );
 }
+
+#[test]
+fn add_path_sends_at_most_the_configured_paths() {
+    let a = Arc::new(RouteAttrs::default());
+    let n = neg(FamilySet::IPV4, false, true);
+    let mut rib = AdjRibOut::new(65100).with_max_paths(2);
+    rib.session_up(&n);
+    rib.set_routes(vec![
+        r("192.0.2.200/32", "198.51.100.9", &a),
+        r("192.0.2.200/32", "198.51.100.4", &a),
+        r("192.0.2.200/32", "198.51.100.5", &a),
+    ]);
+    let ups = rib.poll_updates();
+    let hops: Vec<&AttrValue> = ups
+        .iter()
+        .filter_map(|u| u.attribute(attr_code::NEXT_HOP))
+        .collect();
+    assert_eq!(
+        hops,
+        vec![
+            &AttrValue::NextHop(Ipv4Addr::new(198, 51, 100, 4)),
+            &AttrValue::NextHop(Ipv4Addr::new(198, 51, 100, 5))
+        ],
+        "the two lowest next hops"
+    );
+    assert_eq!(rib.suppressed(), 1);
+}

@@ -52,6 +52,8 @@ struct View {
     orig: Originator,
     families: FamilySet,
     max_len: usize,
+    /// Paths per prefix with ADD-PATH (the lowest next hops win).
+    max_paths: usize,
 }
 
 type Paths = Vec<(IpAddr, Arc<RouteAttrs>)>;
@@ -74,6 +76,7 @@ pub struct AdjRibOut {
     /// Families to announce again in full (ROUTE-REFRESH).
     resend: FamilySet,
     view: Option<View>,
+    max_paths: usize,
 }
 
 fn paths_of<'a>(
@@ -101,7 +104,7 @@ fn target(
     }
     let usable = paths.filter(|(nh, _)| next_hop_fits(prefix, *nh));
     if v.orig.ctx.add_path.contains(family) {
-        let usable: Paths = usable.collect();
+        let usable: Paths = usable.take(v.max_paths).collect();
         let hops: Vec<IpAddr> = usable.iter().map(|(nh, _)| *nh).collect();
         path_id::assign(&hops)
             .into_iter()
@@ -124,7 +127,14 @@ impl AdjRibOut {
             sync: None,
             resend: FamilySet::EMPTY,
             view: None,
+            max_paths: usize::MAX,
         }
+    }
+
+    /// Caps the paths per prefix sent with ADD-PATH (at least one).
+    pub fn with_max_paths(mut self, n: usize) -> Self {
+        self.max_paths = n.max(1);
+        self
     }
 
     /// Remembers what the peer holds for `p` before its first change since
@@ -250,17 +260,27 @@ impl AdjRibOut {
             .count()
     }
 
-    /// Desired paths not sent because the peer takes one path per prefix.
+    /// Desired paths not sent: beyond one per prefix when the peer has no
+    /// ADD-PATH, or beyond the configured maximum when it has.
     pub fn suppressed(&self) -> usize {
         let Some(v) = &self.view else { return 0 };
         let mut per_prefix: BTreeMap<Prefix, usize> = BTreeMap::new();
         for ((p, nh), _) in &self.desired {
-            let one_path = !v.orig.ctx.add_path.contains(p.family());
-            if v.families.contains(p.family()) && one_path && next_hop_fits(p, *nh) {
+            if v.families.contains(p.family()) && next_hop_fits(p, *nh) {
                 *per_prefix.entry(*p).or_default() += 1;
             }
         }
-        per_prefix.values().map(|n| n - 1).sum()
+        per_prefix
+            .iter()
+            .map(|(p, n)| {
+                let cap = if v.orig.ctx.add_path.contains(p.family()) {
+                    v.max_paths
+                } else {
+                    1
+                };
+                n.saturating_sub(cap)
+            })
+            .sum()
     }
 
     /// The session reached Established: start the initial sync.
@@ -273,6 +293,7 @@ impl AdjRibOut {
             },
             families: neg.families,
             max_len: neg.send_context().max_message_len(),
+            max_paths: self.max_paths,
         });
         self.previous.clear();
         self.resend = FamilySet::EMPTY;

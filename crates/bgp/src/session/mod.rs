@@ -66,6 +66,8 @@ pub struct SessionConfig {
     pub families: FamilySet,
     /// Families for which we offer ADD-PATH send.
     pub add_path_send: FamilySet,
+    /// Paths per prefix sent when ADD-PATH is negotiated.
+    pub add_path_send_max: usize,
     pub graceful_restart: Option<GracefulRestartConfig>,
     pub extended_messages: bool,
     /// Seed for the backoff jitter.
@@ -86,6 +88,7 @@ impl SessionConfig {
             passive: false,
             families: FamilySet::BOTH,
             add_path_send: FamilySet::EMPTY,
+            add_path_send_max: usize::MAX,
             graceful_restart: None,
             extended_messages: true,
             seed: 0,
