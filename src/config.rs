@@ -64,6 +64,9 @@ pub struct Config {
     pub peers: Vec<Spanned<PeerConfig>>,
     #[serde(default, rename = "vip")]
     pub vips: Vec<Spanned<VipConfig>>,
+    /// Hosts a rack speaker announces as next hops (`next_hop = "hosts"`).
+    #[serde(default, rename = "host")]
+    pub hosts: Vec<Spanned<crate::hosts::HostConfig>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -165,6 +168,9 @@ pub enum NextHopSpec {
     #[default]
     SelfAddress,
     Address(IpAddr),
+    /// Every healthy `[[host]]` this peer can reach: hosts whose labels
+    /// match the peer's node_selector (the peer's rack).
+    Hosts,
 }
 
 impl<'de> Deserialize<'de> for NextHopSpec {
@@ -173,9 +179,12 @@ impl<'de> Deserialize<'de> for NextHopSpec {
         if s == "self" {
             return Ok(NextHopSpec::SelfAddress);
         }
+        if s == "hosts" {
+            return Ok(NextHopSpec::Hosts);
+        }
         s.parse().map(NextHopSpec::Address).map_err(|_| {
             de::Error::custom(format!(
-                "next_hop {s:?} is neither \"self\" nor an IP address"
+                "next_hop {s:?} is not \"self\", \"hosts\" or an IP address"
             ))
         })
     }
@@ -352,6 +361,22 @@ impl Config {
                     .map_err(|e| perr(format!("node_selector: {e}")))?;
             }
         }
+        let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+        for h in &cfg.hosts {
+            let line = line_of(text, h.span().start);
+            let hc = h.get_ref();
+            if let Some(first) = names.insert(hc.name.as_str(), line) {
+                return Err(err(
+                    line,
+                    format!(
+                        "host {} is configured twice (first at line {first})",
+                        hc.name
+                    ),
+                ));
+            }
+            hc.validate()
+                .map_err(|e| err(line, format!("host {}: {e}", hc.name)))?;
+        }
         let mut vips: BTreeMap<Prefix, usize> = BTreeMap::new();
         for v in &cfg.vips {
             let line = line_of(text, v.span().start);
@@ -361,6 +386,15 @@ impl Config {
                     line,
                     format!(
                         "vip {} is configured twice (first at line {first})",
+                        vc.prefix
+                    ),
+                ));
+            }
+            if vc.next_hop == NextHopSpec::Hosts && cfg.hosts.is_empty() {
+                return Err(err(
+                    line,
+                    format!(
+                        "vip {}: next_hop = \"hosts\" but no [[host]] is configured",
                         vc.prefix
                     ),
                 ));
@@ -476,6 +510,10 @@ impl Config {
             }
         }
         Ok(out)
+    }
+
+    pub fn hosts(&self) -> impl Iterator<Item = &crate::hosts::HostConfig> {
+        self.hosts.iter().map(Spanned::get_ref)
     }
 
     pub fn peers(&self) -> impl Iterator<Item = &PeerConfig> {

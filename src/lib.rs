@@ -5,6 +5,7 @@
 //! [`labels`]), the pure decision of what to announce to whom ([`plan`]),
 //! and the thin async runtime at the edge ([`runtime`]).
 pub mod config;
+pub mod hosts;
 pub mod labels;
 pub mod plan;
 pub mod runtime;

@@ -53,14 +53,35 @@ pub fn vip_plans<'a>(
     Arc::new(all)
 }
 
+/// A `[[host]]` this peer can reach, healthy now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxiedHost {
+    pub name: String,
+    pub v4: Option<Ipv4Addr>,
+    pub v6: Option<std::net::Ipv6Addr>,
+}
+
+impl ProxiedHost {
+    fn addr(&self, family: Family) -> Option<IpAddr> {
+        if family == Family::IPV4_UNICAST {
+            self.v4.map(IpAddr::V4)
+        } else {
+            self.v6.map(IpAddr::V6)
+        }
+    }
+}
+
 impl VipPlan {
-    /// The next hop this VIP carries to `peer`, or why it is not sent.
-    pub fn resolve(&self, peer: &PeerConfig, local: &LocalAddrs) -> Result<IpAddr, String> {
+    /// The next hop this VIP carries to `peer`, or why it is not sent;
+    /// `Ok(None)` for `next_hop = "hosts"`, whose next hops are the peer's
+    /// proxied hosts.
+    pub fn resolve(&self, peer: &PeerConfig, local: &LocalAddrs) -> Result<Option<IpAddr>, String> {
         let family = self.prefix.family();
         if !peer.families.iter().any(|f| f.0 == family) {
             return Err(format!("the peer's families exclude {family}"));
         }
-        match (self.next_hop, family) {
+        let one = match (self.next_hop, family) {
+            (NextHopSpec::Hosts, _) => return Ok(None),
             (NextHopSpec::Address(a), _) => Ok(a),
             (NextHopSpec::SelfAddress, Family::IPV4_UNICAST) => local
                 .v4
@@ -69,7 +90,8 @@ impl VipPlan {
             (NextHopSpec::SelfAddress, _) => local.v6.map(IpAddr::V6).ok_or_else(|| {
                 "no global IPv6 address on the interface toward this peer".to_string()
             }),
-        }
+        };
+        one.map(Some)
     }
 }
 
@@ -80,19 +102,30 @@ pub struct PeerPlan {
     pub selected: Result<(), String>,
     /// Shared by every peer and by the daemon: one copy of a long list.
     pub vips: Vips,
+    /// Healthy `[[host]]`s whose labels match this peer's node_selector:
+    /// the next hops of `next_hop = "hosts"` VIPs. A host of another rack
+    /// is never offered to this peer, which could not reach it.
+    pub hosts: Vec<ProxiedHost>,
 }
 
 impl PeerPlan {
     /// The routes to announce, given the addresses the session sees.
     /// Lazy, so that a long VIP list is never copied into a second list.
     pub fn routes<'a>(&'a self, local: &'a LocalAddrs) -> impl Iterator<Item = Route> + 'a {
-        self.vips.iter().filter_map(move |v| {
-            let next_hop = v.resolve(&self.peer, local).ok()?;
-            Some(Route {
-                prefix: v.prefix,
-                next_hop,
-                attrs: v.attrs.clone(),
-            })
+        self.vips.iter().flat_map(move |v| {
+            let (one, proxied) = match v.resolve(&self.peer, local) {
+                Ok(Some(a)) => (Some(a), &[][..]),
+                Ok(None) => (None, &self.hosts[..]),
+                Err(_) => (None, &[][..]),
+            };
+            let family = v.prefix.family();
+            one.into_iter()
+                .chain(proxied.iter().filter_map(move |h| h.addr(family)))
+                .map(move |next_hop| Route {
+                    prefix: v.prefix,
+                    next_hop,
+                    attrs: v.attrs.clone(),
+                })
         })
     }
 
@@ -137,7 +170,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(cfg: &Config, node: String, labels: Labels, vips: Vips) -> Plan {
+    /// `healthy` says which checked `[[host]]`s pass their check now.
+    pub fn new(
+        cfg: &Config,
+        node: String,
+        labels: Labels,
+        vips: Vips,
+        healthy: &dyn Fn(&str) -> bool,
+    ) -> Plan {
         let peers = cfg
             .peers()
             .map(|p| PeerPlan {
@@ -147,6 +187,20 @@ impl Plan {
                     .as_ref()
                     .map_or(Ok(()), |s| s.matches(&labels)),
                 vips: vips.clone(),
+                hosts: cfg
+                    .hosts()
+                    .filter(|h| {
+                        p.node_selector
+                            .as_ref()
+                            .is_none_or(|s| s.matches(&h.labels).is_ok())
+                    })
+                    .filter(|h| h.check.is_none() || healthy(&h.name))
+                    .map(|h| ProxiedHost {
+                        name: h.name.clone(),
+                        v4: h.address,
+                        v6: h.address6,
+                    })
+                    .collect(),
             })
             .collect();
         Plan {
@@ -210,7 +264,25 @@ impl fmt::Display for Report<'_> {
             }
             for v in peer.vips.iter() {
                 match v.resolve(c, local) {
-                    Ok(nh) => writeln!(f, "  vip {} next hop {nh}", v.prefix)?,
+                    Ok(Some(nh)) => writeln!(f, "  vip {} next hop {nh}", v.prefix)?,
+                    Ok(None) => {
+                        let family = v.prefix.family();
+                        let hops: Vec<String> = peer
+                            .hosts
+                            .iter()
+                            .filter_map(|h| h.addr(family).map(|a| format!("{a} ({})", h.name)))
+                            .collect();
+                        if hops.is_empty() {
+                            writeln!(f, "  vip {} not sent: no healthy [[host]] with a {family} address matches this peer's node_selector", v.prefix)?;
+                        } else {
+                            let note = if hops.len() > 1 {
+                                "; more than one needs ADD-PATH at the peer"
+                            } else {
+                                ""
+                            };
+                            writeln!(f, "  vip {} next hops {}{note}", v.prefix, hops.join(", "))?;
+                        }
+                    }
                     Err(why) => writeln!(f, "  vip {} not sent: {why}", v.prefix)?,
                 }
             }
@@ -259,6 +331,7 @@ prefix = "2001:db8:1::200/128"
             "master1".into(),
             labels("leaf1"),
             vip_plans(cfg.vips(), Vec::new()),
+            &|_| true,
         );
         let sel: Vec<String> = plan
             .selected()
@@ -294,6 +367,7 @@ prefix = "2001:db8:1::200/128"
             "n".into(),
             labels("leaf1"),
             vip_plans(cfg.vips(), Vec::new()),
+            &|_| true,
         );
         let p = &plan.peers[0];
         let both = LocalAddrs {
@@ -309,5 +383,115 @@ prefix = "2001:db8:1::200/128"
             (65001, 90, FamilySet::BOTH)
         );
         assert_eq!(sc.add_path_send, FamilySet::BOTH);
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    const CFG: &str = r#"
+[bgp]
+asn = 65100
+[[peer]]
+address = "198.51.100.1"
+asn = 65001
+node_selector = { match_labels = { rack = "leaf1" } }
+[[host]]
+name = "master1"
+address = "198.51.100.3"
+labels = { rack = "leaf1" }
+[[host]]
+name = "worker1"
+address = "198.51.100.4"
+address6 = "2001:db8:100::4"
+labels = { rack = "leaf1" }
+check = { tcp = "198.51.100.4:8080", interval = "1s", rise = 2, fall = 2 }
+[[host]]
+name = "worker2"
+address = "203.0.113.4"
+labels = { rack = "leaf2" }
+[[vip]]
+prefix = "192.0.2.200/32"
+next_hop = "hosts"
+[[vip]]
+prefix = "2001:db8:1::200/128"
+next_hop = "hosts"
+"#;
+
+    fn plan(healthy: bool) -> Plan {
+        let cfg = Config::parse("t", CFG).unwrap();
+        let labels: Labels = [("rack".to_string(), "leaf1".to_string())]
+            .into_iter()
+            .collect();
+        Plan::new(
+            &cfg,
+            "master1".into(),
+            labels,
+            vip_plans(cfg.vips(), Vec::new()),
+            &|_| healthy,
+        )
+    }
+
+    #[test]
+    fn hosts_of_the_peers_rack_only_and_healthy_only() {
+        let p = plan(true);
+        let routes: Vec<String> = p.peers[0]
+            .routes(&LocalAddrs::default())
+            .map(|r| format!("{} {}", r.prefix, r.next_hop))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                "192.0.2.200/32 198.51.100.3",
+                "192.0.2.200/32 198.51.100.4",
+                "2001:db8:1::200/128 2001:db8:100::4"
+            ]
+        );
+        let text = p.report(|_| LocalAddrs::default()).to_string();
+        assert!(text.contains("vip 192.0.2.200/32 next hops 198.51.100.3 (master1), 198.51.100.4 (worker1); more than one needs ADD-PATH"), "{text}");
+        assert!(
+            !text.contains("203.0.113.4"),
+            "worker2 is in another rack: {text}"
+        );
+        // worker1 fails its check: only master1 is left, and no IPv6 host.
+        let p = plan(false);
+        let routes: Vec<String> = p.peers[0]
+            .routes(&LocalAddrs::default())
+            .map(|r| r.next_hop.to_string())
+            .collect();
+        assert_eq!(routes, ["198.51.100.3"]);
+        let text = p.report(|_| LocalAddrs::default()).to_string();
+        assert!(
+            text.contains(
+                "vip 2001:db8:1::200/128 not sent: no healthy [[host]] with a ipv6-unicast address"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn host_errors_name_their_line() {
+        let e = Config::parse(
+            "t",
+            &CFG.replace(
+                "name = \"worker2\"\naddress = \"203.0.113.4\"",
+                "name = \"worker2\"",
+            ),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("host worker2: needs address"), "{e}");
+        let e =
+            Config::parse("t", &CFG.replace("interval = \"1s\"", "interval = \"1h\"")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("t:17:") && e.problem.contains("duration"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "t",
+            &CFG.replace("name = \"worker2\"", "name = \"worker1\""),
+        )
+        .unwrap_err();
+        assert!(e.problem.contains("configured twice"), "{e}");
     }
 }

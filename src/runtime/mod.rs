@@ -3,6 +3,7 @@
 //! decides, it asks the pure core or [`crate::plan`].
 pub mod addrs;
 mod alloc;
+mod health;
 pub mod peer;
 pub mod sockopt;
 
@@ -42,6 +43,12 @@ struct Daemon<'a> {
     clock: Clock,
     peers: BTreeMap<Key, Handle>,
     labels_stamp: Option<FileStamp>,
+    /// `[[host]]`s passing their check now, and the checks themselves.
+    healthy: std::collections::BTreeSet<String>,
+    checks: Vec<Task<()>>,
+    health_tx: async_channel::Sender<health::Change>,
+    /// What the current plan was made from, to re-plan on health changes.
+    inputs: Option<(Labels, crate::plan::Vips)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,13 +208,55 @@ impl Daemon<'_> {
                 self.cfg = cfg;
                 self.cfg.bgp = keep_bgp;
                 self.labels_stamp = self.cfg.node.labels_file.as_deref().map(stamp);
-                let plan = Plan::new(&self.cfg, self.node.clone(), labels, vips);
-                info!(reason = why, selected = plan.selected().count(), "reloaded");
-                self.reconcile(plan);
+                self.start_checks();
+                self.inputs = Some((labels, vips));
+                self.replan();
+                info!(reason = why, selected = self.peers.len(), "reloaded");
                 alloc::trim();
             }
             Err(e) => error!("reload failed, keeping the running configuration: {e}"),
         }
+    }
+
+    /// (Re)starts the health checks; hosts keep their state across reloads.
+    fn start_checks(&mut self) {
+        self.checks.clear(); // dropping a task cancels it
+        let names: std::collections::BTreeSet<String> =
+            self.cfg.hosts().map(|h| h.name.clone()).collect();
+        self.healthy.retain(|n| names.contains(n));
+        for h in self.cfg.hosts() {
+            if let Some(c) = &h.check {
+                let was = self.healthy.contains(&h.name);
+                self.checks.push(self.ex.spawn(health::run(
+                    h.name.clone(),
+                    c.clone(),
+                    was,
+                    self.health_tx.clone(),
+                )));
+            }
+        }
+    }
+
+    fn replan(&mut self) {
+        let Some((labels, vips)) = self.inputs.clone() else {
+            return;
+        };
+        let healthy = &self.healthy;
+        let plan = Plan::new(&self.cfg, self.node.clone(), labels, vips, &|h| {
+            healthy.contains(h)
+        });
+        self.reconcile(plan);
+    }
+
+    fn health_changed(&mut self, (name, up): health::Change) {
+        if up {
+            info!(host = %name, "host passes its check: announcing it");
+            self.healthy.insert(name);
+        } else {
+            warn!(host = %name, "host fails its check: withdrawing it");
+            self.healthy.remove(&name);
+        }
+        self.replan();
     }
 
     fn dispatch(&mut self, stream: TcpStream, from: SocketAddr) {
@@ -267,6 +316,7 @@ fn listener(addr: SocketAddr, cfg: &Config) -> std::io::Result<Async<TcpListener
 }
 
 enum Wake {
+    Health(health::Change),
     Signal(Option<Signal>),
     Accepted(std::io::Result<(Async<TcpStream>, SocketAddr)>),
     Tick,
@@ -289,6 +339,7 @@ pub fn run(path: &Path) -> Result<(), String> {
         None => None,
     };
     let ex: LocalExecutor<'static> = LocalExecutor::new();
+    let (health_tx, health_rx) = async_channel::unbounded();
     let mut d = Daemon {
         ex: &ex,
         path: path.to_path_buf(),
@@ -298,10 +349,14 @@ pub fn run(path: &Path) -> Result<(), String> {
         router_id,
         clock: Clock(std::time::Instant::now()),
         peers: BTreeMap::new(),
+        healthy: std::collections::BTreeSet::new(),
+        checks: Vec::new(),
+        health_tx,
+        inputs: Some((labels, vips)),
     };
     info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
-    let plan = Plan::new(&d.cfg, d.node.clone(), labels, vips);
-    d.reconcile(plan);
+    d.start_checks();
+    d.replan();
     alloc::trim();
     // async-io's block_on drives the reactor on this thread: no helper thread.
     async_io::block_on(ex.run(async {
@@ -318,7 +373,14 @@ pub fn run(path: &Path) -> Result<(), String> {
                 tick.next().await;
                 Wake::Tick
             };
-            match future::or(sig, future::or(acc, t)).await {
+            let h = async {
+                match health_rx.recv().await {
+                    Ok(c) => Wake::Health(c),
+                    Err(_) => future::pending().await,
+                }
+            };
+            match future::or(future::or(h, sig), future::or(acc, t)).await {
+                Wake::Health(c) => d.health_changed(c),
                 Wake::Signal(Some(Signal::Hup)) => d.reload("SIGHUP"),
                 Wake::Signal(_) => {
                     info!("shutting down");
