@@ -170,7 +170,7 @@ impl Lab {
                 let nodad = if addr.contains(':') { " nodad" } else { "" };
                 sh(&format!("ip -n {ns} addr add {addr} dev {dev}{nodad}"));
             }
-            sh(&format!("ip -n {ns} link set {dev} up"));
+            sh(&format!("ip -n {ns} link set dev {dev} up"));
         }
     }
 
