@@ -53,28 +53,40 @@ const HOSTS: [Host; 3] = [
     },
 ];
 
-/// (leaf, AS, rack LAN v4 gateway, v6 gateway, spine-link leaf v4, v6, spine side v4, v6)
-const LEAVES: [(&str, u32, &str, &str, &str, &str, &str, &str); 2] = [
-    (
-        "leaf1",
-        65001,
-        "198.51.100.1",
-        "2001:db8:100::1",
-        "203.0.113.18",
-        "2001:db8:11::2",
-        "203.0.113.17",
-        "2001:db8:11::1",
-    ),
-    (
-        "leaf2",
-        65002,
-        "198.51.100.129",
-        "2001:db8:200::1",
-        "203.0.113.22",
-        "2001:db8:12::2",
-        "203.0.113.21",
-        "2001:db8:12::1",
-    ),
+struct Leaf {
+    name: &'static str,
+    asn: u32,
+    /// Gateway addresses on the rack LAN.
+    gw4: &'static str,
+    gw6: &'static str,
+    /// The leaf's and the spine's ends of their link.
+    up4: &'static str,
+    up6: &'static str,
+    sp4: &'static str,
+    sp6: &'static str,
+}
+
+const LEAVES: [Leaf; 2] = [
+    Leaf {
+        name: "leaf1",
+        asn: 65001,
+        gw4: "198.51.100.1",
+        gw6: "2001:db8:100::1",
+        up4: "203.0.113.18",
+        up6: "2001:db8:11::2",
+        sp4: "203.0.113.17",
+        sp6: "2001:db8:11::1",
+    },
+    Leaf {
+        name: "leaf2",
+        asn: 65002,
+        gw4: "198.51.100.129",
+        gw6: "2001:db8:200::1",
+        up4: "203.0.113.22",
+        up6: "2001:db8:12::2",
+        sp4: "203.0.113.21",
+        sp6: "2001:db8:12::1",
+    },
 ];
 
 /// ECMP that spreads flows: hash on addresses and ports (policy 3, fields
@@ -126,7 +138,20 @@ fn build(tag: &str) -> Fabric {
     sh(&format!("ip -n {client} route add default via 203.0.113.1 && ip -n {client} -6 route add default via 2001:db8:c::1"));
     let mut spine_peers = Vec::new();
     let mut leaves = Vec::new();
-    for (i, (leaf, asn, gw4, gw6, up4, up6, sp4, sp6)) in LEAVES.iter().enumerate() {
+    for (
+        i,
+        Leaf {
+            name: leaf,
+            asn,
+            gw4,
+            gw6,
+            up4,
+            up6,
+            sp4,
+            sp6,
+        },
+    ) in LEAVES.iter().enumerate()
+    {
         let ns = lab.ns(leaf);
         router_sysctls(&ns, 100 + i as u32);
         lab.link(
@@ -171,7 +196,7 @@ fn build(tag: &str) -> Fabric {
     let leaves = leaves
         .into_iter()
         .enumerate()
-        .map(|(i, (ns, conf))| Bird::start(&mut lab, &ns, LEAVES[i].0, &conf))
+        .map(|(i, (ns, conf))| Bird::start(&mut lab, &ns, LEAVES[i].name, &conf))
         .collect();
     // Hosts: rack LAN, default route to the leaf, VIP on lo, responder.
     for (i, h) in HOSTS.iter().enumerate() {
@@ -179,8 +204,8 @@ fn build(tag: &str) -> Fabric {
         let leaf_ns = format!("{}-{}", lab.id, h.rack);
         let (gw4, gw6) = LEAVES
             .iter()
-            .find(|l| l.0 == h.rack)
-            .map(|l| (l.2, l.3))
+            .find(|l| l.name == h.rack)
+            .map(|l| (l.gw4, l.gw6))
             .unwrap();
         lab.link(
             &leaf_ns,
@@ -222,8 +247,8 @@ fn build(tag: &str) -> Fabric {
 fn leafvip_config(h: &Host, layout: Layout) -> String {
     let (leaf_as, gw4) = LEAVES
         .iter()
-        .find(|l| l.0 == h.rack)
-        .map(|l| (l.1, l.2))
+        .find(|l| l.name == h.rack)
+        .map(|l| (l.asn, l.gw4))
         .unwrap();
     let mut c = format!(
         "[bgp]\nasn = 65100\nrouter_id = \"{}\"\n[node]\nname = \"{}\"\nlabels = {{ rack = \"{}\" }}\n\
