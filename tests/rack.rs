@@ -12,6 +12,15 @@ const T: Duration = Duration::from_secs(20);
 
 #[test]
 fn rack_speaker_announces_healthy_hosts_of_its_rack_over_add_path() {
+    rack_speaker(true);
+}
+
+#[test]
+fn without_add_path_at_the_leaf_one_deterministic_path_and_a_warning() {
+    rack_speaker(false);
+}
+
+fn rack_speaker(add_path: bool) {
     if !can_run(&["bird", "birdc", "python3"]) {
         return;
     }
@@ -40,16 +49,15 @@ fn rack_speaker_announces_healthy_hosts_of_its_rack_over_add_path() {
         );
         hosts.push((ns, addr, r));
     }
-    let bird = Bird::start(
-        &mut lab,
-        &leaf,
-        "bird",
-        &leaf_config(
-            "198.51.100.1",
-            65001,
-            &[("speaker", "198.51.100.3", 65100, "")],
-        ),
+    let mut conf = leaf_config(
+        "198.51.100.1",
+        65001,
+        &[("speaker", "198.51.100.3", 65100, "")],
     );
+    if !add_path {
+        conf = conf.replace("add paths rx;", "");
+    }
+    let bird = Bird::start(&mut lab, &leaf, "bird", &conf);
     lab.write("labels", "rack=leaf1\n");
     let cfg = format!(
         "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[node]\nname = \"master1\"\nlabels_file = \"{}\"\n\
@@ -63,6 +71,28 @@ fn rack_speaker_announces_healthy_hosts_of_its_rack_over_add_path() {
         lab.path("labels").display()
     );
     lab.leafvip(&hosts[0].0, "leafvip", &cfg);
+    if !add_path {
+        // One path per prefix, the lowest next hop, and the log says why.
+        wait_for(
+            T,
+            "one path at BIRD",
+            || (bird.next_hops("192.0.2.200/32") == ["198.51.100.3"]).then_some(()),
+            || bird.route("192.0.2.200/32"),
+        );
+        wait_for(
+            T,
+            "the warning",
+            || {
+                lab.log("leafvip")
+                    .contains("peer did not negotiate ADD-PATH receive")
+                    .then_some(())
+            },
+            || lab.log("leafvip"),
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(bird.next_hops("192.0.2.200/32"), ["198.51.100.3"]);
+        return;
+    }
     let both = vec!["198.51.100.3".to_string(), "198.51.100.4".to_string()];
     wait_for(
         T,

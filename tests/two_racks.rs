@@ -23,6 +23,8 @@ enum Layout {
     PerRack,
     /// The guide's "before": one speaker, under leaf1, for the whole cluster.
     OnlyLeaf1,
+    /// PerRack with an HA pair in leaf1: master1 and worker1 both speak.
+    PerRackHa,
 }
 
 struct Host {
@@ -293,6 +295,7 @@ fn run(layout: Layout, tag: &str) {
         Layout::EveryHost => HOSTS.iter().collect(),
         Layout::PerRack => vec![&HOSTS[0], &HOSTS[2]],
         Layout::OnlyLeaf1 => vec![&HOSTS[0]],
+        Layout::PerRackHa => vec![&HOSTS[0], &HOSTS[1], &HOSTS[2]],
     };
     for h in &speakers {
         let ns = format!("{}-{}", f.lab.id, h.name);
@@ -396,6 +399,11 @@ fn every_host_a_speaker() {
 #[test]
 fn one_speaker_per_rack() {
     run(Layout::PerRack, "perrack");
+}
+
+#[test]
+fn one_speaker_per_rack_with_an_ha_pair() {
+    run(Layout::PerRackHa, "ha");
 }
 
 #[test]
