@@ -19,6 +19,29 @@ use std::time::Duration;
 pub struct LocalAddrs {
     pub v4: Option<Ipv4Addr>,
     pub v6: Option<Ipv6Addr>,
+    /// Prefix lengths of the connected subnets those addresses are on
+    /// (0 = unknown): hosts there are reachable from the peer too.
+    pub v4_plen: u8,
+    pub v6_plen: u8,
+}
+
+impl LocalAddrs {
+    /// Whether `a` is on the connected subnet toward the peer.
+    pub fn on_link(&self, a: IpAddr) -> bool {
+        let same = |x: u128, y: u128, bits: u32, plen: u8| {
+            plen != 0 && {
+                let shift = bits - u32::from(plen);
+                x.checked_shr(shift).unwrap_or(0) == y.checked_shr(shift).unwrap_or(0)
+            }
+        };
+        match (a, self.v4, self.v6) {
+            (IpAddr::V4(a), Some(l), _) => {
+                same(u32::from(a).into(), u32::from(l).into(), 32, self.v4_plen)
+            }
+            (IpAddr::V6(a), _, Some(l)) => same(a.into(), l.into(), 128, self.v6_plen),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +129,29 @@ pub struct PeerPlan {
     /// the next hops of `next_hop = "hosts"` VIPs. A host of another rack
     /// is never offered to this peer, which could not reach it.
     pub hosts: Vec<ProxiedHost>,
+    /// The other healthy hosts: offered only if they sit on the connected
+    /// subnet toward the peer (known once the session's addresses are).
+    pub others: Vec<ProxiedHost>,
+}
+
+impl PeerPlan {
+    /// The proxied next hops of `family` this peer can reach.
+    pub fn host_hops<'a>(
+        &'a self,
+        family: Family,
+        local: &'a LocalAddrs,
+    ) -> impl Iterator<Item = (IpAddr, &'a str)> + 'a {
+        let rack = self
+            .hosts
+            .iter()
+            .filter_map(move |h| h.addr(family).map(|a| (a, h.name.as_str())));
+        let link = self.others.iter().filter_map(move |h| {
+            h.addr(family)
+                .filter(|a| local.on_link(*a))
+                .map(|a| (a, h.name.as_str()))
+        });
+        rack.chain(link)
+    }
 }
 
 impl PeerPlan {
@@ -114,18 +160,20 @@ impl PeerPlan {
     pub fn routes<'a>(&'a self, local: &'a LocalAddrs) -> impl Iterator<Item = Route> + 'a {
         self.vips.iter().flat_map(move |v| {
             let (one, proxied) = match v.resolve(&self.peer, local) {
-                Ok(Some(a)) => (Some(a), &[][..]),
-                Ok(None) => (None, &self.hosts[..]),
-                Err(_) => (None, &[][..]),
+                Ok(Some(a)) => (Some(a), false),
+                Ok(None) => (None, true),
+                Err(_) => (None, false),
             };
             let family = v.prefix.family();
-            one.into_iter()
-                .chain(proxied.iter().filter_map(move |h| h.addr(family)))
-                .map(move |next_hop| Route {
-                    prefix: v.prefix,
-                    next_hop,
-                    attrs: v.attrs.clone(),
-                })
+            let hops = self
+                .host_hops(family, local)
+                .filter(move |_| proxied)
+                .map(|(a, _)| a);
+            one.into_iter().chain(hops).map(move |next_hop| Route {
+                prefix: v.prefix,
+                next_hop,
+                attrs: v.attrs.clone(),
+            })
         })
     }
 
@@ -169,6 +217,22 @@ pub struct Plan {
     pub peers: Vec<PeerPlan>,
 }
 
+fn proxied(
+    cfg: &Config,
+    healthy: &dyn Fn(&str) -> bool,
+    keep: impl Fn(&crate::hosts::HostConfig) -> bool,
+) -> Vec<ProxiedHost> {
+    cfg.hosts()
+        .filter(|h| keep(h))
+        .filter(|h| h.check.is_none() || healthy(&h.name))
+        .map(|h| ProxiedHost {
+            name: h.name.clone(),
+            v4: h.address,
+            v6: h.address6,
+        })
+        .collect()
+}
+
 impl Plan {
     /// `healthy` says which checked `[[host]]`s pass their check now.
     pub fn new(
@@ -187,20 +251,16 @@ impl Plan {
                     .as_ref()
                     .map_or(Ok(()), |s| s.matches(&labels)),
                 vips: vips.clone(),
-                hosts: cfg
-                    .hosts()
-                    .filter(|h| {
-                        p.node_selector
-                            .as_ref()
-                            .is_none_or(|s| s.matches(&h.labels).is_ok())
-                    })
-                    .filter(|h| h.check.is_none() || healthy(&h.name))
-                    .map(|h| ProxiedHost {
-                        name: h.name.clone(),
-                        v4: h.address,
-                        v6: h.address6,
-                    })
-                    .collect(),
+                hosts: proxied(cfg, healthy, |h| {
+                    p.node_selector
+                        .as_ref()
+                        .is_none_or(|s| s.matches(&h.labels).is_ok())
+                }),
+                others: proxied(cfg, healthy, |h| {
+                    p.node_selector
+                        .as_ref()
+                        .is_some_and(|s| s.matches(&h.labels).is_err())
+                }),
             })
             .collect();
         Plan {
@@ -268,12 +328,11 @@ impl fmt::Display for Report<'_> {
                     Ok(None) => {
                         let family = v.prefix.family();
                         let hops: Vec<String> = peer
-                            .hosts
-                            .iter()
-                            .filter_map(|h| h.addr(family).map(|a| format!("{a} ({})", h.name)))
+                            .host_hops(family, local)
+                            .map(|(a, n)| format!("{a} ({n})"))
                             .collect();
                         if hops.is_empty() {
-                            writeln!(f, "  vip {} not sent: no healthy [[host]] with a {family} address matches this peer's node_selector", v.prefix)?;
+                            writeln!(f, "  vip {} not sent: no healthy [[host]] with a {family} address matches this peer's node_selector or is on its subnet", v.prefix)?;
                         } else {
                             let note = if hops.len() > 1 {
                                 "; more than one needs ADD-PATH at the peer"
@@ -344,7 +403,7 @@ prefix = "2001:db8:1::200/128"
         );
         let local = LocalAddrs {
             v4: Some("198.51.100.3".parse().unwrap()),
-            v6: None,
+            ..LocalAddrs::default()
         };
         let text = plan.report(|_| local).to_string();
         assert!(text.contains("peer 198.51.100.2 AS65001 (leaf1): selected\n  vip 192.0.2.200/32 next hop 198.51.100.3\n"), "{text}");
@@ -373,6 +432,7 @@ prefix = "2001:db8:1::200/128"
         let both = LocalAddrs {
             v4: Some("198.51.100.3".parse().unwrap()),
             v6: Some("2001:db8::3".parse().unwrap()),
+            ..LocalAddrs::default()
         };
         let r: Vec<Route> = p.routes(&both).collect();
         assert_eq!(r.len(), 2);
@@ -467,6 +527,38 @@ next_hop = "hosts"
                 "vip 2001:db8:1::200/128 not sent: no healthy [[host]] with a ipv6-unicast address"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn hosts_on_the_peers_subnet_are_reachable_too() {
+        let p = plan(true);
+        // worker2 (203.0.113.4) is in another rack by its labels, but sits on
+        // the connected subnet of a session sourced from 203.0.113.3/24.
+        let on_link = LocalAddrs {
+            v4: Some("203.0.113.3".parse().unwrap()),
+            v4_plen: 24,
+            ..LocalAddrs::default()
+        };
+        let hops: Vec<String> = p.peers[0]
+            .routes(&on_link)
+            .filter(|r| r.next_hop.is_ipv4())
+            .map(|r| r.next_hop.to_string())
+            .collect();
+        assert_eq!(hops, ["198.51.100.3", "198.51.100.4", "203.0.113.4"]);
+        let other_net = LocalAddrs {
+            v4: Some("198.51.100.3".parse().unwrap()),
+            v4_plen: 25,
+            ..LocalAddrs::default()
+        };
+        assert_eq!(
+            p.peers[0].routes(&other_net).count(),
+            3,
+            "198.51.100.3/25 does not hold 203.0.113.4: master1, worker1, and worker1's IPv6"
+        );
+        assert!(
+            !other_net.on_link("203.0.113.4".parse().unwrap())
+                && other_net.on_link("198.51.100.100".parse().unwrap())
         );
     }
 

@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 struct IfAddr {
     name: String,
     addr: IpAddr,
+    /// Length of the connected prefix (from the netmask).
+    plen: u8,
 }
 
 fn interfaces() -> Vec<IfAddr> {
@@ -19,9 +21,18 @@ fn interfaces() -> Vec<IfAddr> {
         } else {
             IpAddr::V6(a.as_sockaddr_in6()?.ip())
         };
+        let plen = i.netmask.as_ref().map_or(0, |m| {
+            if let Some(v4) = m.as_sockaddr_in() {
+                u32::from(v4.ip()).count_ones() as u8
+            } else {
+                m.as_sockaddr_in6()
+                    .map_or(0, |v6| u128::from(v6.ip()).count_ones() as u8)
+            }
+        });
         Some(IfAddr {
             name: i.interface_name,
             addr,
+            plen,
         })
     })
     .collect()
@@ -67,8 +78,14 @@ pub fn around(source: IpAddr) -> LocalAddrs {
     };
     for i in all.iter().filter(|i| i.name == iface) {
         match i.addr {
-            IpAddr::V4(a) if out.v4.is_none() && is_global_v4(&a) => out.v4 = Some(a),
-            IpAddr::V6(a) if out.v6.is_none() && is_global_v6(&a) => out.v6 = Some(a),
+            IpAddr::V4(a) if (out.v4.is_none() || out.v4 == Some(a)) && is_global_v4(&a) => {
+                out.v4 = Some(a);
+                out.v4_plen = i.plen;
+            }
+            IpAddr::V6(a) if (out.v6.is_none() || out.v6 == Some(a)) && is_global_v6(&a) => {
+                out.v6 = Some(a);
+                out.v6_plen = i.plen;
+            }
             _ => {}
         }
     }
