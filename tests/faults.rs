@@ -4,7 +4,7 @@
 mod support;
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
-use support::bird::{leaf_config, Bird};
+use support::bird::{leaf1, leaf_config, Bird};
 use support::{can_run, rack, sh_ok, wait_for, Lab};
 
 const T: Duration = Duration::from_secs(30);
@@ -69,12 +69,7 @@ fn frozen_router_expires_the_hold_timer_and_recovers() {
     }
     let mut lab = Lab::new("freeze");
     let (leaf, host) = rack(&mut lab);
-    let bird = Bird::start(
-        &mut lab,
-        &leaf,
-        "bird",
-        &leaf_config("198.51.100.1", 65001, &[("h1", "198.51.100.3", 65100, "")]),
-    );
+    let bird = leaf1(&mut lab, &leaf, "");
     lab.leafvip(&host, "leafvip", &config("hold_time = 3"));
     wait_for(
         T,
@@ -162,16 +157,7 @@ fn md5_right_key_establishes_and_wrong_key_never_does() {
     }
     let mut lab = Lab::new("md5");
     let (leaf, host) = rack(&mut lab);
-    let bird = Bird::start(
-        &mut lab,
-        &leaf,
-        "bird",
-        &leaf_config(
-            "198.51.100.1",
-            65001,
-            &[("h1", "198.51.100.3", 65100, "password \"lv-secret\";")],
-        ),
-    );
+    let bird = leaf1(&mut lab, &leaf, "password \"lv-secret\";");
     let key = lab.write("key", "not-the-secret\n");
     let cfg = config(&format!(
         "password_file = \"{}\"\nconnect_retry = 1",

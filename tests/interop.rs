@@ -4,7 +4,7 @@
 mod support;
 use nix::sys::signal::Signal;
 use std::time::Duration;
-use support::bird::{leaf_config, Bird};
+use support::bird::{leaf1, leaf_config, Bird};
 use support::gobgp::{self, GoBgp};
 use support::{can_run, pcap_count, rack, wait_for, Lab};
 
@@ -33,12 +33,7 @@ fn bird_learns_vips_with_the_host_next_hop_and_follows_labels_and_reloads() {
     let (leaf, host) = rack(&mut lab);
     // A second router on another link, for the peer the labels select later.
     let other = support::other_router(&mut lab, &host);
-    let bird = Bird::start(
-        &mut lab,
-        &leaf,
-        "bird",
-        &leaf_config("198.51.100.1", 65001, &[("h1", "198.51.100.3", 65100, "")]),
-    );
+    let bird = leaf1(&mut lab, &leaf, "");
     let extra = Bird::start(
         &mut lab,
         &other,
@@ -270,16 +265,7 @@ fn listener_takes_selected_peers_only_and_gtsm_interoperates() {
     let (leaf, host) = rack(&mut lab);
     let other = support::other_router(&mut lab, &host);
     // The leaf connects to us (we are passive) with GTSM on both sides.
-    let bird = Bird::start(
-        &mut lab,
-        &leaf,
-        "bird",
-        &leaf_config(
-            "198.51.100.1",
-            65001,
-            &[("h1", "198.51.100.3", 65100, "ttl security on;")],
-        ),
-    );
+    let bird = leaf1(&mut lab, &leaf, "ttl security on;");
     // A router leafvip has no peer entry for, trying to connect.
     let stranger = Bird::start(
         &mut lab,

@@ -112,3 +112,18 @@ impl Bird {
         v
     }
 }
+
+/// The usual leaf of the rack: BIRD on 198.51.100.1, AS 65001, one session
+/// `h1` to the host at 198.51.100.3 (AS 65100) with `extra` lines.
+pub fn leaf1(lab: &mut Lab, ns: &str, extra: &str) -> Bird {
+    Bird::start(
+        lab,
+        ns,
+        "bird",
+        &leaf_config(
+            "198.51.100.1",
+            65001,
+            &[("h1", "198.51.100.3", 65100, extra)],
+        ),
+    )
+}
