@@ -9,3 +9,4 @@ pub mod hosts;
 pub mod labels;
 pub mod plan;
 pub mod runtime;
+pub mod vips_file;
