@@ -45,6 +45,14 @@ trap cleanup EXIT INT TERM
 
 ns() { ip netns add "$id-$1"; namespaces+=("$id-$1"); ip -n "$id-$1" link set lo up; }
 x() { ip netns exec "$id-$1" "${@:2}"; }
+# Starts a daemon in a namespace and records its PID. `ip netns exec` execs
+# the program, so $! is the daemon itself (a backgrounded shell function
+# would record the subshell and leak the daemon).
+bgx() {
+    local log=$1 n=$2; shift 2
+    ip netns exec "$id-$n" "$@" > "$log" 2>&1 &
+    pids+=($!)
+}
 # ECMP that spreads flows at every hop: hash addresses and ports, and a
 # different seed per router, or every hop reuses the client's flow hash.
 ecmp() {
@@ -68,8 +76,7 @@ bird_conf() { # NAME ROUTER_ID AS [PEER_NAME PEER_ADDR PEER_AS]...
             shift 3
         done
     } > "$work/$name.conf"
-    x "$name" bird -f -c "$work/$name.conf" -s "$work/$name.ctl" > "$work/$name.log" 2>&1 &
-    pids+=($!)
+    bgx "$work/$name.log" "$name" bird -f -c "$work/$name.conf" -s "$work/$name.ctl"
 }
 
 echo "==> topology: client - spine (AS 65000) - leaf1 (AS 65001) / leaf2 (AS 65002) - hosts"
@@ -103,7 +110,7 @@ for host in "master1 leaf1 198.51.100.3 2001:db8:100::3 198.51.100.1 2001:db8:10
     x "$1" ip addr add "$3/25" dev eth0; x "$1" ip addr add "$4/64" dev eth0 nodad; x "$1" ip link set eth0 up
     x "$1" ip route add default via "$5"; x "$1" ip -6 route add default via "$6"
     x "$1" ip addr add 192.0.2.200/32 dev lo; x "$1" ip addr add 2001:db8:1::200/128 dev lo
-    x "$1" python3 "$responder" "$1" 0.0.0.0 8080 > /dev/null 2>&1 & pids+=($!)
+    bgx /dev/null "$1" python3 "$responder" "$1" 0.0.0.0 8080
     i=$((i + 1))
 done
 bird_conf spine 203.0.113.1 65000 leaf1 203.0.113.18 65001 leaf2 203.0.113.22 65002
@@ -155,8 +162,7 @@ next_hop = "hosts"
 prefix = "2001:db8:1::200/128"
 next_hop = "hosts"
 EOF
-    x "$1" env RUST_LOG=info "$bin" run -c "$work/$1.toml" > "$work/$1.leafvip.log" 2>&1 &
-    pids+=($!)
+    bgx "$work/$1.leafvip.log" "$1" env RUST_LOG=info "$bin" run -c "$work/$1.toml"
 }
 wait_nexthops() { # NS PREFIX COUNT
     local fam=-4
