@@ -21,11 +21,12 @@ if [ "${#need[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
     rm -f /usr/sbin/policy-rc.d
 fi
-if [ ! -x target/release/leafvip ] || [ -n "$(find src crates -newer target/release/leafvip -name '*.rs' | head -1)" ]; then
+bin=$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")/release/leafvip
+if [ ! -x "$bin" ] || [ -n "$(find src crates -newer "$bin" -name '*.rs' | head -1)" ]; then
     echo "==> building leafvip (release)"
     cargo build --release --quiet
+    bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/leafvip
 fi
-bin=$PWD/target/release/leafvip
 responder=$PWD/tests/support/responder.py
 
 id=lvlab$$
