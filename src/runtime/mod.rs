@@ -4,6 +4,7 @@
 pub mod addrs;
 mod alloc;
 mod health;
+mod notify;
 pub mod peer;
 pub mod sockopt;
 
@@ -49,6 +50,10 @@ struct Daemon<'a> {
     health_tx: async_channel::Sender<health::Change>,
     /// What the current plan was made from, to re-plan on health changes.
     inputs: Option<(Labels, crate::plan::Vips)>,
+    /// Sessions in Established, kept by the peer tasks (one thread, so a
+    /// Cell is enough), and the last STATUS sent to systemd.
+    established: std::rc::Rc<std::cell::Cell<usize>>,
+    last_status: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,13 +197,40 @@ impl Daemon<'_> {
         );
         let (tx, rx) = async_channel::unbounded();
         info!(peer = %k.0, asn = p.peer.asn, "peer selected: starting session");
-        let task = self
-            .ex
-            .spawn(PeerTask::new(p.clone(), session, opts, self.clock).run(rx));
+        let task = self.ex.spawn(
+            PeerTask::new(
+                p.clone(),
+                session,
+                opts,
+                self.clock,
+                self.established.clone(),
+            )
+            .run(rx),
+        );
         self.peers.insert(k, Handle { tx, plan: p, task });
     }
 
+    /// The STATUS line systemd shows; sent only when it changes.
+    fn report_status(&mut self) {
+        let s = format!(
+            "{}/{} sessions established, {} VIPs",
+            self.established.get(),
+            self.peers.len(),
+            self.inputs.as_ref().map_or(0, |(_, v)| v.len())
+        );
+        if s != self.last_status {
+            notify::status(&s);
+            self.last_status = s;
+        }
+    }
+
     fn reload(&mut self, why: &str) {
+        notify::reloading();
+        self.reload_inner(why);
+        notify::ready(&self.last_status);
+    }
+
+    fn reload_inner(&mut self, why: &str) {
         match load(&self.path) {
             Ok(Loaded { cfg, labels, vips }) => {
                 if cfg.bgp != self.cfg.bgp {
@@ -270,6 +302,7 @@ impl Daemon<'_> {
     }
 
     async fn shutdown(&mut self) {
+        notify::stopping();
         for h in self.peers.values() {
             let _ = h.tx.try_send(Cmd::Stop {
                 subcode: cease::ADMIN_SHUTDOWN,
@@ -316,6 +349,7 @@ fn listener(addr: SocketAddr, cfg: &Config) -> std::io::Result<Async<TcpListener
 }
 
 enum Wake {
+    Watchdog,
     Health(health::Change),
     Signal(Option<Signal>),
     Accepted(std::io::Result<(Async<TcpStream>, SocketAddr)>),
@@ -353,11 +387,17 @@ pub fn run(path: &Path) -> Result<(), String> {
         checks: Vec::new(),
         health_tx,
         inputs: Some((labels, vips)),
+        established: std::rc::Rc::new(std::cell::Cell::new(0)),
+        last_status: String::new(),
     };
     info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
     d.start_checks();
     d.replan();
     alloc::trim();
+    // Config loaded, listener bound, sessions starting: ready.
+    d.report_status();
+    notify::ready(&d.last_status);
+    let watchdog = notify::watchdog_interval();
     // async-io's block_on drives the reactor on this thread: no helper thread.
     async_io::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
@@ -379,7 +419,16 @@ pub fn run(path: &Path) -> Result<(), String> {
                     Err(_) => future::pending().await,
                 }
             };
-            match future::or(future::or(h, sig), future::or(acc, t)).await {
+            let w = async {
+                match watchdog {
+                    Some(every) => Timer::after(every).await,
+                    None => future::pending().await,
+                };
+                Wake::Watchdog
+            };
+            match future::or(future::or(w, future::or(h, sig)), future::or(acc, t)).await {
+                // Sent from this loop, so a loop that hangs stops sending.
+                Wake::Watchdog => notify::watchdog(),
                 Wake::Health(c) => d.health_changed(c),
                 Wake::Signal(Some(Signal::Hup)) => d.reload("SIGHUP"),
                 Wake::Signal(_) => {
@@ -393,6 +442,7 @@ pub fn run(path: &Path) -> Result<(), String> {
                 },
                 Wake::Accepted(Err(e)) => warn!("accept: {e}"),
                 Wake::Tick => {
+                    d.report_status();
                     if let Some(f) = d.cfg.node.labels_file.clone() {
                         let now = Some(stamp(&f));
                         if now != d.labels_stamp {

@@ -80,10 +80,18 @@ pub struct PeerTask {
     connecting: Option<Connecting>,
     local: LocalAddrs,
     addr: SocketAddr,
+    /// Shared count of Established sessions, for systemd's STATUS.
+    established: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl PeerTask {
-    pub fn new(plan: PeerPlan, session: SessionConfig, opts: SockOpts, clock: Clock) -> Self {
+    pub fn new(
+        plan: PeerPlan,
+        session: SessionConfig,
+        opts: SockOpts,
+        clock: Clock,
+        established: std::rc::Rc<std::cell::Cell<usize>>,
+    ) -> Self {
         let addr = SocketAddr::new(plan.peer.address, plan.peer.port);
         PeerTask {
             plan,
@@ -94,6 +102,7 @@ impl PeerTask {
             connecting: None,
             local: LocalAddrs::default(),
             addr,
+            established,
         }
     }
 
@@ -326,6 +335,7 @@ impl PeerTask {
                 Action::Reject => {}
                 Action::StateChange { from, to } => debug!(peer = %self.addr, "{from} -> {to}"),
                 Action::Established(n) => {
+                    self.established.set(self.established.get() + 1);
                     info!(
                         peer = %self.addr, asn = n.peer_as, families = %n.families, add_path = %n.add_path_send,
                         hold = n.hold_time, "session established"
@@ -343,7 +353,11 @@ impl PeerTask {
                 Action::Down {
                     reason,
                     was_up: true,
-                } => warn!(peer = %self.addr, "session down: {reason}"),
+                } => {
+                    self.established
+                        .set(self.established.get().saturating_sub(1));
+                    warn!(peer = %self.addr, "session down: {reason}")
+                }
                 Action::Down {
                     reason,
                     was_up: false,

@@ -1,0 +1,129 @@
+//! systemd integration: the unit verifies, its exposure stays at 2.0 or
+//! less, and the daemon speaks sd_notify (READY, STATUS, WATCHDOG from the
+//! event loop, RELOADING, STOPPING) on the socket systemd would give it.
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the daemon by PID if the test fails half-way.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn dir(test: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("leafvip-systemd-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The unit with ExecStart pointing at the binary under test.
+fn unit() -> Option<std::path::PathBuf> {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("LEAFVIP_REQUIRE_ROOT_TESTS").as_deref() != Ok("1"),
+            "systemd-analyze is missing"
+        );
+        eprintln!("SKIPPED: no systemd-analyze");
+        return None;
+    }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/leafvip.service"
+    ))
+    .unwrap();
+    let p = dir("unit").join("leafvip.service");
+    std::fs::write(
+        &p,
+        text.replace("/usr/bin/leafvip", env!("CARGO_BIN_EXE_leafvip")),
+    )
+    .unwrap();
+    Some(p)
+}
+
+#[test]
+fn unit_verifies_and_is_hardened() {
+    let Some(u) = unit() else { return };
+    let v = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&u)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let s = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(&u)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&s.stdout).into_owned() + &String::from_utf8_lossy(&s.stderr);
+    let level: f64 = out
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for leafvip.service: ")
+                .nth(1)
+        })
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{out}"));
+    assert!(level <= 2.0, "exposure {level}");
+}
+
+#[test]
+fn speaks_sd_notify_with_a_watchdog_from_the_event_loop() {
+    let d = dir("notify");
+    let sock_path = d.join("notify.sock");
+    let _ = std::fs::remove_file(&sock_path);
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let cfg = d.join("leafvip.toml");
+    std::fs::write(
+        &cfg,
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[[vip]]\nprefix = \"192.0.2.200/32\"\n",
+    )
+    .unwrap();
+    // systemd sets WATCHDOG_PID to the service's PID: the shell's $$ is the
+    // daemon's PID once it execs.
+    let child = Command::new("sh")
+        .args(["-c", "WATCHDOG_PID=$$ exec \"$0\" run -c \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_leafvip"))
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Reaper(child);
+    let mut seen = String::new();
+    let recv_until = |want: &str, seen: &mut String| {
+        let end = Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 512];
+        while Instant::now() < end && !seen.contains(want) {
+            if let Ok(n) = sock.recv(&mut buf) {
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                seen.push('\n');
+            }
+        }
+        assert!(seen.contains(want), "no {want:?} in {seen:?}");
+    };
+    recv_until("READY=1", &mut seen);
+    recv_until("STATUS=0/0 sessions established, 1 VIPs", &mut seen);
+    recv_until("WATCHDOG=1", &mut seen);
+    let pid = nix::unistd::Pid::from_raw(child.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    recv_until("RELOADING=1", &mut seen);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    recv_until("STOPPING=1", &mut seen);
+    assert!(child.0.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&d);
+}
