@@ -224,15 +224,7 @@ fn route_refresh_resends_the_family() {
     let rr = hex(&format!("{MARKER} 0017 05 0001 00 01"));
     let x = p.a.handle_event(p.now, Event::Received(&rr));
     p.run(true, x);
-    let ctx = p.a.session().negotiated().unwrap().send_context();
-    let ups: Vec<Update> = p
-        .sent_by_a(&ctx)
-        .into_iter()
-        .filter_map(|m| match m {
-            Message::Update(u) => Some(u),
-            _ => None,
-        })
-        .collect();
+    let ups: Vec<Update> = p.updates_sent_by_a();
     assert_eq!(ups.len(), 1, "only IPv4 resent, no End-of-RIB: {ups:?}");
     assert_eq!(ups[0].nlri.len(), 1);
 }
@@ -536,15 +528,7 @@ fn routes_set_before_the_session_go_out_before_end_of_rib() {
     let x = p.a.set_routes(p.now, routes);
     assert!(x.is_empty(), "nothing to send while down");
     p.start();
-    let ctx = p.a.session().negotiated().unwrap().send_context();
-    let ups: Vec<Update> = p
-        .sent_by_a(&ctx)
-        .into_iter()
-        .filter_map(|m| match m {
-            Message::Update(u) => Some(u),
-            _ => None,
-        })
-        .collect();
+    let ups: Vec<Update> = p.updates_sent_by_a();
     let eor = ups
         .iter()
         .position(|u| u.end_of_rib_family() == Some(Family::IPV4_UNICAST))

@@ -113,4 +113,21 @@ impl Pair {
             })
             .collect()
     }
+
+    /// The UPDATEs side A sent, decoded with its negotiated send context.
+    pub fn updates_sent_by_a(&self) -> Vec<leafvip_bgp::wire::Update> {
+        let ctx = self
+            .a
+            .session()
+            .negotiated()
+            .expect("established")
+            .send_context();
+        self.sent_by_a(&ctx)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Update(u) => Some(u),
+                _ => None,
+            })
+            .collect()
+    }
 }
