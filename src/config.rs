@@ -2,16 +2,15 @@
 //! rejected with its name, line and problem, and a bad reload changes
 //! nothing.
 use crate::labels::{self, LabelSelector, Labels};
+use crate::toml_read::{self as tr, FromValue, Spanned, Table};
 use leafvip_bgp::rib_out::RouteAttrs;
 use leafvip_bgp::wire::{community, Family, LargeCommunity, Prefix};
-use serde::de::{self, Deserializer};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use toml::Spanned;
+use toml::de::DeValue;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -43,34 +42,20 @@ impl From<labels::LabelsError> for ConfigError {
     }
 }
 
-fn from_str<'de, D: Deserializer<'de>, T: FromStr>(d: D) -> Result<T, D::Error>
-where
-    T::Err: fmt::Display,
-{
-    let s = String::deserialize(d)?;
-    s.parse().map_err(de::Error::custom)
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Extra VIPs, one `PREFIX [NEXT_HOP]` per line, for long lists that
     /// need no per-VIP attributes.
     pub vips_file: Option<PathBuf>,
     pub bgp: BgpConfig,
-    #[serde(default)]
     pub node: NodeConfig,
-    #[serde(default, rename = "peer")]
     pub peers: Vec<Spanned<PeerConfig>>,
-    #[serde(default, rename = "vip")]
     pub vips: Vec<Spanned<VipConfig>>,
     /// Hosts a rack speaker announces as next hops (`next_hop = "hosts"`).
-    #[serde(default, rename = "host")]
     pub hosts: Vec<Spanned<crate::hosts::HostConfig>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BgpConfig {
     pub asn: u32,
     /// Default: the host's first global IPv4 address.
@@ -78,40 +63,52 @@ pub struct BgpConfig {
     /// Absent: active sessions only.
     pub listen: Option<SocketAddr>,
     /// Graceful Restart time in seconds (RFC 4724); 0 turns GR off.
-    #[serde(default = "default_gr")]
     pub graceful_restart: u16,
 }
 
-fn default_gr() -> u16 {
-    120
+impl FromValue for BgpConfig {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(v, &["asn", "router_id", "listen", "graceful_restart"])?;
+        Ok(BgpConfig {
+            asn: t.req("asn")?,
+            router_id: t.get("router_id")?,
+            listen: t.get("listen")?,
+            graceful_restart: t.or("graceful_restart", 120)?,
+        })
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeConfig {
     /// Default: the hostname.
     pub name: Option<String>,
     pub labels_file: Option<PathBuf>,
     /// Merged with the labels file; the file wins on a shared key, since it
     /// is the per-host truth and these are fleet-wide defaults.
-    #[serde(default)]
     pub labels: Labels,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl FromValue for NodeConfig {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(v, &["name", "labels_file", "labels"])?;
+        Ok(NodeConfig {
+            name: t.get("name")?,
+            labels_file: t.get("labels_file")?,
+            labels: t.or("labels", Labels::new())?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
     pub address: IpAddr,
     pub asn: u32,
-    #[serde(default = "default_port")]
     pub port: u16,
     pub local_address: Option<IpAddr>,
-    #[serde(default = "default_hold")]
     pub hold_time: u16,
     pub keepalive: Option<u16>,
     /// First reconnect delay in seconds; it doubles up to 120 s.
     pub connect_retry: Option<u16>,
-    #[serde(default)]
     pub passive: bool,
     /// TTL of our packets for multihop eBGP.
     pub ebgp_multihop: Option<u8>,
@@ -119,44 +116,74 @@ pub struct PeerConfig {
     pub ttl_security: Option<u8>,
     /// TCP MD5 (RFC 2385) key, read from this file.
     pub password_file: Option<PathBuf>,
-    #[serde(default = "default_families")]
     pub families: Vec<FamilyName>,
     /// Paths per prefix offered with ADD-PATH; 0 or 1 means do not offer it.
-    #[serde(default = "default_add_paths")]
     pub add_paths_send_max: u8,
     pub description: Option<String>,
     /// Absent: the peer applies to every node.
     pub node_selector: Option<LabelSelector>,
 }
 
-fn default_port() -> u16 {
-    179
-}
-fn default_hold() -> u16 {
-    90
-}
-fn default_families() -> Vec<FamilyName> {
-    vec![
-        FamilyName(Family::IPV4_UNICAST),
-        FamilyName(Family::IPV6_UNICAST),
-    ]
-}
-fn default_add_paths() -> u8 {
-    16
+impl FromValue for PeerConfig {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(
+            v,
+            &[
+                "address",
+                "asn",
+                "port",
+                "local_address",
+                "hold_time",
+                "keepalive",
+                "connect_retry",
+                "passive",
+                "ebgp_multihop",
+                "ttl_security",
+                "password_file",
+                "families",
+                "add_paths_send_max",
+                "description",
+                "node_selector",
+            ],
+        )?;
+        Ok(PeerConfig {
+            address: t.req("address")?,
+            asn: t.req("asn")?,
+            port: t.or("port", 179)?,
+            local_address: t.get("local_address")?,
+            hold_time: t.or("hold_time", 90)?,
+            keepalive: t.get("keepalive")?,
+            connect_retry: t.get("connect_retry")?,
+            passive: t.or("passive", false)?,
+            ebgp_multihop: t.get("ebgp_multihop")?,
+            ttl_security: t.get("ttl_security")?,
+            password_file: t.get("password_file")?,
+            families: match t.get("families")? {
+                Some(f) => f,
+                None => vec![
+                    FamilyName(Family::IPV4_UNICAST),
+                    FamilyName(Family::IPV6_UNICAST),
+                ],
+            },
+            add_paths_send_max: t.or("add_paths_send_max", 16)?,
+            description: t.get("description")?,
+            node_selector: t.get("node_selector")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FamilyName(pub Family);
 
-impl<'de> Deserialize<'de> for FamilyName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match String::deserialize(d)?.as_str() {
+impl FromValue for FamilyName {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        tr::with(v, |s| match s {
             "ipv4-unicast" => Ok(FamilyName(Family::IPV4_UNICAST)),
             "ipv6-unicast" => Ok(FamilyName(Family::IPV6_UNICAST)),
-            other => Err(de::Error::custom(format!(
+            other => Err(format!(
                 "unknown family {other:?}: use \"ipv4-unicast\" or \"ipv6-unicast\""
-            ))),
-        }
+            )),
+        })
     }
 }
 
@@ -173,36 +200,51 @@ pub enum NextHopSpec {
     Hosts,
 }
 
-impl<'de> Deserialize<'de> for NextHopSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s == "self" {
-            return Ok(NextHopSpec::SelfAddress);
-        }
-        if s == "hosts" {
-            return Ok(NextHopSpec::Hosts);
-        }
-        s.parse().map(NextHopSpec::Address).map_err(|_| {
-            de::Error::custom(format!(
-                "next_hop {s:?} is not \"self\", \"hosts\" or an IP address"
-            ))
+impl FromValue for NextHopSpec {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        tr::with(v, |s| match s {
+            "self" => Ok(NextHopSpec::SelfAddress),
+            "hosts" => Ok(NextHopSpec::Hosts),
+            _ => s
+                .parse()
+                .map(NextHopSpec::Address)
+                .map_err(|_| format!("next_hop {s:?} is not \"self\", \"hosts\" or an IP address")),
         })
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VipConfig {
-    #[serde(deserialize_with = "from_str")]
     pub prefix: Prefix,
-    #[serde(default)]
     pub next_hop: NextHopSpec,
-    #[serde(default)]
     pub communities: Vec<Community>,
-    #[serde(default)]
     pub large_communities: Vec<Large>,
     pub local_pref: Option<u32>,
     pub med: Option<u32>,
+}
+
+impl FromValue for VipConfig {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(
+            v,
+            &[
+                "prefix",
+                "next_hop",
+                "communities",
+                "large_communities",
+                "local_pref",
+                "med",
+            ],
+        )?;
+        Ok(VipConfig {
+            prefix: t.req("prefix")?,
+            next_hop: t.or("next_hop", NextHopSpec::SelfAddress)?,
+            communities: t.or("communities", Vec::new())?,
+            large_communities: t.or("large_communities", Vec::new())?,
+            local_pref: t.get("local_pref")?,
+            med: t.get("med")?,
+        })
+    }
 }
 
 impl VipConfig {
@@ -238,9 +280,15 @@ impl FromStr for Community {
     }
 }
 
-impl<'de> Deserialize<'de> for Community {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_str(d)
+impl FromValue for Prefix {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        tr::parsed(v)
+    }
+}
+
+impl FromValue for Community {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        tr::parsed(v)
     }
 }
 
@@ -263,15 +311,31 @@ impl FromStr for Large {
     }
 }
 
-impl<'de> Deserialize<'de> for Large {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_str(d)
+impl FromValue for Large {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        tr::parsed(v)
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .map_or(0, |t| t.matches('\n').count() + 1)
+use tr::line_of;
+
+impl Config {
+    /// The document's shape and types; the checks across values follow.
+    fn read(text: &str) -> tr::Result<Config> {
+        let doc = tr::document(text)?;
+        let t = Table::new(&doc, &["vips_file", "bgp", "node", "peer", "vip", "host"])?;
+        fn all<T: FromValue>(t: &Table<'_, '_>, key: &str) -> tr::Result<Vec<T>> {
+            t.tables(key)?.into_iter().map(T::from_value).collect()
+        }
+        Ok(Config {
+            vips_file: t.get("vips_file")?,
+            bgp: t.req("bgp")?,
+            node: t.or("node", NodeConfig::default())?,
+            peers: all(&t, "peer")?,
+            vips: all(&t, "vip")?,
+            hosts: all(&t, "host")?,
+        })
+    }
 }
 
 impl Config {
@@ -282,10 +346,7 @@ impl Config {
             line,
             problem,
         };
-        let cfg: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_of(text, s.start));
-            err(line, e.message().trim().to_string())
-        })?;
+        let cfg = Config::read(text).map_err(|e| err(line_of(text, e.at), e.problem))?;
         let bgp_line = text
             .lines()
             .position(|l| l.trim() == "[bgp]")

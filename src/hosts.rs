@@ -2,18 +2,16 @@
 //! hops, as Kubernetes lists Nodes, each with labels (its rack) and an
 //! optional TCP health check.
 use crate::labels::{self, Labels};
-use serde::de::{self, Deserializer};
-use serde::Deserialize;
+use crate::toml_read::{self as tr, FromValue, Spanned, Table};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
+use toml::de::DeValue;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostConfig {
     pub name: String,
     pub address: Option<Ipv4Addr>,
     pub address6: Option<Ipv6Addr>,
-    #[serde(default)]
     pub labels: Labels,
     /// Without a check the host always counts as healthy.
     pub check: Option<CheckConfig>,
@@ -22,31 +20,40 @@ pub struct HostConfig {
 /// A TCP connect check: `rise` successes in a row make a host healthy,
 /// `fall` failures in a row make it unhealthy. A checked host starts
 /// unhealthy, so nothing unverified is announced.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckConfig {
-    #[serde(deserialize_with = "socket_addr")]
     pub tcp: SocketAddr,
-    #[serde(default = "default_interval", deserialize_with = "duration")]
     pub interval: Duration,
-    #[serde(default = "default_count")]
     pub rise: u32,
-    #[serde(default = "default_count")]
     pub fall: u32,
 }
 
-fn default_interval() -> Duration {
-    Duration::from_secs(1)
+impl FromValue for HostConfig {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(v, &["name", "address", "address6", "labels", "check"])?;
+        Ok(HostConfig {
+            name: t.req("name")?,
+            address: t.get("address")?,
+            address6: t.get("address6")?,
+            labels: t.or("labels", Labels::new())?,
+            check: t.get("check")?,
+        })
+    }
 }
 
-fn default_count() -> u32 {
-    2
-}
-
-fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
-    let s = String::deserialize(d)?;
-    s.parse()
-        .map_err(|_| de::Error::custom(format!("{s:?} is not ADDRESS:PORT")))
+impl FromValue for CheckConfig {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(v, &["tcp", "interval", "rise", "fall"])?;
+        Ok(CheckConfig {
+            tcp: t.req("tcp")?,
+            interval: match t.raw("interval") {
+                Some(i) => tr::with(i, parse_duration)?,
+                None => Duration::from_secs(1),
+            },
+            rise: t.or("rise", 2)?,
+            fall: t.or("fall", 2)?,
+        })
+    }
 }
 
 /// "500ms", "1s", "2m".
@@ -61,10 +68,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => Ok(Duration::from_secs(n * 60)),
         _ => Err(bad()),
     }
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    parse_duration(&String::deserialize(d)?).map_err(de::Error::custom)
 }
 
 impl HostConfig {

@@ -5,10 +5,11 @@
 //! `kube` feature they come from the Node object. Selection follows
 //! Kubernetes semantics exactly: matchLabels AND matchExpressions, with
 //! In, NotIn, Exists and DoesNotExist, and an empty selector matching all.
-use serde::Deserialize;
+use crate::toml_read::{self as tr, FromValue, Spanned, Table};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use toml::de::DeValue;
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -118,7 +119,7 @@ pub fn load(path: &Path) -> Result<Labels, LabelsError> {
     parse(&name, &text)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operator {
     In,
     NotIn,
@@ -126,23 +127,53 @@ pub enum Operator {
     DoesNotExist,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
     pub key: String,
     pub operator: Operator,
-    #[serde(default)]
     pub values: Vec<String>,
 }
 
 /// A Kubernetes LabelSelector (snake_case keys in TOML).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LabelSelector {
-    #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
-    #[serde(default)]
     pub match_expressions: Vec<Requirement>,
+}
+
+impl FromValue for Operator {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        tr::with(v, |s| match s {
+            "In" => Ok(Operator::In),
+            "NotIn" => Ok(Operator::NotIn),
+            "Exists" => Ok(Operator::Exists),
+            "DoesNotExist" => Ok(Operator::DoesNotExist),
+            other => Err(format!(
+                "unknown variant `{other}`, expected one of `In`, `NotIn`, `Exists`, `DoesNotExist`"
+            )),
+        })
+    }
+}
+
+impl FromValue for Requirement {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(v, &["key", "operator", "values"])?;
+        Ok(Requirement {
+            key: t.req("key")?,
+            operator: t.req("operator")?,
+            values: t.or("values", Vec::new())?,
+        })
+    }
+}
+
+impl FromValue for LabelSelector {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(v, &["match_labels", "match_expressions"])?;
+        Ok(LabelSelector {
+            match_labels: t.or("match_labels", BTreeMap::new())?,
+            match_expressions: t.or("match_expressions", Vec::new())?,
+        })
+    }
 }
 
 impl LabelSelector {

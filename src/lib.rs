@@ -9,4 +9,5 @@ pub mod hosts;
 pub mod labels;
 pub mod plan;
 pub mod runtime;
+pub mod toml_read;
 pub mod vips_file;

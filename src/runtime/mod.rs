@@ -443,6 +443,7 @@ pub fn run(path: &Path) -> Result<(), String> {
                 Wake::Accepted(Err(e)) => warn!("accept: {e}"),
                 Wake::Tick => {
                     d.report_status();
+                    alloc::trim_slack();
                     if let Some(f) = d.cfg.node.labels_file.clone() {
                         let now = Some(stamp(&f));
                         if now != d.labels_stamp {

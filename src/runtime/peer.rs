@@ -248,7 +248,9 @@ impl PeerTask {
 
     fn read(&mut self, now: Instant) -> Vec<Action> {
         let mut acts = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
+        // On the stack, shared by every peer: an idle daemon keeps no
+        // per-peer receive buffer, and reads are short (KEEPALIVEs).
+        let mut buf = [0u8; 16 * 1024];
         while let Some(c) = self.conn.as_mut() {
             match c.stream.get_ref().read(&mut buf) {
                 Ok(0) => {
