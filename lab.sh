@@ -163,7 +163,7 @@ next_hop = "hosts"
 prefix = "2001:db8:1::200/128"
 next_hop = "hosts"
 EOF
-    bgx "$work/$1.leafvip.log" "$1" env RUST_LOG=info "$bin" run -c "$work/$1.toml"
+    bgx "$work/$1.leafvip.log" "$1" env RUST_LOG=info "$bin" run -c "$work/$1.toml" -s "$work/$1.sock"
 }
 wait_nexthops() { # NS PREFIX COUNT
     local fam=-4

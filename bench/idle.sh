@@ -41,7 +41,7 @@ done
     printf '[[peer]]\naddress = "203.0.113.1"\nasn = 65001\n'
     for i in $(seq 1 10); do printf '[[vip]]\nprefix = "192.0.2.%d/32"\n' "$i"; done
 } > "$work/leafvip.toml"
-ip netns exec "$id-host" env RUST_LOG=warn "$bin" run -c "$work/leafvip.toml" & lv=$!; pids+=($lv)
+ip netns exec "$id-host" env RUST_LOG=warn "$bin" run -c "$work/leafvip.toml" -s "$work/leafvip.sock" & lv=$!; pids+=($lv)
 for _ in $(seq 100); do
     n=0
     for r in r1 r2; do birdc -s "$work/$r.ctl" show route count 2>/dev/null | grep -q "10 of 10 routes" && n=$((n + 1)); done

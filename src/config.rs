@@ -1,15 +1,15 @@
 //! The TOML configuration, validated up front so that a bad file is
 //! rejected with its name, line and problem, and a bad reload changes
 //! nothing.
+pub use crate::communities::{Community, Large};
 use crate::labels::{self, LabelSelector, Labels};
 use crate::toml_read::{self as tr, FromValue, Spanned, Table};
 use leafvip_bgp::rib_out::RouteAttrs;
-use leafvip_bgp::wire::{community, Family, LargeCommunity, Prefix};
+use leafvip_bgp::wire::{Family, Prefix};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use toml::de::DeValue;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,7 @@ pub struct Config {
     pub vips_file: Option<PathBuf>,
     pub bgp: BgpConfig,
     pub node: NodeConfig,
+    pub control: ControlConfig,
     pub peers: Vec<Spanned<PeerConfig>>,
     pub vips: Vec<Spanned<VipConfig>>,
     /// Hosts a rack speaker announces as next hops (`next_hop = "hosts"`).
@@ -74,6 +75,25 @@ impl FromValue for BgpConfig {
             router_id: t.get("router_id")?,
             listen: t.get("listen")?,
             graceful_restart: t.or("graceful_restart", 120)?,
+        })
+    }
+}
+
+/// How operators reach the daemon; read at start only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ControlConfig {
+    /// The status socket; absent: /run/leafvip/leafvip.sock; "": none.
+    pub socket: Option<PathBuf>,
+    /// Serve /metrics, /healthz and /readyz here; absent: off.
+    pub http: Option<SocketAddr>,
+}
+
+impl FromValue for ControlConfig {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        let t = Table::value(v, &["socket", "http"])?;
+        Ok(ControlConfig {
+            socket: t.get("socket")?,
+            http: t.get("http")?,
         })
     }
 }
@@ -259,59 +279,7 @@ impl VipConfig {
     }
 }
 
-/// "65000:100", or a well-known name such as "graceful-shutdown".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Community(pub u32);
-
-impl FromStr for Community {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "graceful-shutdown" => return Ok(Community(community::GRACEFUL_SHUTDOWN)),
-            "no-export" => return Ok(Community(community::NO_EXPORT)),
-            "no-advertise" => return Ok(Community(community::NO_ADVERTISE)),
-            _ => {}
-        }
-        let bad = || format!("community {s:?} is not ASN:VALUE with both parts 0..=65535");
-        let (a, b) = s.split_once(':').ok_or_else(bad)?;
-        let a: u16 = a.parse().map_err(|_| bad())?;
-        let b: u16 = b.parse().map_err(|_| bad())?;
-        Ok(Community((u32::from(a) << 16) | u32::from(b)))
-    }
-}
-
 impl FromValue for Prefix {
-    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
-        tr::parsed(v)
-    }
-}
-
-impl FromValue for Community {
-    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
-        tr::parsed(v)
-    }
-}
-
-/// "GLOBAL:LOCAL1:LOCAL2" (RFC 8092), each part 0..=4294967295.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Large(pub LargeCommunity);
-
-impl FromStr for Large {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let parts: Vec<Option<u32>> = s.split(':').map(|p| p.parse().ok()).collect();
-        match parts.as_slice() {
-            [Some(g), Some(l1), Some(l2)] => Ok(Large(LargeCommunity {
-                global: *g,
-                local1: *l1,
-                local2: *l2,
-            })),
-            _ => Err(format!("large community {s:?} is not GLOBAL:LOCAL1:LOCAL2")),
-        }
-    }
-}
-
-impl FromValue for Large {
     fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
         tr::parsed(v)
     }
@@ -323,7 +291,10 @@ impl Config {
     /// The document's shape and types; the checks across values follow.
     fn read(text: &str) -> tr::Result<Config> {
         let doc = tr::document(text)?;
-        let t = Table::new(&doc, &["vips_file", "bgp", "node", "peer", "vip", "host"])?;
+        let t = Table::new(
+            &doc,
+            &["vips_file", "bgp", "node", "control", "peer", "vip", "host"],
+        )?;
         fn all<T: FromValue>(t: &Table<'_, '_>, key: &str) -> tr::Result<Vec<T>> {
             t.tables(key)?.into_iter().map(T::from_value).collect()
         }
@@ -331,6 +302,7 @@ impl Config {
             vips_file: t.get("vips_file")?,
             bgp: t.req("bgp")?,
             node: t.or("node", NodeConfig::default())?,
+            control: t.or("control", ControlConfig::default())?,
             peers: all(&t, "peer")?,
             vips: all(&t, "vip")?,
             hosts: all(&t, "host")?,
@@ -548,7 +520,7 @@ prefix = "2001:db8:1::200/128"
         let v = c.vips().next().unwrap();
         assert_eq!(
             v.attrs().communities,
-            vec![0xfde8_0064, community::GRACEFUL_SHUTDOWN]
+            vec![0xfde8_0064, leafvip_bgp::wire::community::GRACEFUL_SHUTDOWN]
         );
         assert_eq!(v.next_hop, NextHopSpec::SelfAddress);
         let p = c.peers().next().unwrap();

@@ -4,10 +4,13 @@
 //! what a host needs around it: configuration and labels ([`config`],
 //! [`labels`]), the pure decision of what to announce to whom ([`plan`]),
 //! and the thin async runtime at the edge ([`runtime`]).
+pub mod communities;
 pub mod config;
 pub mod hosts;
 pub mod labels;
+pub mod logging;
 pub mod plan;
 pub mod runtime;
+pub mod status;
 pub mod toml_read;
 pub mod vips_file;

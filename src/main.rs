@@ -9,68 +9,98 @@ const DEFAULT_CONFIG: &str = "/etc/leafvip/leafvip.toml";
 const USAGE: &str = "\
 Announce service VIPs over BGP with this host as next hop.
 
-Usage: leafvip <COMMAND> [-c FILE]
+Usage: leafvip <COMMAND> [OPTIONS]
 
 Commands:
   run       Run the daemon (SIGHUP reloads, SIGTERM stops)
   check     Validate the config and labels, then print this node's plan
+  status    Show the running daemon's peers and VIPs
   version   Print the version
 
 Options:
-  -c, --config FILE   Configuration file [default: /etc/leafvip/leafvip.toml]
-  -h, --help          Print this help
-  -V, --version       Print the version
+  -c, --config FILE        Configuration file [default: /etc/leafvip/leafvip.toml]
+  -s, --socket PATH        Control socket [default: the config's, else /run/leafvip/leafvip.sock]
+      --json               status: print JSON
+      --log-format FORMAT  run: text or json [default: the journal under systemd, else text]
+  -h, --help               Print this help
+  -V, --version            Print the version
 ";
 
 enum Command {
     Run(PathBuf),
     Check(PathBuf),
+    Status,
     Version,
     Help,
 }
 
+struct Args {
+    command: Command,
+    socket: Option<PathBuf>,
+    json: bool,
+    log_format: Option<String>,
+}
+
 /// lexopt rather than clap: the same parsing for a few hundred KiB less
 /// binary, which matters on small routers.
-fn parse_args() -> Result<Command, lexopt::Error> {
+fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let mut command = None;
-    let mut config = PathBuf::from(DEFAULT_CONFIG);
+    let mut config = None;
+    let mut a = Args {
+        command: Command::Help,
+        socket: None,
+        json: false,
+        log_format: None,
+    };
     while let Some(arg) = parser.next()? {
         match arg {
-            Short('c') | Long("config") => config = parser.value()?.into(),
-            Short('h') | Long("help") => return Ok(Command::Help),
-            Short('V') | Long("version") => return Ok(Command::Version),
+            Short('c') | Long("config") => config = Some(PathBuf::from(parser.value()?)),
+            Short('s') | Long("socket") => a.socket = Some(parser.value()?.into()),
+            Long("json") => a.json = true,
+            Long("log-format") => match parser.value()?.string()?.as_str() {
+                f @ ("text" | "json" | "journal") => a.log_format = Some(f.into()),
+                other => return Err(format!("unknown log format {other:?}").into()),
+            },
+            Short('h') | Long("help") => return Ok(a),
+            Short('V') | Long("version") => {
+                a.command = Command::Version;
+                return Ok(a);
+            }
             Value(v) if command.is_none() => command = Some(v.string()?),
             _ => return Err(arg.unexpected()),
         }
     }
-    match command.as_deref() {
-        Some("run") => Ok(Command::Run(config)),
-        Some("check") => Ok(Command::Check(config)),
-        Some("version") => Ok(Command::Version),
-        Some(other) => Err(format!("unknown command {other:?}").into()),
-        None => Ok(Command::Help),
-    }
-}
-
-fn init_logging() {
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::prelude::*;
-    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    let filter: Targets = spec.parse().unwrap_or_else(|e| {
-        eprintln!("RUST_LOG={spec:?} is not a valid filter ({e}); using info");
-        Targets::new().with_default(tracing::Level::INFO)
-    });
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    tracing_subscriber::registry().with(filter).with(fmt).init();
+    let explicit = config.is_some();
+    let config = config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    a.command = match command.as_deref() {
+        Some("run") => Command::Run(config),
+        Some("check") => Command::Check(config),
+        Some("status") => {
+            // The socket named in an explicit config, unless -s says.
+            if a.socket.is_none() && explicit {
+                a.socket = leafvip::config::Config::load(&config)
+                    .map_err(|e| e.to_string())?
+                    .control
+                    .socket;
+            }
+            Command::Status
+        }
+        Some("version") => Command::Version,
+        Some(other) => return Err(format!("unknown command {other:?}").into()),
+        None => Command::Help,
+    };
+    Ok(a)
 }
 
 fn main() -> ExitCode {
-    let command = match parse_args() {
+    let Args {
+        command,
+        socket,
+        json,
+        log_format,
+    } = match parse_args() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("leafvip: {e}\n\n{USAGE}");
@@ -103,9 +133,23 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Status => {
+            let socket = socket.unwrap_or_else(|| runtime::control::DEFAULT_SOCKET.into());
+            let request = if json { "status json" } else { "status" };
+            match runtime::control::query(&socket, request) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("leafvip status: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run(config) => {
-            init_logging();
-            match runtime::run(&config) {
+            leafvip::logging::init(log_format.as_deref());
+            match runtime::run(&config, socket) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e}");

@@ -97,3 +97,66 @@ fn usage_errors_exit_2_with_help() {
     assert_eq!(code, 0);
     assert_eq!(out, format!("leafvip {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+/// A daemon that fails at once (its listen address is not on this host),
+/// started with `extra` arguments and environment; returns its stderr.
+fn failing_run(extra: &[&str], env: &[(&str, &str)], stderr_file: &str) -> String {
+    let cfg = write(
+        "unbindable.toml",
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\nlisten = \"192.0.2.1:179\"\n",
+    );
+    let err = std::fs::File::create(stderr_file).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_leafvip"))
+        .args(["run", "-c", &cfg, "-s", ""])
+        .args(extra)
+        .envs(env.iter().copied())
+        .stderr(err)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    std::fs::read_to_string(stderr_file).unwrap()
+}
+
+#[test]
+fn logs_are_text_json_or_the_journal() {
+    let path = write("stderr-text", "");
+    let text = failing_run(&[], &[], &path);
+    assert!(
+        text.contains("ERROR") && text.contains("listen on 192.0.2.1:179"),
+        "{text}"
+    );
+
+    let path = write("stderr-json", "");
+    let json = failing_run(&["--log-format", "json"], &[], &path);
+    let line: serde_json::Value = serde_json::from_str(json.lines().next().unwrap())
+        .unwrap_or_else(|e| panic!("not a JSON line ({e}): {json}"));
+    assert_eq!(line["level"], "ERROR");
+    assert!(line["message"]
+        .as_str()
+        .unwrap()
+        .contains("listen on 192.0.2.1:179"));
+    assert!(line["timestamp"].is_string());
+
+    // systemd names the journal stream by device and inode; only a stderr
+    // that is that stream counts.
+    use std::os::unix::fs::MetadataExt;
+    let path = write("stderr-journal", "");
+    let m = std::fs::metadata(&path).unwrap();
+    let stream = format!("{}:{}", m.dev(), m.ino());
+    let out = failing_run(&[], &[("JOURNAL_STREAM", &stream)], &path);
+    if std::path::Path::new("/run/systemd/journal/socket").exists() {
+        assert!(
+            !out.contains("listen on"),
+            "went to stderr, not the journal: {out}"
+        );
+    } else {
+        assert!(out.contains("journal unavailable"), "{out}");
+        assert!(out.contains("listen on 192.0.2.1:179"), "{out}");
+    }
+    let path = write("stderr-other", "");
+    let out = failing_run(&[], &[("JOURNAL_STREAM", "1:2")], &path);
+    assert!(
+        !out.contains("journal unavailable") && out.contains("ERROR"),
+        "{out}"
+    );
+}

@@ -95,7 +95,10 @@ fn speaks_sd_notify_with_a_watchdog_from_the_event_loop() {
     // systemd sets WATCHDOG_PID to the service's PID: the shell's $$ is the
     // daemon's PID once it execs.
     let child = Command::new("sh")
-        .args(["-c", "WATCHDOG_PID=$$ exec \"$0\" run -c \"$1\""])
+        .args([
+            "-c",
+            "WATCHDOG_PID=$$ exec \"$0\" run -c \"$1\" -s \"$1.sock\"",
+        ])
         .arg(env!("CARGO_BIN_EXE_leafvip"))
         .arg(&cfg)
         .env("NOTIFY_SOCKET", &sock_path)

@@ -31,5 +31,5 @@ families = ["ipv4-unicast"]
 EOF
 
 export RUST_LOG=warn
-ab_spawn "$WORKDIR/leafvip.out" "$bin" run -c "$WORKDIR/leafvip.toml"
+ab_spawn "$WORKDIR/leafvip.out" "$bin" run -c "$WORKDIR/leafvip.toml" -s "$WORKDIR/leafvip.sock"
 echo "$AB_PID"

@@ -3,24 +3,30 @@
 //! decides, it asks the pure core or [`crate::plan`].
 pub mod addrs;
 mod alloc;
+pub mod board;
+pub mod control;
 mod health;
 mod notify;
 pub mod peer;
+mod peer_status;
 pub mod sockopt;
 
-use crate::config::{Config, ConfigError, PeerConfig};
+use crate::config::{Config, ConfigError, NextHopSpec, PeerConfig};
 use crate::labels::Labels;
 use crate::plan::{PeerPlan, Plan};
 use async_executor::{LocalExecutor, Task};
 use async_io::{Async, Timer};
 use async_signal::{Signal, Signals};
+use board::{Board, VipInfo};
 use futures_lite::{future, StreamExt};
 use leafvip_bgp::wire::cease;
 use peer::{Clock, Cmd, PeerTask};
 use sockopt::SockOpts;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
@@ -54,6 +60,8 @@ struct Daemon<'a> {
     /// Cell is enough), and the last STATUS sent to systemd.
     established: std::rc::Rc<std::cell::Cell<usize>>,
     last_status: String,
+    /// What the status socket and the metrics endpoint read.
+    board: Rc<RefCell<Board>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,6 +286,29 @@ impl Daemon<'_> {
             healthy.contains(h)
         });
         self.reconcile(plan);
+        self.post();
+    }
+
+    /// Brings the board up to date with the peers and VIPs.
+    fn post(&mut self) {
+        let hosts: Vec<&str> = self.cfg.hosts().map(|h| h.name.as_str()).collect();
+        let up = hosts.iter().filter(|h| self.healthy.contains(**h)).count();
+        let mut b = self.board.borrow_mut();
+        b.peers = self.peers.values().map(|h| h.tx.clone()).collect();
+        b.vips = self.inputs.as_ref().map_or(Vec::new(), |(_, vips)| {
+            vips.iter()
+                .map(|v| VipInfo {
+                    prefix: v.prefix.to_string(),
+                    next_hop: match v.next_hop {
+                        NextHopSpec::SelfAddress => "self".into(),
+                        NextHopSpec::Hosts => "hosts".into(),
+                        NextHopSpec::Address(a) => a.to_string(),
+                    },
+                    health: (v.next_hop == NextHopSpec::Hosts)
+                        .then(|| format!("{up}/{} hosts up", hosts.len())),
+                })
+                .collect()
+        });
     }
 
     fn health_changed(&mut self, (name, up): health::Change) {
@@ -356,8 +387,9 @@ enum Wake {
     Tick,
 }
 
-/// Runs the daemon until SIGTERM or SIGINT.
-pub fn run(path: &Path) -> Result<(), String> {
+/// Runs the daemon until SIGTERM or SIGINT. `socket` overrides the
+/// config's control socket.
+pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     alloc::tune();
     let Loaded { cfg, labels, vips } = load(path).map_err(|e| e.to_string())?;
     let node = cfg.node.name.clone().unwrap_or_else(addrs::hostname);
@@ -372,6 +404,28 @@ pub fn run(path: &Path) -> Result<(), String> {
         Some(a) => Some(listener(a, &cfg).map_err(|e| format!("listen on {a}: {e}"))?),
         None => None,
     };
+    let socket = socket
+        .or_else(|| cfg.control.socket.clone())
+        .unwrap_or_else(|| control::DEFAULT_SOCKET.into());
+    let control = match socket.as_os_str().is_empty() {
+        true => None,
+        false => Some(
+            control::bind(&socket)
+                .map_err(|e| format!("control socket {}: {e}", socket.display()))?,
+        ),
+    };
+    let control_bound = control.is_some();
+    let board = Rc::new(RefCell::new(Board {
+        base: crate::status::Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            node: node.clone(),
+            asn: cfg.bgp.asn,
+            router_id: router_id.to_string(),
+            ..Default::default()
+        },
+        started: Some(std::time::Instant::now()),
+        ..Default::default()
+    }));
     let ex: LocalExecutor<'static> = LocalExecutor::new();
     let (health_tx, health_rx) = async_channel::unbounded();
     let mut d = Daemon {
@@ -389,10 +443,15 @@ pub fn run(path: &Path) -> Result<(), String> {
         inputs: Some((labels, vips)),
         established: std::rc::Rc::new(std::cell::Cell::new(0)),
         last_status: String::new(),
+        board: board.clone(),
     };
     info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
     d.start_checks();
     d.replan();
+    if let Some(l) = control {
+        ex.spawn(control::serve(l, board.clone())).detach();
+    }
+    board.borrow_mut().ready = true;
     alloc::trim();
     // Config loaded, listener bound, sessions starting: ready.
     d.report_status();
@@ -455,5 +514,8 @@ pub fn run(path: &Path) -> Result<(), String> {
             }
         }
     }));
+    if control_bound {
+        let _ = std::fs::remove_file(&socket);
+    }
     Ok(())
 }

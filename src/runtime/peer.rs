@@ -1,6 +1,7 @@
 //! One task per peer: carries the core's actions to a socket and feeds the
 //! socket, the timers and the daemon's commands back in as events.
 use super::addrs;
+use super::peer_status::History;
 use super::sockopt::{self, SockOpts};
 use crate::plan::{LocalAddrs, PeerPlan};
 use async_io::{Async, Timer};
@@ -26,6 +27,8 @@ pub enum Cmd {
     Incoming(TcpStream),
     /// Close with a Cease of this subcode and message, then end the task.
     Stop { subcode: u8, message: String },
+    /// Answer with a snapshot for `leafvip status` and the metrics.
+    Status(async_channel::Sender<crate::status::PeerStatus>),
 }
 
 /// The clock the core sees: milliseconds since the daemon started.
@@ -72,14 +75,15 @@ async fn connect(peer: SocketAddr, opts: SockOpts) -> io::Result<Async<TcpStream
 }
 
 pub struct PeerTask {
-    plan: PeerPlan,
+    pub(super) plan: PeerPlan,
     opts: SockOpts,
-    peer: Peer,
-    clock: Clock,
+    pub(super) peer: Peer,
+    pub(super) clock: Clock,
     conn: Option<Conn>,
     connecting: Option<Connecting>,
-    local: LocalAddrs,
-    addr: SocketAddr,
+    pub(super) local: LocalAddrs,
+    pub(super) addr: SocketAddr,
+    pub(super) history: History,
     /// Shared count of Established sessions, for systemd's STATUS.
     established: std::rc::Rc<std::cell::Cell<usize>>,
 }
@@ -102,6 +106,7 @@ impl PeerTask {
             connecting: None,
             local: LocalAddrs::default(),
             addr,
+            history: History::default(),
             established,
         }
     }
@@ -141,6 +146,9 @@ impl PeerTask {
                     );
                 }
                 Wake::Cmd(Some(Cmd::Incoming(stream))) => acts = self.incoming(now, stream),
+                Wake::Cmd(Some(Cmd::Status(reply))) => {
+                    let _ = reply.try_send(self.snapshot());
+                }
                 Wake::Readable => acts = self.read(now),
                 Wake::Writable => self.write(),
                 Wake::Connected(Ok(stream)) => {
@@ -358,15 +366,23 @@ impl PeerTask {
                 } => {
                     self.established
                         .set(self.established.get().saturating_sub(1));
-                    warn!(peer = %self.addr, "session down: {reason}")
+                    warn!(peer = %self.addr, "session down: {reason}");
+                    self.history.last_error = Some(reason.to_string());
                 }
                 Action::Down {
                     reason,
                     was_up: false,
-                } => debug!(peer = %self.addr, "attempt failed: {reason}"),
-                Action::NotificationSent(n) => warn!(peer = %self.addr, "sent NOTIFICATION {n}"),
+                } => {
+                    debug!(peer = %self.addr, "attempt failed: {reason}");
+                    self.history.last_error = Some(reason.to_string());
+                }
+                Action::NotificationSent(n) => {
+                    warn!(peer = %self.addr, "sent NOTIFICATION {n}");
+                    self.history.notification(true, &n);
+                }
                 Action::NotificationReceived(n) => {
-                    warn!(peer = %self.addr, "received NOTIFICATION {n}")
+                    warn!(peer = %self.addr, "received NOTIFICATION {n}");
+                    self.history.notification(false, &n);
                 }
                 Action::UpdateReceived { verdict, .. } if verdict.action() != Revision::Accept => {
                     warn!(peer = %self.addr, "malformed UPDATE handled by {:?} (RFC 7606): {:?}", verdict.action(), verdict.problems);

@@ -217,10 +217,18 @@ impl Lab {
     /// Starts leafvip in `ns` with this config; returns the process index.
     pub fn leafvip(&mut self, ns: &str, name: &str, config: &str) -> usize {
         let cfg = self.write(&format!("{name}.toml"), config);
+        let sock = self.path(&format!("{name}.sock"));
         let bin = env!("CARGO_BIN_EXE_leafvip");
         self.spawn(
             ns,
-            &[bin, "run", "-c", cfg.to_str().unwrap()],
+            &[
+                bin,
+                "run",
+                "-c",
+                cfg.to_str().unwrap(),
+                "--socket",
+                sock.to_str().unwrap(),
+            ],
             name,
             &[("RUST_LOG", "debug")],
         )

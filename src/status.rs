@@ -1,0 +1,301 @@
+//! What `leafvip status` shows: one snapshot of the daemon, rendered as a
+//! table that reads like `birdc show protocols` or as JSON for scripts.
+//! Pure data, so the rendering is tested without a daemon.
+use serde::Serialize;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    pub version: String,
+    pub node: String,
+    pub asn: u32,
+    pub router_id: String,
+    pub uptime_secs: u64,
+    pub peers: Vec<PeerStatus>,
+    pub vips: Vec<VipStatus>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeerStatus {
+    /// "address:port".
+    pub peer: String,
+    pub asn: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub state: String,
+    /// Seconds in Established; absent when the session is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uptime_secs: Option<u64>,
+    /// Why the session last went down or the last attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Negotiated with the peer, in words; empty when down.
+    pub capabilities: Vec<String>,
+    pub prefixes_sent: Vec<FamilyCount>,
+    /// Paths held back by the peer's ADD-PATH limit.
+    pub suppressed: usize,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub updates_in: u64,
+    pub updates_out: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_notification: Option<String>,
+    pub notifications: Vec<NotificationCount>,
+    /// Each VIP as this peer sees it.
+    #[serde(skip)]
+    pub vips: Vec<PeerVip>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FamilyCount {
+    pub family: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotificationCount {
+    /// "sent" or "received".
+    pub direction: &'static str,
+    pub code: u8,
+    pub count: u64,
+}
+
+/// One VIP toward one peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PeerVip {
+    #[serde(skip)]
+    pub prefix: String,
+    pub peer: String,
+    /// The next hops the plan offers this peer.
+    pub next_hops: Vec<String>,
+    /// Those the peer holds from us now.
+    pub sent: Vec<String>,
+    pub state: &'static str,
+    /// Why nothing is offered, when nothing is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VipStatus {
+    pub prefix: String,
+    /// "self", "hosts" or the configured address.
+    pub next_hop: String,
+    /// For `next_hop = "hosts"`: how many of the hosts pass their checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// Announced to at least one peer.
+    pub announced: bool,
+    pub peers: Vec<PeerVip>,
+}
+
+/// The state of one VIP toward one peer, from what is offered and sent.
+pub fn vip_state(offered: usize, sent: usize, established: bool) -> &'static str {
+    match (offered, sent) {
+        (0, _) => "not offered",
+        (_, 0) if !established => "waiting for session",
+        (_, 0) => "withheld",
+        (o, s) if s < o => "partly announced",
+        _ => "announced",
+    }
+}
+
+fn duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h{m:02}m")
+    } else if h > 0 {
+        format!("{h}h{m:02}m{s:02}s")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+impl Status {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// The table for people.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "leafvip {} on {}: AS {}, router id {}, up {}",
+            self.version,
+            self.node,
+            self.asn,
+            self.router_id,
+            duration(self.uptime_secs)
+        );
+        let _ = writeln!(
+            o,
+            "\n{:<28} {:>10}  {:<12} {:<10} {:>6} {:>5} {:>8} {:>8}",
+            "Peer", "AS", "State", "Since", "Sent", "Supp", "MsgIn", "MsgOut"
+        );
+        for p in &self.peers {
+            let sent: usize = p.prefixes_sent.iter().map(|f| f.count).sum();
+            let since = p.uptime_secs.map_or("-".to_string(), duration);
+            let _ = writeln!(
+                o,
+                "{:<28} {:>10}  {:<12} {:<10} {:>6} {:>5} {:>8} {:>8}",
+                p.peer, p.asn, p.state, since, sent, p.suppressed, p.messages_in, p.messages_out
+            );
+            if let Some(d) = &p.description {
+                let _ = writeln!(o, "    description:        {d}");
+            }
+            if !p.capabilities.is_empty() {
+                let _ = writeln!(o, "    capabilities:       {}", p.capabilities.join(", "));
+            }
+            if !p.prefixes_sent.is_empty() {
+                let f: Vec<String> = p
+                    .prefixes_sent
+                    .iter()
+                    .map(|f| format!("{} {}", f.family, f.count))
+                    .collect();
+                let _ = writeln!(o, "    prefixes sent:      {}", f.join(", "));
+            }
+            let _ = writeln!(
+                o,
+                "    updates in/out:     {}/{}",
+                p.updates_in, p.updates_out
+            );
+            if let Some(e) = &p.last_error {
+                let _ = writeln!(o, "    last error:         {e}");
+            }
+            if let Some(n) = &p.last_notification {
+                let _ = writeln!(o, "    last notification:  {n}");
+            }
+        }
+        let _ = writeln!(o, "\n{:<28} {:<14} Health / peers", "VIP", "Next hop");
+        for v in &self.vips {
+            let _ = writeln!(
+                o,
+                "{:<28} {:<14} {}",
+                v.prefix,
+                v.next_hop,
+                v.health.as_deref().unwrap_or("-")
+            );
+            for pv in &v.peers {
+                let hops = if pv.sent.is_empty() {
+                    pv.next_hops.join(" ")
+                } else {
+                    pv.sent.join(" ")
+                };
+                let why = pv
+                    .reason
+                    .as_deref()
+                    .map_or(String::new(), |r| format!(": {r}"));
+                let line = format!("    {:<24} {}{} {}", pv.peer, pv.state, why, hops);
+                let _ = writeln!(o, "{}", line.trim_end());
+            }
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Status {
+        let pv = PeerVip {
+            prefix: "192.0.2.200/32".into(),
+            peer: "198.51.100.1:179".into(),
+            next_hops: vec!["198.51.100.3".into()],
+            sent: vec!["198.51.100.3".into()],
+            state: vip_state(1, 1, true),
+            reason: None,
+        };
+        Status {
+            version: "0.1.0".into(),
+            node: "master1".into(),
+            asn: 65100,
+            router_id: "198.51.100.3".into(),
+            uptime_secs: 3723,
+            peers: vec![PeerStatus {
+                peer: "198.51.100.1:179".into(),
+                asn: 65001,
+                state: "Established".into(),
+                uptime_secs: Some(61),
+                capabilities: vec!["ipv4-unicast".into(), "add-path send ipv4-unicast".into()],
+                prefixes_sent: vec![FamilyCount {
+                    family: "ipv4-unicast".into(),
+                    count: 1,
+                }],
+                messages_in: 5,
+                messages_out: 7,
+                last_notification: Some("received Cease / Administrative Reset (6/4)".into()),
+                notifications: vec![NotificationCount {
+                    direction: "received",
+                    code: 6,
+                    count: 1,
+                }],
+                vips: vec![pv.clone()],
+                ..Default::default()
+            }],
+            vips: vec![VipStatus {
+                prefix: "192.0.2.200/32".into(),
+                next_hop: "self".into(),
+                health: None,
+                announced: true,
+                peers: vec![pv],
+            }],
+        }
+    }
+
+    #[test]
+    fn text_reads_like_a_router_table() {
+        let t = sample().to_text();
+        assert!(
+            t.starts_with(
+                "leafvip 0.1.0 on master1: AS 65100, router id 198.51.100.3, up 1h02m03s"
+            ),
+            "{t}"
+        );
+        let row = t
+            .lines()
+            .find(|l| l.starts_with("198.51.100.1:179"))
+            .unwrap();
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            cols,
+            [
+                "198.51.100.1:179",
+                "65001",
+                "Established",
+                "1m01s",
+                "1",
+                "0",
+                "5",
+                "7"
+            ]
+        );
+        assert!(t.contains("last notification:  received Cease / Administrative Reset (6/4)"));
+        assert!(
+            t.contains("    198.51.100.1:179         announced 198.51.100.3"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn json_has_the_same_facts() {
+        let j: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        assert_eq!(j["peers"][0]["state"], "Established");
+        assert_eq!(j["peers"][0]["prefixes_sent"][0]["count"], 1);
+        assert_eq!(j["peers"][0]["notifications"][0]["code"], 6);
+        assert_eq!(j["vips"][0]["peers"][0]["sent"][0], "198.51.100.3");
+        assert!(j["peers"][0].get("vips").is_none());
+    }
+
+    #[test]
+    fn vip_states() {
+        assert_eq!(vip_state(0, 0, true), "not offered");
+        assert_eq!(vip_state(2, 0, false), "waiting for session");
+        assert_eq!(vip_state(2, 0, true), "withheld");
+        assert_eq!(vip_state(2, 1, true), "partly announced");
+        assert_eq!(vip_state(2, 2, true), "announced");
+    }
+}

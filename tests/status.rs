@@ -1,0 +1,161 @@
+//! `leafvip status` against a live daemon peering with BIRD: the table and
+//! the JSON agree with what the router holds, NOTIFICATIONs are counted and
+//! named, and the socket keeps other users out.
+mod support;
+use nix::sys::signal::Signal;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+use support::bird::leaf1;
+use support::{can_run, rack, wait_for, Lab};
+
+const T: Duration = Duration::from_secs(20);
+
+fn status(lab: &Lab, json: bool) -> (bool, String, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_leafvip"));
+    c.args(["status", "-s", lab.path("leafvip.sock").to_str().unwrap()]);
+    if json {
+        c.arg("--json");
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn json(lab: &Lab) -> serde_json::Value {
+    let (ok, out, err) = status(lab, true);
+    assert!(ok, "status --json failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn status_shows_sessions_vips_and_notifications_as_the_router_sees_them() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("status");
+    let (leaf, host) = rack(&mut lab);
+    let bird = leaf1(&mut lab, &leaf, "");
+    lab.write("labels", "rack=leaf1\n");
+    let cfg = format!(
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n\n[node]\nname = \"master1\"\nlabels_file = \"{}\"\n\n\
+         [[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\ndescription = \"leaf1\"\nfamilies = [\"ipv4-unicast\"]\n\n\
+         [[vip]]\nprefix = \"192.0.2.200/32\"\n[[vip]]\nprefix = \"192.0.2.201/32\"\n[[vip]]\nprefix = \"2001:db8:1::200/128\"\n",
+        lab.path("labels").display()
+    );
+    let lv = lab.leafvip(&host, "leafvip", &cfg);
+    wait_for(
+        T,
+        "both VIPs at BIRD",
+        || (bird.next_hops("192.0.2.201/32") == ["198.51.100.3"]).then_some(()),
+        || bird.route("192.0.2.201/32"),
+    );
+
+    // The socket is the daemon's alone.
+    let sock = lab.path("leafvip.sock");
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "socket mode {mode:o}");
+
+    let j = wait_for(
+        T,
+        "status to report both VIPs sent",
+        || {
+            let j = json(&lab);
+            (j["peers"][0]["prefixes_sent"][0]["count"] == 2).then_some(j)
+        },
+        || status(&lab, false).1,
+    );
+    let p = &j["peers"][0];
+    assert_eq!(j["node"], "master1");
+    assert_eq!(p["peer"], "198.51.100.1:179");
+    assert_eq!(p["asn"], 65001);
+    assert_eq!(p["description"], "leaf1");
+    assert_eq!(p["state"], "Established");
+    assert!(p["uptime_secs"].is_u64());
+    let caps: Vec<&str> = p["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        caps.contains(&"ipv4-unicast") && caps.contains(&"4-octet AS"),
+        "{caps:?}"
+    );
+    assert!(p["messages_in"].as_u64().unwrap() >= 2, "{p}");
+    assert!(p["updates_out"].as_u64().unwrap() >= 1, "{p}");
+    // Every VIP, with what this peer holds; the IPv6 one is not offered on
+    // an IPv4-only session, and says why.
+    let vips = j["vips"].as_array().unwrap();
+    assert_eq!(vips.len(), 3);
+    for v in &vips[..2] {
+        assert_eq!(v["announced"], true, "{v}");
+        assert_eq!(v["peers"][0]["state"], "announced", "{v}");
+        let hop = v["peers"][0]["sent"][0].as_str().unwrap();
+        let prefix = v["prefix"].as_str().unwrap();
+        assert_eq!(bird.next_hops(prefix), vec![hop.to_string()]);
+    }
+    assert_eq!(vips[2]["announced"], false);
+    assert_eq!(vips[2]["peers"][0]["state"], "not offered");
+    assert!(vips[2]["peers"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("families exclude ipv6-unicast"));
+
+    // The table carries the same facts.
+    let (ok, text, _) = status(&lab, false);
+    assert!(ok);
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("198.51.100.1:179"))
+        .unwrap_or_else(|| panic!("no peer row: {text}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..3], ["198.51.100.1:179", "65001", "Established"]);
+    assert_eq!(row[4], "2", "sent column: {text}");
+    assert!(text.contains("description:        leaf1"), "{text}");
+    eprintln!("{text}");
+
+    // BIRD resets the session: the NOTIFICATION is named and counted.
+    bird.cmd("restart h1").unwrap();
+    let j = wait_for(
+        T,
+        "the Cease in status",
+        || {
+            let j = json(&lab);
+            j["peers"][0]["last_notification"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("received Cease"))
+                .then_some(j)
+        },
+        || status(&lab, false).1,
+    );
+    let n = &j["peers"][0]["notifications"][0];
+    assert_eq!(
+        (n["direction"].as_str(), n["code"].as_u64()),
+        (Some("received"), Some(6))
+    );
+    assert!(n["count"].as_u64().unwrap() >= 1);
+
+    // Another user is refused with a clear message.
+    let o = Command::new(env!("CARGO_BIN_EXE_leafvip"))
+        .args(["status", "-s", sock.to_str().unwrap()])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("permission denied"), "{err}");
+
+    // SIGTERM removes the socket.
+    lab.proc(lv).signal(Signal::SIGTERM);
+    assert!(lab.proc(lv).wait_exit(Duration::from_secs(10)).is_some());
+    assert!(!sock.exists());
+    let (ok, _, err) = status(&lab, false);
+    assert!(!ok && err.contains("no leafvip daemon"), "{err}");
+}
