@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 # As root on Debian, install the routers and tools the interop tests use.
 need=()
-for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd tcpdump:tcpdump ip:iproute2 ss:iproute2; do
+for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd tcpdump:tcpdump ip:iproute2 ss:iproute2 curl:curl; do
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -29,7 +29,7 @@ run() {
 
 run -p leafvip-bgp --all-targets
 run -p leafvip --lib --bins --no-default-features
-for feature in kube l2 bfd; do
+for feature in kube l2 bfd metrics; do
     run -p leafvip --lib --bins --no-default-features --features "$feature"
 done
 run -p leafvip --all-targets --all-features

@@ -340,6 +340,16 @@ impl Config {
                 "bgp.graceful_restart is at most 4095 seconds".into(),
             ));
         }
+        if cfg!(not(feature = "metrics")) && cfg.control.http.is_some() {
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("http"))
+                .map_or(0, |i| i + 1);
+            return Err(err(
+                line,
+                "control.http needs a leafvip built with the metrics feature".into(),
+            ));
+        }
         for (k, v) in &cfg.node.labels {
             labels::check_key(k)
                 .and_then(|()| labels::check_value(v))
@@ -584,6 +594,21 @@ prefix = "2001:db8:1::200/128"
         );
         assert!(err(&nh).contains("not of the VIP's family"), "{}", err(&nh));
         assert!(err("[bgp]\nasn = 0\n").starts_with("leafvip.toml:1: bgp.asn 0"));
+    }
+
+    #[test]
+    fn control_http_needs_the_metrics_feature() {
+        let text = format!("{GOOD}\n[control]\nhttp = \"127.0.0.1:9179\"\n");
+        let r = Config::parse("leafvip.toml", &text);
+        if cfg!(feature = "metrics") {
+            assert_eq!(
+                r.unwrap().control.http,
+                Some("127.0.0.1:9179".parse().unwrap())
+            );
+        } else {
+            let e = r.unwrap_err().to_string();
+            assert!(e.starts_with("leafvip.toml:28: control.http needs"), "{e}");
+        }
     }
 
     #[test]

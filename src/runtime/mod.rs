@@ -6,6 +6,8 @@ mod alloc;
 pub mod board;
 pub mod control;
 mod health;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod notify;
 pub mod peer;
 mod peer_status;
@@ -450,6 +452,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     d.replan();
     if let Some(l) = control {
         ex.spawn(control::serve(l, board.clone())).detach();
+    }
+    #[cfg(feature = "metrics")]
+    if let Some(a) = d.cfg.control.http {
+        let l = Async::<TcpListener>::bind(a).map_err(|e| format!("control.http {a}: {e}"))?;
+        ex.spawn(metrics::serve(l, board.clone())).detach();
     }
     board.borrow_mut().ready = true;
     alloc::trim();

@@ -1,0 +1,121 @@
+//! The metrics endpoint, scraped with curl while leafvip peers with BIRD:
+//! what it reports matches what the router holds, and readiness follows
+//! the session.
+#![cfg(feature = "metrics")]
+mod support;
+use std::process::Command;
+use std::time::Duration;
+use support::bird::leaf1;
+use support::{can_run, rack, wait_for, Lab};
+
+const T: Duration = Duration::from_secs(20);
+
+/// (HTTP status, body) from curl run inside `ns`.
+fn get(ns: &str, url: &str) -> (u16, String) {
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            "-w",
+            "\n%{http_code}",
+            url,
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn value(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[test]
+fn metrics_and_readiness_follow_the_session() {
+    if !can_run(&["bird", "birdc", "curl"]) {
+        return;
+    }
+    let mut lab = Lab::new("metrics");
+    let (leaf, host) = rack(&mut lab);
+    let bird = leaf1(&mut lab, &leaf, "");
+    let cfg = "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n\n[control]\nhttp = \"127.0.0.1:9179\"\n\n\
+               [[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\n\n\
+               [[vip]]\nprefix = \"192.0.2.200/32\"\n[[vip]]\nprefix = \"2001:db8:1::200/128\"\n";
+    lab.leafvip(&host, "leafvip", cfg);
+    let base = "http://127.0.0.1:9179";
+    wait_for(
+        T,
+        "the endpoint to answer",
+        || (get(&host, &format!("{base}/healthz")).0 == 200).then_some(()),
+        || lab.log("leafvip"),
+    );
+    wait_for(
+        T,
+        "both VIPs at BIRD",
+        || (bird.next_hops("2001:db8:1::200/128") == ["2001:db8:100::3"]).then_some(()),
+        || bird.route("2001:db8:1::200/128"),
+    );
+    let peer = "{peer=\"198.51.100.1:179\"}";
+    let m = wait_for(
+        T,
+        "metrics to show the session up with both families",
+        || {
+            let (code, m) = get(&host, &format!("{base}/metrics"));
+            let v6 = value(
+                &m,
+                "leafvip_bgp_announced_prefixes{peer=\"198.51.100.1:179\",family=\"ipv6-unicast\"}",
+            );
+            (code == 200 && v6 == Some(1.0)).then_some(m)
+        },
+        || get(&host, &format!("{base}/metrics")).1,
+    );
+    assert_eq!(
+        value(&m, &format!("leafvip_bgp_session_up{peer}")),
+        Some(1.0)
+    );
+    assert!(value(&m, &format!("leafvip_bgp_updates_sent_total{peer}")).unwrap() >= 1.0);
+    assert_eq!(
+        value(
+            &m,
+            "leafvip_bgp_announced_prefixes{peer=\"198.51.100.1:179\",family=\"ipv4-unicast\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "leafvip_vip_announced{vip=\"192.0.2.200/32\"}"),
+        Some(1.0)
+    );
+    assert!(m.contains("leafvip_build_info{version=\""), "{m}");
+    assert_eq!(get(&host, &format!("{base}/readyz")).0, 200);
+    assert_eq!(get(&host, &format!("{base}/nothing")).0, 404);
+
+    // The router goes away: readiness drops and a NOTIFICATION is counted.
+    bird.cmd("disable h1").unwrap();
+    wait_for(
+        T,
+        "readyz to fail without a session",
+        || (get(&host, &format!("{base}/readyz")).0 == 503).then_some(()),
+        || get(&host, &format!("{base}/metrics")).1,
+    );
+    let (_, m) = get(&host, &format!("{base}/metrics"));
+    assert_eq!(
+        value(&m, &format!("leafvip_bgp_session_up{peer}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "leafvip_bgp_notifications_total{peer=\"198.51.100.1:179\",direction=\"received\",code=\"6\"}"
+        ),
+        Some(1.0),
+        "{m}"
+    );
+}
