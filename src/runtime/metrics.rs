@@ -1,30 +1,33 @@
-//! `/metrics`, `/healthz` and `/readyz` over HTTP/1.1: hyper on async-io
-//! through smol-hyper, one connection task each. The metrics are encoded
-//! by prometheus-client from one status snapshot per scrape, so they can
-//! never disagree with `leafvip status`, and an idle daemon keeps no
+//! `/metrics`, `/healthz` and `/readyz` over HTTP/1.1 with tiny_http.
+//!
+//! Not hyper: hyper 1 links tokio, which only the `kube` feature may bring.
+//! tiny_http serves on threads of its own; each request asks the event loop
+//! for a snapshot over a channel, so a loop that hangs fails `/healthz`,
+//! and the metrics are encoded by prometheus-client from the same snapshot
+//! as `leafvip status`: the two never disagree, and an idle daemon keeps no
 //! metric objects between scrapes.
 use super::board::Board;
 use crate::status::Status;
-use async_io::{Async, Timer};
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use async_executor::LocalExecutor;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use smol_hyper::rt::{FuturesIo, SmolTimer};
 use std::cell::RefCell;
-use std::convert::Infallible;
-use std::net::TcpListener;
+use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::mpsc;
 use std::time::Duration;
-use tracing::{debug, warn};
+use tiny_http::{Header, Response, Server};
+use tracing::debug;
+
+/// How long a request waits for the event loop before it counts as hung.
+const LOOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A snapshot and whether the daemon is done starting.
+type Snapshot = (Status, bool);
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -102,71 +105,73 @@ fn readiness(st: &Status, loaded: bool) -> Result<(), String> {
     }
 }
 
-fn reply(code: StatusCode, kind: &'static str, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = code;
-    if let Ok(v) = kind.parse() {
-        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+fn reply(code: u16, kind: &str, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
+    let mut r = Response::from_string(body).with_status_code(code);
+    if let Ok(h) = Header::from_bytes("Content-Type", kind) {
+        r.add_header(h);
     }
     r
 }
 
-async fn respond(path: &str, board: &Rc<RefCell<Board>>) -> Response<Full<Bytes>> {
+fn respond(
+    path: &str,
+    ask: &async_channel::Sender<mpsc::SyncSender<Snapshot>>,
+) -> Response<std::io::Cursor<Vec<u8>>> {
     const TEXT: &str = "text/plain; charset=utf-8";
+    let snapshot = || {
+        let (tx, rx) = mpsc::sync_channel(1);
+        ask.send_blocking(tx).ok()?;
+        rx.recv_timeout(LOOP_TIMEOUT).ok()
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
+        return reply(404, TEXT, "try /metrics, /healthz or /readyz\n".into());
+    }
+    let Some((st, loaded)) = snapshot() else {
+        return reply(503, TEXT, "the event loop does not answer\n".into());
+    };
     match path {
         "/metrics" => reply(
-            StatusCode::OK,
+            200,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            render(&Board::status(board).await),
+            render(&st),
         ),
-        // Answered by the event loop's own executor: a hung loop answers nothing.
-        "/healthz" => reply(StatusCode::OK, TEXT, "ok\n".into()),
-        "/readyz" => {
-            let loaded = board.borrow().ready;
-            match readiness(&Board::status(board).await, loaded) {
-                Ok(()) => reply(StatusCode::OK, TEXT, "ready\n".into()),
-                Err(why) => reply(StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("{why}\n")),
-            }
-        }
-        _ => reply(
-            StatusCode::NOT_FOUND,
-            TEXT,
-            "try /metrics, /healthz or /readyz\n".into(),
-        ),
+        "/healthz" => reply(200, TEXT, "ok\n".into()),
+        _ => match readiness(&st, loaded) {
+            Ok(()) => reply(200, TEXT, "ready\n".into()),
+            Err(why) => reply(503, TEXT, format!("{why}\n")),
+        },
     }
 }
 
-/// Serves until the daemon ends.
-pub async fn serve(listener: Async<TcpListener>, board: Rc<RefCell<Board>>) {
-    let ex = async_executor::LocalExecutor::new();
-    ex.run(async {
-        loop {
-            let stream = match listener.accept().await {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    warn!("metrics endpoint: {e}");
-                    Timer::after(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let board = board.clone();
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let board = board.clone();
-                async move { Ok::<_, Infallible>(respond(req.uri().path(), &board).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(SmolTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(FuturesIo::new(stream), svc);
-            ex.spawn(async move {
-                if let Err(e) = conn.await {
-                    debug!("metrics client: {e}");
-                }
-            })
-            .detach();
+/// Binds `addr` and serves until the daemon ends.
+pub fn start(
+    addr: SocketAddr,
+    board: Rc<RefCell<Board>>,
+    ex: &LocalExecutor<'static>,
+) -> Result<(), String> {
+    let server = Server::http(addr).map_err(|e| e.to_string())?;
+    let (ask, asked) = async_channel::bounded::<mpsc::SyncSender<Snapshot>>(16);
+    ex.spawn(async move {
+        while let Ok(reply) = asked.recv().await {
+            let st = Board::status(&board).await;
+            let loaded = board.borrow().ready;
+            let _ = reply.try_send((st, loaded));
         }
     })
-    .await
+    .detach();
+    std::thread::Builder::new()
+        .name("leafvip-http".into())
+        .spawn(move || {
+            for req in server.incoming_requests() {
+                let resp = respond(req.url(), &ask);
+                if let Err(e) = req.respond(resp) {
+                    debug!("metrics client: {e}");
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 #[cfg(test)]

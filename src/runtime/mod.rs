@@ -455,8 +455,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     }
     #[cfg(feature = "metrics")]
     if let Some(a) = d.cfg.control.http {
-        let l = Async::<TcpListener>::bind(a).map_err(|e| format!("control.http {a}: {e}"))?;
-        ex.spawn(metrics::serve(l, board.clone())).detach();
+        metrics::start(a, board.clone(), &ex).map_err(|e| format!("control.http {a}: {e}"))?;
     }
     board.borrow_mut().ready = true;
     alloc::trim();
