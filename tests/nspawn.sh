@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# leafvip's .deb under a real systemd: a Debian container (systemd-nspawn)
+# boots systemd as PID 1 in a network namespace this script makes, wired by
+# a veth to a second one where BIRD plays the leaf (198.51.100.1; the host
+# is 198.51.100.3). The packaged unit runs inside, and the script checks
+# what an operator would: READY and STATUS, the route at BIRD with the
+# host's next hop, logs in the journal, `leafvip status` for root only,
+# reload, the watchdog restarting a frozen daemon, and a clean stop.
+#   tests/nspawn.sh DEB     (root; needs debootstrap and systemd-container)
+# The Debian root is cached in $LEAFVIP_NSPAWN_ROOT (default
+# /var/tmp/leafvip-nspawn-root); the container, BIRD and both namespaces
+# are gone when this exits, pass or fail.
+set -euo pipefail
+deb=$(realpath "$1")
+root=${LEAFVIP_NSPAWN_ROOT:-/var/tmp/leafvip-nspawn-root}
+id=lvnsp$$
+machine=$id
+bird_pid=
+fail() { echo "nspawn: FAIL: $*" >&2; exit 1; }
+step() { echo "==> $*"; }
+
+if [ ! -x "$root/usr/sbin/adduser" ] || [ ! -x "$root/usr/bin/kill" ]; then
+    step "debootstrap a Debian root with systemd into $root"
+    rm -rf "$root.tmp"
+    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,adduser,procps \
+        bookworm "$root.tmp" http://deb.debian.org/debian >/dev/null
+    mv "$root.tmp" "$root"
+fi
+
+# A throwaway copy of the cached root for this run.
+run_root=$(mktemp -d /var/tmp/leafvip-nspawn.XXXXXX)
+nspawn_pid=
+cleanup() {
+    if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
+        kill -TERM "$nspawn_pid" 2>/dev/null || true # nspawn shuts the container down
+        for _ in $(seq 50); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$nspawn_pid" 2>/dev/null || true
+    fi
+    [ -n "$bird_pid" ] && kill "$bird_pid" 2>/dev/null || true
+    ip netns del "$id-host" 2>/dev/null || true
+    ip netns del "$id-leaf" 2>/dev/null || true
+    rm -rf "$run_root"
+}
+trap cleanup EXIT INT TERM
+cp -a "$root/." "$run_root/"
+cp "$deb" "$run_root/leafvip.deb"
+
+step "namespaces: BIRD in $id-leaf, the container in $id-host"
+for n in host leaf; do ip netns add "$id-$n"; ip -n "$id-$n" link set lo up; done
+ip link add eth0 netns "$id-host" type veth peer name eth0 netns "$id-leaf"
+ip -n "$id-host" addr add 198.51.100.3/24 dev eth0
+ip -n "$id-leaf" addr add 198.51.100.1/24 dev eth0
+for n in host leaf; do ip -n "$id-$n" link set eth0 up; done
+cat > "$run_root/bird.conf" <<'EOF'
+router id 198.51.100.1;
+protocol device {}
+protocol bgp host { local 198.51.100.1 as 65001; neighbor 198.51.100.3 as 65100; passive on;
+    ipv4 { import all; export none; }; }
+EOF
+ip netns exec "$id-leaf" bird -c "$run_root/bird.conf" -s "$run_root/bird.ctl" -P "$run_root/bird.pid"
+bird_pid=$(cat "$run_root/bird.pid")
+birdc() { command birdc -s "$run_root/bird.ctl" "$@"; }
+
+step "boot the container ($machine)"
+systemd-nspawn -q --register=no --keep-unit -D "$run_root" --machine="$machine" --network-namespace-path="/run/netns/$id-host" --boot \
+    >"$run_root/console.log" 2>&1 </dev/null &
+nspawn_pid=$!
+# The container's PID 1 is nspawn's child.
+leader=
+for _ in $(seq 100); do
+    leader=$(pgrep -P "$nspawn_pid" | head -1 || true)
+    [ -n "$leader" ] && [ -S "/proc/$leader/root/run/systemd/private" ] && break
+    sleep 0.2
+done
+[ -n "$leader" ] || fail "container did not boot: $(tail -5 "$run_root/console.log")"
+inside() { nsenter -t "$leader" -a "$@"; }
+for _ in $(seq 100); do
+    state=$(inside systemctl is-system-running 2>/dev/null || true)
+    case $state in running|degraded) break ;; esac
+    sleep 0.2
+done
+echo "    systemd is $state"
+
+step "install the .deb with dpkg -i inside"
+inside dpkg -i /leafvip.deb >/dev/null
+cat > "$run_root/etc/leafvip/leafvip.toml" <<'EOF'
+[bgp]
+asn = 65100
+router_id = "198.51.100.3"
+[[peer]]
+address = "198.51.100.1"
+asn = 65001
+[[vip]]
+prefix = "192.0.2.200/32"
+EOF
+# A short watchdog, so the frozen-daemon check takes seconds.
+mkdir -p "$run_root/etc/systemd/system/leafvip.service.d"
+printf '[Service]\nWatchdogSec=3\n' > "$run_root/etc/systemd/system/leafvip.service.d/test.conf"
+inside systemctl daemon-reload
+
+step "systemctl start: READY, then STATUS with the session"
+inside systemctl start leafvip || fail "start failed: $(inside journalctl -u leafvip --no-pager | tail -20)"
+status=
+for _ in $(seq 100); do
+    status=$(inside systemctl show -P StatusText leafvip)
+    [ "$status" = "1/1 sessions established, 1 VIPs" ] && break
+    sleep 0.2
+done
+[ "$status" = "1/1 sessions established, 1 VIPs" ] || fail "STATUS=$status"
+echo "    STATUS=$status"
+[ "$(inside systemctl show -P User leafvip)" = leafvip ] || fail "not running as leafvip"
+user=$(inside stat -c %U "/proc/$(inside systemctl show -P MainPID leafvip)")
+[ "$user" = leafvip ] || fail "main process runs as $user"
+
+step "BIRD holds the VIP with the host's next hop"
+route=$(birdc show route 192.0.2.200/32 all)
+echo "$route" | grep -q "BGP.next_hop: 198.51.100.3" || fail "route at BIRD: $route"
+
+step "logs are in the journal, with priorities"
+inside journalctl -u leafvip --no-pager -o cat | grep -q "session established" \
+    || fail "no 'session established' in the journal"
+inside journalctl -u leafvip --no-pager -p warning -o cat | grep -q "session established" \
+    && fail "an info line was logged at warning priority"
+
+step "leafvip status: root sees the table; another user is refused"
+table=$(inside leafvip status)
+echo "$table" | grep -q "^198.51.100.1:179 .* Established" || fail "status: $table"
+refused=$(inside setpriv --reuid=65534 --regid=65534 --clear-groups leafvip status 2>&1 || true)
+echo "$refused" | grep -q "permission denied" || fail "another user was not refused: $refused"
+
+step "systemctl reload keeps the session"
+before=$(inside systemctl show -P MainPID leafvip)
+inside systemctl reload leafvip || fail "reload: $(inside journalctl -u leafvip --no-pager | tail -5)"
+sleep 1
+[ "$(inside systemctl show -P MainPID leafvip)" = "$before" ] || fail "reload restarted the daemon"
+inside journalctl -u leafvip --no-pager -o cat | grep -q "reloaded" || fail "no reload in the journal"
+inside systemctl is-active -q leafvip || fail "inactive after reload"
+
+step "a frozen daemon is killed by the watchdog and restarted"
+inside kill -STOP "$before"
+for _ in $(seq 100); do
+    now=$(inside systemctl show -P MainPID leafvip)
+    [ "$now" != "$before" ] && [ "$now" != 0 ] && break
+    sleep 0.2
+done
+[ "$now" != "$before" ] && [ "$now" != 0 ] || fail "watchdog did not restart the daemon"
+inside journalctl -u leafvip --no-pager | grep -q "Watchdog timeout" || fail "no watchdog timeout logged"
+echo "    restarted: PID $before -> $now"
+
+step "systemctl stop: Cease at BIRD, unit inactive"
+for _ in $(seq 100); do
+    birdc show protocols host | grep -q Established && break
+    sleep 0.2
+done
+inside systemctl stop leafvip
+inside systemctl is-active -q leafvip && fail "still active after stop"
+birdc show protocols all host | grep -qi "administrative shutdown" \
+    || fail "BIRD did not see the Administrative Shutdown: $(birdc show protocols all host)"
+echo "nspawn: OK: the .deb's unit runs under systemd $(inside systemctl --version | head -1 | awk '{print $2}')"
