@@ -2,6 +2,7 @@
 # Idle cost: leafvip with 2 established BGP peers (BIRD 2 in namespaces) and
 # 10 VIPs, left alone for SECONDS (default 60). Prints RSS and the CPU time
 # the daemon used while idle. Run as root: bench/idle.sh [SECONDS]
+# (LEAFVIP_BIN picks the binary; IDLE_HTTP=ADDR turns the metrics endpoint on.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -37,6 +38,8 @@ EOF
 done
 {
     printf '[bgp]\nasn = 65100\nrouter_id = "198.51.100.3"\n'
+    # IDLE_HTTP=127.0.0.1:9179 also serves /metrics (a `metrics` build).
+    [ -n "${IDLE_HTTP:-}" ] && printf '[control]\nhttp = "%s"\n' "$IDLE_HTTP"
     printf '[[peer]]\naddress = "198.51.100.1"\nasn = 65001\n'
     printf '[[peer]]\naddress = "203.0.113.1"\nasn = 65001\n'
     for i in $(seq 1 10); do printf '[[vip]]\nprefix = "192.0.2.%d/32"\n' "$i"; done
