@@ -246,9 +246,14 @@ impl Daemon<'_> {
                 if cfg.bgp != self.cfg.bgp {
                     warn!("changes to [bgp] take effect on restart");
                 }
+                if cfg.control != self.cfg.control {
+                    warn!("changes to [control] take effect on restart");
+                }
                 let keep_bgp = self.cfg.bgp.clone();
+                let keep_control = self.cfg.control.clone();
                 self.cfg = cfg;
                 self.cfg.bgp = keep_bgp;
+                self.cfg.control = keep_control;
                 self.labels_stamp = self.cfg.node.labels_file.as_deref().map(stamp);
                 self.start_checks();
                 self.inputs = Some((labels, vips));
