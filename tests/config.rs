@@ -1,0 +1,135 @@
+//! The config file: the documented example parses, and every kind of
+//! mistake is rejected with the file, the line and the problem.
+use leafvip::config::{Config, NextHopSpec};
+
+const GOOD: &str = r#"
+[bgp]
+asn = 65100
+router_id = "198.51.100.3"
+
+[node]
+labels = { site = "dc1" }
+
+[[peer]]
+address = "198.51.100.2"
+asn = 65001
+node_selector = { match_labels = { rack = "leaf1" } }
+
+[[peer]]
+address = "2001:db8::2"
+asn = 65001
+node_selector = { match_expressions = [{ key = "rack", operator = "In", values = ["leaf1"] }] }
+
+[[vip]]
+prefix = "192.0.2.200/32"
+communities = ["65000:100", "graceful-shutdown"]
+large_communities = ["65000:1:2"]
+
+[[vip]]
+prefix = "2001:db8:1::200/128"
+"#;
+
+#[test]
+fn parses_the_documented_example() {
+    let c = Config::parse("leafvip.toml", GOOD).unwrap();
+    assert_eq!(c.bgp.asn, 65100);
+    assert_eq!(c.peers().count(), 2);
+    let v = c.vips().next().unwrap();
+    assert_eq!(
+        v.attrs().communities,
+        vec![0xfde8_0064, leafvip_bgp::wire::community::GRACEFUL_SHUTDOWN]
+    );
+    assert_eq!(v.next_hop, NextHopSpec::SelfAddress);
+    let p = c.peers().next().unwrap();
+    assert_eq!((p.port, p.hold_time, p.add_paths_send_max), (179, 90, 16));
+}
+
+fn err(text: &str) -> String {
+    Config::parse("leafvip.toml", text).unwrap_err().to_string()
+}
+
+#[test]
+fn errors_name_file_line_and_problem() {
+    let bad_prefix = GOOD.replace("192.0.2.200/32", "192.0.2.200/33");
+    assert!(
+        err(&bad_prefix).starts_with("leafvip.toml:20:"),
+        "{}",
+        err(&bad_prefix)
+    );
+    assert!(err(&bad_prefix).contains("prefix length"));
+    let unknown = GOOD.replace("asn = 65100", "asn = 65100\nasm = 1");
+    assert!(
+        err(&unknown).starts_with("leafvip.toml:4:") && err(&unknown).contains("unknown field"),
+        "{}",
+        err(&unknown)
+    );
+    let hold = GOOD.replace(
+        "asn = 65001\nnode_selector = { match_labels",
+        "asn = 65001\nhold_time = 2\nnode_selector = { match_labels",
+    );
+    assert!(
+        err(&hold).starts_with("leafvip.toml:9: peer 198.51.100.2: hold_time 2"),
+        "{}",
+        err(&hold)
+    );
+    let dup = format!("{GOOD}\n[[peer]]\naddress = \"198.51.100.2\"\nasn = 65002\n");
+    assert!(
+        err(&dup).contains("configured twice (first at line 9)"),
+        "{}",
+        err(&dup)
+    );
+    let sel = GOOD.replace(
+        "operator = \"In\", values = [\"leaf1\"]",
+        "operator = \"In\"",
+    );
+    assert!(
+        err(&sel).contains("needs at least one value"),
+        "{}",
+        err(&sel)
+    );
+    let op = GOOD.replace("operator = \"In\"", "operator = \"in\"");
+    assert!(err(&op).contains("unknown variant"), "{}", err(&op));
+    let comm = GOOD.replace("65000:100", "70000:1");
+    assert!(
+        err(&comm).contains("community \"70000:1\""),
+        "{}",
+        err(&comm)
+    );
+    let nh = GOOD.replace(
+        "prefix = \"2001:db8:1::200/128\"",
+        "prefix = \"2001:db8:1::200/128\"\nnext_hop = \"198.51.100.3\"",
+    );
+    assert!(err(&nh).contains("not of the VIP's family"), "{}", err(&nh));
+    assert!(err("[bgp]\nasn = 0\n").starts_with("leafvip.toml:1: bgp.asn 0"));
+}
+
+#[test]
+fn control_http_needs_the_metrics_feature() {
+    let text = format!("{GOOD}\n[control]\nhttp = \"127.0.0.1:9179\"\n");
+    let r = Config::parse("leafvip.toml", &text);
+    if cfg!(feature = "metrics") {
+        assert_eq!(
+            r.unwrap().control.http,
+            Some("127.0.0.1:9179".parse().unwrap())
+        );
+    } else {
+        let e = r.unwrap_err().to_string();
+        assert!(e.starts_with("leafvip.toml:28: control.http needs"), "{e}");
+    }
+}
+
+#[test]
+fn file_labels_win_over_inline_ones() {
+    let dir = std::env::temp_dir().join(format!("leafvip-labels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("labels");
+    std::fs::write(&f, "site=dc2\nrack=leaf1\n").unwrap();
+    let text = GOOD.replace(
+        "[node]\n",
+        &format!("[node]\nlabels_file = {:?}\n", f.display().to_string()),
+    );
+    let labels = Config::parse("x", &text).unwrap().labels().unwrap();
+    assert_eq!(labels.get("site").map(String::as_str), Some("dc2"));
+    assert_eq!(labels.get("rack").map(String::as_str), Some("leaf1"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
