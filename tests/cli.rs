@@ -160,3 +160,46 @@ fn logs_are_text_json_or_the_journal() {
         "{out}"
     );
 }
+
+#[test]
+fn the_control_socket_never_replaces_a_file_that_is_not_a_socket() {
+    let cfg = write(
+        "sock.toml",
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n",
+    );
+    let victim = write("not-a-socket", "precious\n");
+    let (code, _, err) = leafvip(&["run", "-c", &cfg, "-s", &victim]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("exists and is not a socket"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+#[test]
+fn a_stale_socket_is_replaced_and_a_live_one_is_not() {
+    let cfg = write(
+        "live.toml",
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n",
+    );
+    let sock = write("live.sock", "");
+    std::fs::remove_file(&sock).unwrap();
+    // A socket left behind by a daemon that died: nobody listens on it.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let mut first = Command::new(env!("CARGO_BIN_EXE_leafvip"))
+        .args(["run", "-c", &cfg, "-s", &sock])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        leafvip(&["status", "-s", &sock]).0 == 0
+    });
+    let (code, _, err) = leafvip(&["run", "-c", &cfg, "-s", &sock]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(up, "the first daemon did not take over the stale socket");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("another leafvip is serving this socket"),
+        "{err}"
+    );
+}

@@ -18,10 +18,17 @@ pub const DEFAULT_SOCKET: &str = "/run/leafvip/leafvip.sock";
 /// A client gets this long to send its request and read the answer.
 const CLIENT_TIME: Duration = Duration::from_secs(5);
 
-/// Binds the socket. A stale file from a daemon that died is replaced; a
-/// live daemon's is not.
+/// Binds the socket. A stale socket from a daemon that died is replaced; a
+/// live daemon's is not, and nothing that is not a socket is ever removed.
 pub fn bind(path: &Path) -> io::Result<Async<UnixListener>> {
-    if path.exists() {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if !m.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "exists and is not a socket",
+            ));
+        }
         match UnixStream::connect(path) {
             Ok(_) => {
                 return Err(io::Error::new(
