@@ -210,6 +210,9 @@ wait_nexthops spine 2001:db8:1::200 2
 sleep 1
 show
 echo
+echo "==> what worker2's operator sees: leafvip status"
+"$bin" status -s "$work/worker2.sock" | sed 's/^/    /'
+echo
 if [ "$(x spine ip route show 192.0.2.200 | grep -c via)" = 2 ] && [ "$(x leaf1 ip route show 192.0.2.200 | grep -c via)" = 2 ]; then
     echo "lab: OK: the spine spreads the VIP over both leaves, leaf1 over master1 and worker1, leaf2 to worker2"
 else
