@@ -42,7 +42,8 @@ cleanup() {
     for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 ns() { ip netns add "$id-$1"; namespaces+=("$id-$1"); ip -n "$id-$1" link set lo up; }
 x() { ip netns exec "$id-$1" "${@:2}"; }

@@ -18,7 +18,8 @@ cleanup() {
     for n in host r1 r2; do ip netns del "$id-$n" 2>/dev/null || true; done
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 for n in host r1 r2; do ip netns add "$id-$n"; ip -n "$id-$n" link set lo up; done
 ip link add eth1 netns "$id-host" type veth peer name eth0 netns "$id-r1"
 ip link add eth2 netns "$id-host" type veth peer name eth0 netns "$id-r2"

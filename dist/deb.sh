@@ -12,6 +12,10 @@ deb=$(cargo deb --no-build --target "$target" 2>/dev/null | tail -1)
 echo "$deb"
 [ "${1:-}" = --check ] || exit 0
 [ "$(id -u)" = 0 ] || { echo "--check needs root" >&2; exit 1; }
+if dpkg -s leafvip >/dev/null 2>&1; then
+    echo "--check installs and purges leafvip: not on a host where it is installed" >&2
+    exit 1
+fi
 trap 'dpkg --purge leafvip >/dev/null 2>&1 || true' EXIT
 dpkg -i "$deb"
 /usr/bin/leafvip version
@@ -20,6 +24,6 @@ getent passwd leafvip
 test -f /usr/lib/systemd/system/leafvip.service
 systemd-analyze verify /usr/lib/systemd/system/leafvip.service
 dpkg --purge leafvip
-! getent passwd leafvip
-! test -e /usr/bin/leafvip
+if getent passwd leafvip >/dev/null; then echo "purge left the leafvip user" >&2; exit 1; fi
+if [ -e /usr/bin/leafvip ]; then echo "purge left /usr/bin/leafvip" >&2; exit 1; fi
 echo "deb check: installed, verified and purged $deb"

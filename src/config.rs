@@ -70,12 +70,25 @@ pub struct BgpConfig {
 impl FromValue for BgpConfig {
     fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
         let t = Table::value(v, &["asn", "router_id", "listen", "graceful_restart"])?;
-        Ok(BgpConfig {
+        let c = BgpConfig {
             asn: t.req("asn")?,
             router_id: t.get("router_id")?,
             listen: t.get("listen")?,
             graceful_restart: t.or("graceful_restart", 120)?,
-        })
+        };
+        if c.asn == 0 || c.asn == u32::from(leafvip_bgp::wire::AS_TRANS) {
+            return t.error("asn", format!("bgp.asn {} is reserved", c.asn));
+        }
+        if c.router_id.is_some_and(|id| id.is_unspecified()) {
+            return t.error("router_id", "bgp.router_id 0.0.0.0 is not valid".into());
+        }
+        if c.graceful_restart > 4095 {
+            return t.error(
+                "graceful_restart",
+                "bgp.graceful_restart is at most 4095 seconds".into(),
+            );
+        }
+        Ok(c)
     }
 }
 
@@ -91,10 +104,17 @@ pub struct ControlConfig {
 impl FromValue for ControlConfig {
     fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
         let t = Table::value(v, &["socket", "http"])?;
-        Ok(ControlConfig {
+        let c = ControlConfig {
             socket: t.get("socket")?,
             http: t.get("http")?,
-        })
+        };
+        if cfg!(not(feature = "metrics")) && c.http.is_some() {
+            return t.error(
+                "http",
+                "control.http needs a leafvip built with the metrics feature".into(),
+            );
+        }
+        Ok(c)
     }
 }
 
@@ -295,6 +315,13 @@ impl Config {
             &doc,
             &["vips_file", "bgp", "node", "control", "peer", "vip", "host"],
         )?;
+        if t.raw("bgp").is_none() {
+            // Not at any line: the whole file lacks it.
+            return Err(tr::Error {
+                at: usize::MAX,
+                problem: "missing table [bgp]".into(),
+            });
+        }
         fn all<T: FromValue>(t: &Table<'_, '_>, key: &str) -> tr::Result<Vec<T>> {
             t.tables(key)?.into_iter().map(T::from_value).collect()
         }
@@ -319,37 +346,6 @@ impl Config {
             problem,
         };
         let cfg = Config::read(text).map_err(|e| err(line_of(text, e.at), e.problem))?;
-        let bgp_line = text
-            .lines()
-            .position(|l| l.trim() == "[bgp]")
-            .map_or(0, |i| i + 1);
-        if cfg.bgp.asn == 0 || cfg.bgp.asn == u32::from(leafvip_bgp::wire::AS_TRANS) {
-            return Err(err(
-                bgp_line,
-                format!("bgp.asn {} is reserved", cfg.bgp.asn),
-            ));
-        }
-        if let Some(id) = cfg.bgp.router_id {
-            if id.is_unspecified() {
-                return Err(err(bgp_line, "bgp.router_id 0.0.0.0 is not valid".into()));
-            }
-        }
-        if cfg.bgp.graceful_restart > 4095 {
-            return Err(err(
-                bgp_line,
-                "bgp.graceful_restart is at most 4095 seconds".into(),
-            ));
-        }
-        if cfg!(not(feature = "metrics")) && cfg.control.http.is_some() {
-            let line = text
-                .lines()
-                .position(|l| l.trim_start().starts_with("http"))
-                .map_or(0, |i| i + 1);
-            return Err(err(
-                line,
-                "control.http needs a leafvip built with the metrics feature".into(),
-            ));
-        }
         for (k, v) in &cfg.node.labels {
             labels::check_key(k)
                 .and_then(|()| labels::check_value(v))

@@ -78,8 +78,9 @@ fn parse_args() -> Result<Args, lexopt::Error> {
         Some("run") => Command::Run(config),
         Some("check") => Command::Check(config),
         Some("status") => {
-            // The socket named in an explicit config, unless -s says.
-            if a.socket.is_none() && explicit {
+            // Unless -s says, the socket of the config `run` would read:
+            // the one named, or the default one when it exists.
+            if a.socket.is_none() && (explicit || config.exists()) {
                 a.socket = leafvip::config::Config::load(&config)
                     .map_err(|e| e.to_string())?
                     .control
@@ -135,8 +136,25 @@ fn main() -> ExitCode {
         },
         Command::Status => {
             let socket = socket.unwrap_or_else(|| runtime::control::DEFAULT_SOCKET.into());
+            if socket.as_os_str().is_empty() {
+                eprintln!(
+                    "leafvip status: the control socket is turned off ([control] socket = \"\")"
+                );
+                return ExitCode::FAILURE;
+            }
             let request = if json { "status json" } else { "status" };
             match runtime::control::query(&socket, request) {
+                Ok(text) if text.is_empty() || text.starts_with("error:") => {
+                    eprintln!(
+                        "leafvip status: {}",
+                        if text.is_empty() {
+                            "no answer from the daemon"
+                        } else {
+                            text.trim_end()
+                        }
+                    );
+                    ExitCode::FAILURE
+                }
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS

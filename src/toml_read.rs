@@ -83,6 +83,17 @@ impl<'a, 'i> Table<'a, 'i> {
         self.at
     }
 
+    /// Where `key`'s value starts, or the table if the key is absent: for
+    /// errors found after reading.
+    pub fn at_key(&self, key: &str) -> usize {
+        self.raw(key).map_or(self.at, |v| v.span().start)
+    }
+
+    /// An error at `key`'s value.
+    pub fn error<T>(&self, key: &str, problem: String) -> Result<T> {
+        error(self.at_key(key), problem)
+    }
+
     pub fn raw(&self, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
         self.table.get(key)
     }

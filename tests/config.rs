@@ -100,7 +100,10 @@ fn errors_name_file_line_and_problem() {
         "prefix = \"2001:db8:1::200/128\"\nnext_hop = \"198.51.100.3\"",
     );
     assert!(err(&nh).contains("not of the VIP's family"), "{}", err(&nh));
-    assert!(err("[bgp]\nasn = 0\n").starts_with("leafvip.toml:1: bgp.asn 0"));
+    assert!(err("[bgp]\nasn = 0\n").starts_with("leafvip.toml:2: bgp.asn 0"));
+    assert!(err("[bgp] # main\nasn = 1\nrouter_id = \"0.0.0.0\"\n")
+        .starts_with("leafvip.toml:3: bgp.router_id"));
+    assert_eq!(err("[node]\n"), "leafvip.toml: missing table [bgp]");
 }
 
 #[test]

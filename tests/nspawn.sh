@@ -24,6 +24,7 @@ if [ ! -x "$root/usr/sbin/adduser" ] || [ ! -x "$root/usr/bin/kill" ]; then
     rm -rf "$root.tmp"
     debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,adduser,procps \
         bookworm "$root.tmp" http://deb.debian.org/debian >/dev/null
+    rm -rf "$root"
     mv "$root.tmp" "$root"
 fi
 
@@ -41,7 +42,8 @@ cleanup() {
     ip netns del "$id-leaf" 2>/dev/null || true
     rm -rf "$run_root"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 cp -a "$root/." "$run_root/"
 cp "$deb" "$run_root/leafvip.deb"
 
@@ -57,8 +59,12 @@ protocol device {}
 protocol bgp host { local 198.51.100.1 as 65001; neighbor 198.51.100.3 as 65100; passive on;
     ipv4 { import all; export none; }; }
 EOF
-ip netns exec "$id-leaf" bird -c "$run_root/bird.conf" -s "$run_root/bird.ctl" -P "$run_root/bird.pid"
-bird_pid=$(cat "$run_root/bird.pid")
+# In the foreground (-f) and backgrounded here: $! is BIRD's own PID
+# (ip netns exec execs it), to stop it by.
+ip netns exec "$id-leaf" bird -f -c "$run_root/bird.conf" -s "$run_root/bird.ctl" \
+    >"$run_root/bird.log" 2>&1 &
+bird_pid=$!
+for _ in $(seq 50); do [ -S "$run_root/bird.ctl" ] && break; sleep 0.1; done
 birdc() { command birdc -s "$run_root/bird.ctl" "$@"; }
 
 step "boot the container ($machine)"

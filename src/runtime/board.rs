@@ -5,9 +5,16 @@
 //! of questions, never shared mutable state.
 use super::peer::Cmd;
 use crate::status::{PeerVip, Status, VipStatus};
+use async_io::Timer;
+use futures_lite::future;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::time::Duration;
+
+/// A peer task answers between two events; one that takes longer (a
+/// close flushing a NOTIFICATION) is left out of this snapshot.
+const PEER_ANSWER: Duration = Duration::from_secs(2);
 
 /// A VIP as the daemon knows it, before the peers say what they sent.
 #[derive(Debug, Clone)]
@@ -39,10 +46,19 @@ impl Board {
         };
         for tx in peers {
             let (reply, answer) = async_channel::bounded(1);
-            if tx.send(Cmd::Status(reply)).await.is_ok() {
-                if let Ok(p) = answer.recv().await {
-                    st.peers.push(p);
-                }
+            let sent = tx.send(Cmd::Status(reply)).await.is_ok();
+            // Holding the sender would keep a stopped peer's queue (and the
+            // reply sender in it) alive.
+            drop(tx);
+            if !sent {
+                continue;
+            }
+            let late = async {
+                Timer::after(PEER_ANSWER).await;
+                Err(async_channel::RecvError)
+            };
+            if let Ok(p) = future::or(answer.recv(), late).await {
+                st.peers.push(p);
             }
         }
         let mut per_vip: BTreeMap<String, Vec<PeerVip>> = BTreeMap::new();

@@ -36,13 +36,19 @@ pub fn bind(path: &Path) -> io::Result<Async<UnixListener>> {
                     "another leafvip is serving this socket",
                 ))
             }
-            Err(_) => std::fs::remove_file(path)?,
+            // Nobody listens: a socket left by a daemon that died.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path)?,
+            Err(e) => return Err(e),
         }
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let l = UnixListener::bind(path)?;
+    // Owner-only from the start: no window with the umask's permissions.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    let l = bound?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Async::new(l)
 }

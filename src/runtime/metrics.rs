@@ -120,7 +120,9 @@ fn respond(
     const TEXT: &str = "text/plain; charset=utf-8";
     let snapshot = || {
         let (tx, rx) = mpsc::sync_channel(1);
-        ask.send_blocking(tx).ok()?;
+        // A full queue means the loop is not keeping up: answer 503 now
+        // rather than block the HTTP thread behind it.
+        ask.try_send(tx).ok()?;
         rx.recv_timeout(LOOP_TIMEOUT).ok()
     };
     let path = path.split('?').next().unwrap_or_default();

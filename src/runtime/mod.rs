@@ -460,7 +460,12 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     }
     #[cfg(feature = "metrics")]
     if let Some(a) = d.cfg.control.http {
-        metrics::start(a, board.clone(), &ex).map_err(|e| format!("control.http {a}: {e}"))?;
+        if let Err(e) = metrics::start(a, board.clone(), &ex) {
+            if control_bound {
+                let _ = std::fs::remove_file(&socket);
+            }
+            return Err(format!("control.http {a}: {e}"));
+        }
     }
     board.borrow_mut().ready = true;
     alloc::trim();

@@ -117,6 +117,11 @@ impl PeerTask {
         loop {
             self.perform(std::mem::take(&mut acts)).await;
             if stopping && self.peer.session().state() == State::Idle {
+                // Commands still queued (a status request that raced the
+                // stop) are dropped here, so whoever waits on them hears
+                // at once instead of waiting on a channel nobody reads.
+                rx.close();
+                while rx.try_recv().is_ok() {}
                 return;
             }
             // Feed a large table in batches as the socket drains, so that
