@@ -78,11 +78,6 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
-    /// Where the table starts, for errors about the table as a whole.
-    pub fn at(&self) -> usize {
-        self.at
-    }
-
     /// Where `key`'s value starts, or the table if the key is absent: for
     /// errors found after reading.
     pub fn at_key(&self, key: &str) -> usize {

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 use tracing::{debug, warn};
@@ -51,6 +51,15 @@ pub fn bind(path: &Path) -> io::Result<Async<UnixListener>> {
     let l = bound?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Async::new(l)
+}
+
+/// The socket's file, removed when the daemon ends however `run` returns.
+pub struct SocketFile(pub PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Answers clients until the daemon ends.

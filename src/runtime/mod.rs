@@ -421,7 +421,9 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 .map_err(|e| format!("control socket {}: {e}", socket.display()))?,
         ),
     };
-    let control_bound = control.is_some();
+    let _socket_file = control
+        .as_ref()
+        .map(|_| control::SocketFile(socket.clone()));
     let board = Rc::new(RefCell::new(Board {
         base: crate::status::Status {
             version: env!("CARGO_PKG_VERSION").into(),
@@ -460,12 +462,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     }
     #[cfg(feature = "metrics")]
     if let Some(a) = d.cfg.control.http {
-        if let Err(e) = metrics::start(a, board.clone(), &ex) {
-            if control_bound {
-                let _ = std::fs::remove_file(&socket);
-            }
-            return Err(format!("control.http {a}: {e}"));
-        }
+        metrics::start(a, board.clone(), &ex).map_err(|e| format!("control.http {a}: {e}"))?;
     }
     board.borrow_mut().ready = true;
     alloc::trim();
@@ -530,8 +527,5 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
             }
         }
     }));
-    if control_bound {
-        let _ = std::fs::remove_file(&socket);
-    }
     Ok(())
 }
