@@ -3,9 +3,10 @@
 # boots systemd as PID 1 in a network namespace this script makes, wired by
 # a veth to a second one where BIRD plays the leaf (198.51.100.1; the host
 # is 198.51.100.3). The packaged unit runs inside, and the script checks
-# what an operator would: READY and STATUS, the route at BIRD with the
-# host's next hop, logs in the journal, `leafvip status` for root only,
-# reload, the watchdog restarting a frozen daemon, and a clean stop.
+# what an operator would: READY and STATUS, the unit up for three watchdog
+# periods without a restart, the route at BIRD with the host's next hop,
+# logs in the journal, `leafvip status` for root only, reload, the
+# watchdog restarting a frozen daemon, and a clean stop.
 #   tests/nspawn.sh DEB     (root; needs debootstrap and systemd-container)
 # The Debian root is cached in $LEAFVIP_NSPAWN_ROOT (default
 # /var/tmp/leafvip-nspawn-root); the container, BIRD and both namespaces
@@ -117,6 +118,16 @@ echo "    STATUS=$status"
 [ "$(inside systemctl show -P User leafvip)" = leafvip ] || fail "not running as leafvip"
 user=$(inside stat -c %U "/proc/$(inside systemctl show -P MainPID leafvip)")
 [ "$user" = leafvip ] || fail "main process runs as $user"
+
+step "the unit stays up for 3 watchdog periods (WatchdogSec=3) without a restart"
+first=$(inside systemctl show -P MainPID leafvip)
+pet0=$(inside systemctl show -P WatchdogTimestampMonotonic leafvip)
+sleep 10
+[ "$(inside systemctl show -P MainPID leafvip)" = "$first" ] || fail "restarted within 10 s: $(inside journalctl -u leafvip --no-pager | tail -5)"
+[ "$(inside systemctl show -P NRestarts leafvip)" = 0 ] || fail "NRestarts=$(inside systemctl show -P NRestarts leafvip)"
+pet1=$(inside systemctl show -P WatchdogTimestampMonotonic leafvip)
+[ "$pet1" -gt "$pet0" ] || fail "no WATCHDOG=1 reached systemd in 10 s ($pet0 -> $pet1)"
+echo "    same PID $first after 10 s, last ping advanced by $(( (pet1 - pet0) / 1000 )) ms"
 
 step "BIRD holds the VIP with the host's next hop"
 route=$(birdc show route 192.0.2.200/32 all)

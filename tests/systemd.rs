@@ -130,3 +130,67 @@ fn speaks_sd_notify_with_a_watchdog_from_the_event_loop() {
     assert!(child.0.wait().unwrap().success());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The shipped unit's WatchdogSec is well above the 2 s labels tick; a
+/// watchdog timer re-armed on every pass of the loop never fired there.
+/// With a 2 s period, every gap between pings must stay under the period
+/// for 10 s, or systemd would have killed the daemon.
+#[test]
+fn watchdog_pings_within_every_period_above_the_labels_tick() {
+    let d = dir("watchdog");
+    let sock_path = d.join("notify.sock");
+    let _ = std::fs::remove_file(&sock_path);
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let cfg = d.join("leafvip.toml");
+    let labels = d.join("labels");
+    std::fs::write(&labels, "rack=leaf1\n").unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[node]\nlabels_file = {:?}\n[[vip]]\nprefix = \"192.0.2.200/32\"\n",
+            labels.display().to_string()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            "WATCHDOG_PID=$$ exec \"$0\" run -c \"$1\" -s \"$1.sock\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_leafvip"))
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Reaper(child);
+    let start = Instant::now();
+    let mut pings = Vec::new();
+    let mut buf = [0u8; 512];
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            if String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1") {
+                pings.push(start.elapsed());
+            }
+        }
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    assert!(child.0.wait().unwrap().success());
+    assert!(pings.len() >= 5, "{} pings in 10 s: {pings:?}", pings.len());
+    let mut last = Duration::ZERO;
+    for p in &pings {
+        assert!(
+            *p - last < Duration::from_secs(2),
+            "a gap of {:?} before the ping at {p:?}, over the 2 s period: {pings:?}",
+            *p - last
+        );
+        last = *p;
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -473,6 +473,13 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     // async-io's block_on drives the reactor on this thread: no helper thread.
     async_io::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
+        // Armed once, outside the loop: a timer made anew on every pass
+        // would be pushed back by whatever else wakes the loop (the labels
+        // tick comes every 2 s) and, with WatchdogSec above that, never fire.
+        let mut pet = match watchdog {
+            Some(every) => Timer::interval(every),
+            None => Timer::never(),
+        };
         loop {
             let sig = async { Wake::Signal(signals.next().await.and_then(Result::ok)) };
             let acc = async {
@@ -492,10 +499,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 }
             };
             let w = async {
-                match watchdog {
-                    Some(every) => Timer::after(every).await,
-                    None => future::pending().await,
-                };
+                pet.next().await;
                 Wake::Watchdog
             };
             match future::or(future::or(w, future::or(h, sig)), future::or(acc, t)).await {
