@@ -156,6 +156,9 @@ pub struct PeerConfig {
     pub ttl_security: Option<u8>,
     /// TCP MD5 (RFC 2385) key, read from this file.
     pub password_file: Option<PathBuf>,
+    /// That file's key, read by `Config::load` (not by `parse`, which
+    /// reads no files), so that a rotated key makes a changed peer.
+    pub md5_key: Option<crate::keys::Md5Key>,
     pub families: Vec<FamilyName>,
     /// Paths per prefix offered with ADD-PATH; 0 or 1 means do not offer it.
     pub add_paths_send_max: u8,
@@ -198,6 +201,7 @@ impl FromValue for PeerConfig {
             ebgp_multihop: t.get("ebgp_multihop")?,
             ttl_security: t.get("ttl_security")?,
             password_file: t.get("password_file")?,
+            md5_key: None,
             families: match t.get("families")? {
                 Some(f) => f,
                 None => vec![
@@ -352,8 +356,9 @@ impl Config {
                 .map_err(|p| err(0, format!("node.labels: {p}")))?;
         }
         let mut seen: BTreeMap<(IpAddr, u16), usize> = BTreeMap::new();
+        let mut lines = tr::Lines::new(text);
         for p in &cfg.peers {
-            let line = line_of(text, p.span().start);
+            let line = lines.line(p.span().start);
             let perr =
                 |problem: String| err(line, format!("peer {}: {problem}", p.get_ref().address));
             let pc = p.get_ref();
@@ -385,6 +390,11 @@ impl Config {
             if pc.ttl_security.is_some_and(|h| h == 0 || h > 254) || pc.ebgp_multihop == Some(0) {
                 return Err(perr("hop counts are 1..=254".into()));
             }
+            if pc.passive && cfg.bgp.listen.is_none() {
+                return Err(perr(
+                    "passive = true needs [bgp] listen, or no connection can ever come up".into(),
+                ));
+            }
             if pc.families.is_empty() {
                 return Err(perr("families is empty".into()));
             }
@@ -402,7 +412,7 @@ impl Config {
         }
         let mut names: BTreeMap<&str, usize> = BTreeMap::new();
         for h in &cfg.hosts {
-            let line = line_of(text, h.span().start);
+            let line = lines.line(h.span().start);
             let hc = h.get_ref();
             if let Some(first) = names.insert(hc.name.as_str(), line) {
                 return Err(err(
@@ -418,7 +428,7 @@ impl Config {
         }
         let mut vips: BTreeMap<Prefix, usize> = BTreeMap::new();
         for v in &cfg.vips {
-            let line = line_of(text, v.span().start);
+            let line = lines.line(v.span().start);
             let vc = v.get_ref();
             if let Some(first) = vips.insert(vc.prefix, line) {
                 return Err(err(
@@ -452,12 +462,39 @@ impl Config {
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: name.clone(),
-            line: 0,
-            problem: format!("cannot read: {e}"),
-        })?;
-        Config::parse(&name, &text)
+        let text =
+            crate::files::read_text(path, crate::files::CONFIG_CAP).map_err(|e| ConfigError {
+                file: name.clone(),
+                line: e.line(),
+                problem: e.to_string(),
+            })?;
+        let mut cfg = Config::parse(&name, &text)?;
+        cfg.read_keys(&name, &text)?;
+        Ok(cfg)
+    }
+
+    /// Reads every peer's `password_file`; a bad one names the peer's line.
+    fn read_keys(&mut self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let mut lines = tr::Lines::new(text);
+        for p in &mut self.peers {
+            let line = lines.line(p.span().start);
+            let pc = p.get_mut();
+            let Some(f) = &pc.password_file else { continue };
+            let (key, world_readable) = crate::keys::read(f).map_err(|e| ConfigError {
+                file: file.to_string(),
+                line,
+                problem: format!("peer {}: password_file {}: {e}", pc.address, f.display()),
+            })?;
+            if world_readable {
+                tracing::warn!(
+                    "{file}:{line}: peer {}: password_file {} is readable by every user: chmod o-r it",
+                    pc.address,
+                    f.display()
+                );
+            }
+            pc.md5_key = Some(key);
+        }
+        Ok(())
     }
 
     /// The node's labels: inline ones, overridden by the labels file.

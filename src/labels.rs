@@ -111,11 +111,12 @@ pub fn parse(file: &str, text: &str) -> Result<Labels, LabelsError> {
 
 pub fn load(path: &Path) -> Result<Labels, LabelsError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| LabelsError {
-        file: name.clone(),
-        line: 0,
-        problem: format!("cannot read: {e}"),
-    })?;
+    let text =
+        crate::files::read_text(path, crate::files::LABELS_CAP).map_err(|e| LabelsError {
+            file: name.clone(),
+            line: e.line(),
+            problem: e.to_string(),
+        })?;
     parse(&name, &text)
 }
 

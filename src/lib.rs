@@ -6,7 +6,9 @@
 //! and the thin async runtime at the edge ([`runtime`]).
 pub mod communities;
 pub mod config;
+pub mod files;
 pub mod hosts;
+pub mod keys;
 pub mod labels;
 pub mod logging;
 pub mod plan;

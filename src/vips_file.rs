@@ -11,11 +11,12 @@ pub fn read(cfg: &Config) -> Result<Vec<(Prefix, NextHopSpec)>, ConfigError> {
         return Ok(Vec::new());
     };
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: file.clone(),
-        line: 0,
-        problem: format!("cannot read: {e}"),
-    })?;
+    let text =
+        crate::files::read_text(path, crate::files::CONFIG_CAP).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: e.line(),
+            problem: e.to_string(),
+        })?;
     let mut out = Vec::new();
     let mut lines = Vec::new();
     for (i, raw) in text.lines().enumerate() {

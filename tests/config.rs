@@ -136,3 +136,114 @@ fn file_labels_win_over_inline_ones() {
     assert_eq!(labels.get("rack").map(String::as_str), Some("leaf1"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("leafvip-cfgtest-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn passive_without_a_listener_is_refused_at_check_time() {
+    let text = GOOD.replace(
+        "asn = 65001\nnode_selector = { match_labels",
+        "asn = 65001\npassive = true\nnode_selector = { match_labels",
+    );
+    let e = Config::parse("leafvip.toml", &text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("leafvip.toml:9: peer 198.51.100.2: passive = true needs [bgp] listen"),
+        "{e}"
+    );
+    let ok = text.replace("[bgp]\n", "[bgp]\nlisten = \"[::]:179\"\n");
+    assert!(Config::parse("leafvip.toml", &ok).is_ok());
+}
+
+#[test]
+fn type_errors_name_the_key_and_its_line() {
+    let text = GOOD.replace(
+        "asn = 65001\nnode_selector = { match_labels",
+        "asn = 65001\nhold_time = \"90s\"\nnode_selector = { match_labels",
+    );
+    let e = Config::parse("leafvip.toml", &text)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "leafvip.toml:12: `hold_time`: invalid type: string, expected u16"
+    );
+}
+
+#[test]
+fn key_files_are_read_at_load_and_their_errors_name_the_peer_line() {
+    let d = tmp("keys");
+    let key = d.join("key");
+    let cfg = d.join("leafvip.toml");
+    let text = GOOD.replace(
+        "address = \"2001:db8::2\"\n",
+        &format!(
+            "address = \"2001:db8::2\"\npassword_file = {:?}\n",
+            key.display().to_string()
+        ),
+    );
+    std::fs::write(&cfg, &text).unwrap();
+    // Missing, a FIFO, too long: each names the config file and the peer's line.
+    let e = Config::load(&cfg).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{}:14: peer 2001:db8::2: password_file",
+            cfg.display()
+        )),
+        "{e}"
+    );
+    nix::unistd::mkfifo(&key, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let e = Config::load(&cfg).unwrap_err().to_string();
+    assert!(e.ends_with("is a FIFO, not a regular file"), "{e}");
+    std::fs::remove_file(&key).unwrap();
+    std::fs::write(&key, "k".repeat(81)).unwrap();
+    let e = Config::load(&cfg).unwrap_err().to_string();
+    assert!(
+        e.ends_with("a TCP MD5 key is 1 to 80 bytes, this one 81"),
+        "{e}"
+    );
+    // A good key is read, and a new one makes a different peer (reload
+    // restarts that session with it); the key itself is never printed.
+    std::fs::write(&key, "first\n").unwrap();
+    let a = Config::load(&cfg).unwrap();
+    std::fs::write(&key, "second\n").unwrap();
+    let b = Config::load(&cfg).unwrap();
+    let (pa, pb) = (a.peers().nth(1).unwrap(), b.peers().nth(1).unwrap());
+    assert_eq!(pa.md5_key.as_ref().unwrap().bytes(), b"first");
+    assert_ne!(pa, pb);
+    assert!(!format!("{a:?}").contains("first"));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn labels_files_that_are_not_regular_files_fail_with_a_reason() {
+    let d = tmp("labels-fifo");
+    let f = d.join("labels");
+    nix::unistd::mkfifo(&f, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let text = GOOD.replace(
+        "[node]\n",
+        &format!("[node]\nlabels_file = {:?}\n", f.display().to_string()),
+    );
+    let e = Config::parse("x", &text)
+        .unwrap()
+        .labels()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        format!("{}: is a FIFO, not a regular file", f.display())
+    );
+    let text = GOOD.replace("[node]\n", "[node]\nlabels_file = \"/dev/zero\"\n");
+    let e = Config::parse("x", &text)
+        .unwrap()
+        .labels()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "/dev/zero: is a character device, not a regular file");
+    std::fs::remove_dir_all(&d).unwrap();
+}

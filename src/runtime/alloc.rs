@@ -13,6 +13,9 @@ pub fn tune() {
     // SAFETY: mallopt only changes allocator parameters; any value is safe.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        // One arena: the loader thread's garbage lands in the heap that
+        // `trim` hands back, not in an arena of its own that keeps it.
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 

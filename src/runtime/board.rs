@@ -24,6 +24,14 @@ pub struct VipInfo {
     pub health: Option<String>,
 }
 
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counters {
+    /// Connections from addresses that are not a selected peer.
+    pub refused: u64,
+    /// accept() failures (out of descriptors, mostly).
+    pub accept_errors: u64,
+}
+
 #[derive(Default)]
 pub struct Board {
     /// Node, AS, router id and version; peers and VIPs are filled per ask.
@@ -33,6 +41,10 @@ pub struct Board {
     pub vips: Vec<VipInfo>,
     /// Config loaded and sessions started (for /readyz).
     pub ready: bool,
+    /// Events counted where they happen, not kept anywhere else.
+    pub counters: Counters,
+    /// When the last reload finished, and why it ran or why it failed.
+    pub last_reload: Option<(std::time::SystemTime, Result<String, String>)>,
 }
 
 impl Board {

@@ -12,6 +12,7 @@ mod notify;
 pub mod peer;
 mod peer_status;
 pub mod sockopt;
+mod throttle;
 
 use crate::config::{Config, ConfigError, NextHopSpec, PeerConfig};
 use crate::labels::Labels;
@@ -31,6 +32,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 use tracing::{error, info, warn};
+
+/// The first and the longest pause after a failed accept.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
 
 /// How often the labels file is checked for changes (a stat, no reads).
 const LABELS_POLL: Duration = Duration::from_secs(2);
@@ -64,6 +68,15 @@ struct Daemon<'a> {
     last_status: String,
     /// What the status socket and the metrics endpoint read.
     board: Rc<RefCell<Board>>,
+    /// A load under way on its thread: why, and the labels file's stamp
+    /// when it started; and a request that came in meanwhile.
+    loading: Option<(&'static str, Option<FileStamp>)>,
+    again: Option<&'static str>,
+    loaded_tx: async_channel::Sender<Result<Loaded, ConfigError>>,
+    last_reload_error: Option<String>,
+    refused_log: throttle::Throttle,
+    accept_log: throttle::Throttle,
+    accept_backoff: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,20 +93,9 @@ fn stamp(path: &Path) -> FileStamp {
     }))
 }
 
-/// The socket options for a peer, reading its MD5 key file.
-pub fn sock_opts(p: &PeerConfig, local_as: u32) -> Result<SockOpts, String> {
-    let md5_key = match &p.password_file {
-        Some(f) => {
-            let key = std::fs::read_to_string(f)
-                .map_err(|e| format!("{}: cannot read: {e}", f.display()))?;
-            let key = key.trim_end_matches(['\n', '\r']).as_bytes().to_vec();
-            if key.is_empty() || key.len() > 80 {
-                return Err(format!("{}: a TCP MD5 key is 1 to 80 bytes", f.display()));
-            }
-            Some(key)
-        }
-        None => None,
-    };
+/// The socket options for a peer; its MD5 key was read with the config.
+pub fn sock_opts(p: &PeerConfig, local_as: u32) -> SockOpts {
+    let md5_key = p.md5_key.as_ref().map(|k| k.bytes().to_vec());
     let (ttl, min_ttl) = match (p.ttl_security, p.ebgp_multihop) {
         (Some(hops), _) => (Some(255), Some(255 - hops + 1)),
         (None, Some(ttl)) => (Some(ttl), None),
@@ -101,12 +103,12 @@ pub fn sock_opts(p: &PeerConfig, local_as: u32) -> Result<SockOpts, String> {
         (None, None) if p.asn != local_as => (Some(1), None),
         (None, None) => (None, None),
     };
-    Ok(SockOpts {
+    SockOpts {
         local: p.local_address,
         ttl,
         min_ttl,
         md5_key,
-    })
+    }
 }
 
 fn seed(p: &PeerConfig) -> u64 {
@@ -134,14 +136,6 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let cfg = Config::load(path)?;
     let labels = cfg.labels()?;
     let vips = crate::plan::vip_plans(cfg.vips(), cfg.file_vips()?);
-    // Key files are checked here so that a bad one fails the load/reload.
-    for p in cfg.peers() {
-        sock_opts(p, cfg.bgp.asn).map_err(|problem| ConfigError {
-            file: path.display().to_string(),
-            line: 0,
-            problem,
-        })?;
-    }
     Ok(Loaded { cfg, labels, vips })
 }
 
@@ -192,13 +186,7 @@ impl Daemon<'_> {
     }
 
     fn spawn(&mut self, k: Key, p: PeerPlan) {
-        let opts = match sock_opts(&p.peer, self.cfg.bgp.asn) {
-            Ok(o) => o,
-            Err(e) => {
-                error!(peer = %k.0, "{e}");
-                return;
-            }
-        };
+        let opts = sock_opts(&p.peer, self.cfg.bgp.asn);
         let session = p.session_config(
             self.cfg.bgp.asn,
             self.router_id,
@@ -234,35 +222,95 @@ impl Daemon<'_> {
         }
     }
 
-    fn reload(&mut self, why: &str) {
+    /// Starts a load on a thread of its own: reading and checking 100k
+    /// VIPs takes far longer than a hold timer may wait on the loop. A
+    /// request while one is under way is remembered, not queued, so any
+    /// number of SIGHUPs in a burst make at most one more load.
+    fn request_reload(&mut self, why: &'static str) {
+        if self.loading.is_some() {
+            self.again = Some(why);
+            return;
+        }
         notify::reloading();
-        self.reload_inner(why);
-        notify::ready(&self.last_status);
+        let labels = self.cfg.node.labels_file.as_deref().map(stamp);
+        self.loading = Some((why, labels));
+        let (path, tx) = (self.path.clone(), self.loaded_tx.clone());
+        let spawned = std::thread::Builder::new()
+            .name("leafvip-load".into())
+            .spawn(move || {
+                let _ = tx.send_blocking(load(&path));
+            });
+        if let Err(e) = spawned {
+            // Out of threads: load here rather than not at all.
+            warn!("cannot start a loader thread ({e}): loading on the event loop");
+            let _ = self.loaded_tx.try_send(load(&self.path));
+        }
     }
 
-    fn reload_inner(&mut self, why: &str) {
-        match load(&self.path) {
-            Ok(Loaded { cfg, labels, vips }) => {
-                if cfg.bgp != self.cfg.bgp {
-                    warn!("changes to [bgp] take effect on restart");
+    /// Applies a finished load, or keeps the running state if it failed.
+    fn loaded(&mut self, result: Result<Loaded, ConfigError>, listen: Option<&Async<TcpListener>>) {
+        let Some((why, stamp_before)) = self.loading.take() else {
+            return;
+        };
+        let at = std::time::SystemTime::now();
+        match result {
+            Ok(l) => {
+                if let (Some(s), Some(a)) = (listen, self.cfg.bgp.listen) {
+                    if let Err(e) = key_listener(
+                        &socket2::SockRef::from(s.get_ref()),
+                        a,
+                        Some(&self.cfg),
+                        &l.cfg,
+                    ) {
+                        error!("listener MD5 keys: {e}");
+                    }
                 }
-                if cfg.control != self.cfg.control {
-                    warn!("changes to [control] take effect on restart");
-                }
-                let keep_bgp = self.cfg.bgp.clone();
-                let keep_control = self.cfg.control.clone();
-                self.cfg = cfg;
-                self.cfg.bgp = keep_bgp;
-                self.cfg.control = keep_control;
-                self.labels_stamp = self.cfg.node.labels_file.as_deref().map(stamp);
-                self.start_checks();
-                self.inputs = Some((labels, vips));
-                self.replan();
-                info!(reason = why, selected = self.peers.len(), "reloaded");
-                alloc::trim();
+                self.apply(why, l);
+                // Taken before the load: a change during it is seen again.
+                self.labels_stamp = stamp_before;
+                self.board.borrow_mut().last_reload = Some((at, Ok(why.to_string())));
+                self.last_reload_error = None;
             }
-            Err(e) => error!("reload failed, keeping the running configuration: {e}"),
+            Err(e) => {
+                let e = e.to_string();
+                // A labels file that stays broken is retried on every tick
+                // (its stamp is left behind), but said once.
+                if self.last_reload_error.as_deref() != Some(&e) {
+                    error!(
+                        reason = why,
+                        "reload failed, keeping the running configuration: {e}"
+                    );
+                } else {
+                    tracing::debug!("reload failed again: {e}");
+                }
+                self.board.borrow_mut().last_reload = Some((at, Err(e.clone())));
+                self.last_reload_error = Some(e);
+            }
         }
+        notify::ready(&self.last_status);
+        if let Some(why) = self.again.take() {
+            self.request_reload(why);
+        }
+    }
+
+    fn apply(&mut self, why: &str, loaded: Loaded) {
+        let Loaded { cfg, labels, vips } = loaded;
+        if cfg.bgp != self.cfg.bgp {
+            warn!("changes to [bgp] take effect on restart");
+        }
+        if cfg.control != self.cfg.control {
+            warn!("changes to [control] take effect on restart");
+        }
+        let keep_bgp = self.cfg.bgp.clone();
+        let keep_control = self.cfg.control.clone();
+        self.cfg = cfg;
+        self.cfg.bgp = keep_bgp;
+        self.cfg.control = keep_control;
+        self.start_checks();
+        self.inputs = Some((labels, vips));
+        self.replan();
+        info!(reason = why, selected = self.peers.len(), "reloaded");
+        alloc::trim();
     }
 
     /// (Re)starts the health checks; hosts keep their state across reloads.
@@ -335,8 +383,29 @@ impl Daemon<'_> {
             Some(h) => {
                 let _ = h.tx.try_send(Cmd::Incoming(stream));
             }
-            None => warn!(from = %ip, "refused connection: not a configured, selected peer"),
+            None => {
+                self.board.borrow_mut().counters.refused += 1;
+                if let Some(more) = self.refused_log.hit(std::time::Instant::now()) {
+                    warn!(from = %ip, more, "refused connection: not a configured, selected peer");
+                }
+            }
         }
+    }
+
+    /// Counts a failed accept and says how long to leave the listener
+    /// alone: out of descriptors, accept fails at once for as long as the
+    /// connection waits in the backlog, and retrying at once spins.
+    fn accept_failed(&mut self, e: &std::io::Error) -> Duration {
+        self.board.borrow_mut().counters.accept_errors += 1;
+        self.accept_backoff = (self.accept_backoff * 2).clamp(ACCEPT_BACKOFF.0, ACCEPT_BACKOFF.1);
+        if let Some(more) = self.accept_log.hit(std::time::Instant::now()) {
+            warn!(
+                more,
+                pause_ms = self.accept_backoff.as_millis() as u64,
+                "accept: {e}"
+            );
+        }
+        self.accept_backoff
     }
 
     async fn shutdown(&mut self) {
@@ -369,21 +438,40 @@ fn listener(addr: SocketAddr, cfg: &Config) -> std::io::Result<Async<TcpListener
     if addr.is_ipv6() {
         s.set_only_v6(false)?;
     }
-    for p in cfg.peers() {
-        if let Ok(SockOpts {
-            md5_key: Some(k), ..
-        }) = sock_opts(p, cfg.bgp.asn)
-        {
-            let peer = match (addr, p.address) {
-                (SocketAddr::V6(_), IpAddr::V4(a)) => IpAddr::V6(a.to_ipv6_mapped()),
-                (_, a) => a,
-            };
-            sockopt::set_md5(&s, peer, &k)?;
-        }
-    }
+    key_listener(&s, addr, None, cfg)?;
     s.bind(&addr.into())?;
     s.listen(64)?;
     Async::new(TcpListener::from(s))
+}
+
+/// Gives the listener the keys of `new`'s peers and takes away the keys
+/// of `old`'s peers that `new` no longer keys, so that a rotated or removed
+/// `password_file` takes effect on reload for incoming connections too.
+fn key_listener(
+    s: &socket2::Socket,
+    addr: SocketAddr,
+    old: Option<&Config>,
+    new: &Config,
+) -> std::io::Result<()> {
+    let on_listener = |a: IpAddr| match (addr, a) {
+        (SocketAddr::V6(_), IpAddr::V4(a)) => IpAddr::V6(a.to_ipv6_mapped()),
+        (_, a) => a,
+    };
+    for p in old.into_iter().flat_map(Config::peers) {
+        let still = new
+            .peers()
+            .any(|n| n.address == p.address && n.md5_key.is_some());
+        if p.md5_key.is_some() && !still {
+            // An empty key removes it.
+            sockopt::set_md5(s, on_listener(p.address), &[])?;
+        }
+    }
+    for p in new.peers() {
+        if let Some(k) = &p.md5_key {
+            sockopt::set_md5(s, on_listener(p.address), k.bytes())?;
+        }
+    }
+    Ok(())
 }
 
 enum Wake {
@@ -391,6 +479,7 @@ enum Wake {
     Health(health::Change),
     Signal(Option<Signal>),
     Accepted(std::io::Result<(Async<TcpStream>, SocketAddr)>),
+    Loaded(Box<Result<Loaded, ConfigError>>),
     Tick,
 }
 
@@ -437,6 +526,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     }));
     let ex: LocalExecutor<'static> = LocalExecutor::new();
     let (health_tx, health_rx) = async_channel::unbounded();
+    let (loaded_tx, loaded_rx) = async_channel::bounded(1);
     let mut d = Daemon {
         ex: &ex,
         path: path.to_path_buf(),
@@ -453,6 +543,13 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         established: std::rc::Rc::new(std::cell::Cell::new(0)),
         last_status: String::new(),
         board: board.clone(),
+        loading: None,
+        again: None,
+        loaded_tx,
+        last_reload_error: None,
+        refused_log: Default::default(),
+        accept_log: Default::default(),
+        accept_backoff: Duration::ZERO,
     };
     info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
     d.start_checks();
@@ -473,6 +570,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     // async-io's block_on drives the reactor on this thread: no helper thread.
     async_io::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
+        let mut accept_resume: Option<std::time::Instant> = None;
         // Armed once, outside the loop: a timer made anew on every pass
         // would be pushed back by whatever else wakes the loop (the labels
         // tick comes every 2 s) and, with WatchdogSec above that, never fire.
@@ -484,7 +582,12 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
             let sig = async { Wake::Signal(signals.next().await.and_then(Result::ok)) };
             let acc = async {
                 match &listen {
-                    Some(l) => Wake::Accepted(l.accept().await),
+                    Some(l) => {
+                        if let Some(t) = accept_resume {
+                            Timer::at(t).await;
+                        }
+                        Wake::Accepted(l.accept().await)
+                    }
                     None => future::pending().await,
                 }
             };
@@ -498,33 +601,46 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                     Err(_) => future::pending().await,
                 }
             };
+            let l = async {
+                match loaded_rx.recv().await {
+                    Ok(r) => Wake::Loaded(Box::new(r)),
+                    Err(_) => future::pending().await,
+                }
+            };
             let w = async {
                 pet.next().await;
                 Wake::Watchdog
             };
-            match future::or(future::or(w, future::or(h, sig)), future::or(acc, t)).await {
+            let others = future::or(future::or(h, l), future::or(acc, t));
+            match future::or(future::or(w, sig), others).await {
                 // Sent from this loop, so a loop that hangs stops sending.
                 Wake::Watchdog => notify::watchdog(),
                 Wake::Health(c) => d.health_changed(c),
-                Wake::Signal(Some(Signal::Hup)) => d.reload("SIGHUP"),
+                Wake::Signal(Some(Signal::Hup)) => d.request_reload("SIGHUP"),
+                Wake::Loaded(r) => d.loaded(*r, listen.as_ref()),
                 Wake::Signal(_) => {
                     info!("shutting down");
                     d.shutdown().await;
                     return;
                 }
-                Wake::Accepted(Ok((s, from))) => match s.into_inner() {
-                    Ok(s) => d.dispatch(s, from),
-                    Err(e) => warn!("accept: {e}"),
-                },
-                Wake::Accepted(Err(e)) => warn!("accept: {e}"),
+                Wake::Accepted(Ok((s, from))) => {
+                    d.accept_backoff = Duration::ZERO;
+                    accept_resume = None;
+                    match s.into_inner() {
+                        Ok(s) => d.dispatch(s, from),
+                        Err(e) => warn!("accept: {e}"),
+                    }
+                }
+                Wake::Accepted(Err(e)) => {
+                    accept_resume = Some(std::time::Instant::now() + d.accept_failed(&e));
+                }
                 Wake::Tick => {
                     d.report_status();
                     alloc::trim_slack();
-                    if let Some(f) = d.cfg.node.labels_file.clone() {
-                        let now = Some(stamp(&f));
-                        if now != d.labels_stamp {
-                            d.reload("labels file changed");
-                            d.labels_stamp = now;
+                    let idle = d.loading.is_none();
+                    if let Some(f) = d.cfg.node.labels_file.as_deref().filter(|_| idle) {
+                        if Some(stamp(f)) != d.labels_stamp {
+                            d.request_reload("labels file changed");
                         }
                     }
                 }

@@ -134,7 +134,15 @@ impl PeerTask {
             let wake = self.wait(&rx).await;
             let now = self.clock.now();
             match wake {
-                Wake::Timer => acts = self.peer.handle_event(now, Event::Timer),
+                Wake::Timer => {
+                    // Whatever the peer sent is read before its hold timer
+                    // is judged: a loop that fell behind must not blame the
+                    // peer for KEEPALIVEs waiting in our own socket.
+                    acts = self.read(now);
+                    if self.peer.session().state() != State::Idle || acts.is_empty() {
+                        acts.extend(self.peer.handle_event(now, Event::Timer));
+                    }
+                }
                 Wake::Cmd(None) => stopping = true,
                 Wake::Cmd(Some(Cmd::Plan(p))) => {
                     self.plan = *p;
