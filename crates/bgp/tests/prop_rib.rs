@@ -131,6 +131,45 @@ fn expected(desired: &BTreeMap<(Prefix, IpAddr), Route>, add_path: FamilySet) ->
     t
 }
 
+/// Paths held back: past one per prefix where the family has no ADD-PATH.
+fn suppressed(desired: &BTreeMap<(Prefix, IpAddr), Route>, add_path: FamilySet) -> usize {
+    let mut per: BTreeMap<Prefix, usize> = BTreeMap::new();
+    for r in desired.values() {
+        if leafvip_bgp::rib_out::next_hop_fits(&r.prefix, r.next_hop) {
+            *per.entry(r.prefix).or_default() += 1;
+        }
+    }
+    per.iter()
+        .filter(|(p, _)| !add_path.contains(p.family()))
+        .map(|(_, n)| n - 1)
+        .sum()
+}
+
+/// The counters the Adj-RIB-Out keeps as it works agree with what the
+/// peer was sent and with the desired set, and so does the per-prefix view.
+fn counters_agree(
+    rib: &AdjRibOut,
+    table: &Table,
+    desired: &BTreeMap<(Prefix, IpAddr), Route>,
+    add_path: FamilySet,
+) -> Result<(), TestCaseError> {
+    for f in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+        let held = table.keys().filter(|(p, _)| p.family() == f).count();
+        prop_assert_eq!(rib.sent_count(f), held, "paths held, {}", f);
+    }
+    prop_assert_eq!(rib.suppressed(), suppressed(desired, add_path));
+    for (p, _) in desired.keys() {
+        let mut at_peer: Vec<(u32, IpAddr)> = table
+            .iter()
+            .filter(|((q, _), _)| q == p)
+            .map(|((_, id), (nh, _, _))| (*id, *nh))
+            .collect();
+        at_peer.sort_by_key(|(_, nh)| *nh);
+        prop_assert_eq!(rib.sent_for(p), at_peer, "sent_for {}", p);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
@@ -183,10 +222,12 @@ proptest! {
                 // Let changes pile up, and the sync advance only a little,
                 // so changes also land in the middle of a sync.
                 replay(&mut table, rib.poll_batch(limit), &ctx);
+                counters_agree(&rib, &table, &desired, add_path)?;
                 continue;
             }
             while rib.has_pending() {
                 replay(&mut table, rib.poll_batch(limit), &ctx);
+                counters_agree(&rib, &table, &desired, add_path)?;
             }
             prop_assert!(!rib.has_pending());
             prop_assert_eq!(&table, &expected(&desired, add_path));
@@ -194,5 +235,6 @@ proptest! {
         }
         replay(&mut table, rib.poll_updates(), &ctx);
         prop_assert_eq!(&table, &expected(&desired, add_path));
+        counters_agree(&rib, &table, &desired, add_path)?;
     }
 }

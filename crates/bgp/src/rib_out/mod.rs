@@ -77,6 +77,16 @@ pub struct AdjRibOut {
     resend: FamilySet,
     view: Option<View>,
     max_paths: usize,
+    /// Paths the peer holds, and desired paths held back, per family
+    /// (IPv4, IPv6): kept as the table changes, so that status and metrics
+    /// cost nothing per route.
+    held: [usize; 2],
+    suppressed: [usize; 2],
+}
+
+/// The index of a prefix's family in the per-family counters.
+fn fam(p: &Prefix) -> usize {
+    usize::from(matches!(p, Prefix::V6 { .. }))
 }
 
 fn paths_of<'a>(
@@ -128,6 +138,47 @@ impl AdjRibOut {
             resend: FamilySet::EMPTY,
             view: None,
             max_paths: usize::MAX,
+            held: [0; 2],
+            suppressed: [0; 2],
+        }
+    }
+
+    /// Desired paths of `p` that the peer may not have: beyond one when it
+    /// has no ADD-PATH for the family, beyond the maximum when it has.
+    fn suppressed_of(&self, p: &Prefix) -> usize {
+        let Some(v) = &self.view else { return 0 };
+        if !v.families.contains(p.family()) {
+            return 0;
+        }
+        let usable = paths_of(&self.desired, p)
+            .filter(|(nh, _)| next_hop_fits(p, *nh))
+            .count();
+        let cap = if v.orig.ctx.add_path.contains(p.family()) {
+            v.max_paths
+        } else {
+            1
+        };
+        usable.saturating_sub(cap)
+    }
+
+    /// Runs a change of `p`'s desired paths, keeping the suppressed count.
+    fn change(&mut self, p: Prefix, f: impl FnOnce(&mut Desired)) {
+        let before = self.suppressed_of(&p);
+        f(&mut self.desired);
+        let after = self.suppressed_of(&p);
+        self.suppressed[fam(&p)] = self.suppressed[fam(&p)] + after - before;
+    }
+
+    /// Counts every prefix anew: when the view (and with it the caps) changes.
+    fn count_suppressed(&mut self) {
+        self.suppressed = [0; 2];
+        let mut last = None;
+        for i in 0..self.desired.len() {
+            let p = self.desired[i].0 .0;
+            if last != Some(p) {
+                last = Some(p);
+                self.suppressed[fam(&p)] += self.suppressed_of(&p);
+            }
         }
     }
 
@@ -180,17 +231,23 @@ impl AdjRibOut {
                 if order != core::cmp::Ordering::Less {
                     b.next();
                 }
-                // Prefixes the initial sync has not reached need no record.
-                let unsent = |p: &Prefix| self.sync.is_some_and(|c| *p >= c);
-                if let Some(p) = p.filter(|p| !unsent(p)) {
+                if let Some(p) = p {
                     if changed.last() != Some(&p) {
                         changed.push(p);
                     }
                 }
             }
-            for p in changed {
-                self.stage(p);
+            // `stage` skips prefixes the initial sync has not reached.
+            let before: Vec<usize> = changed.iter().map(|p| self.suppressed_of(p)).collect();
+            for p in &changed {
+                self.stage(*p);
             }
+            self.desired = next;
+            for (p, b) in changed.iter().zip(before) {
+                let a = self.suppressed_of(p);
+                self.suppressed[fam(p)] = self.suppressed[fam(p)] + a - b;
+            }
+            return;
         }
         self.desired = next;
     }
@@ -205,7 +262,7 @@ impl AdjRibOut {
             }
             Err(i) => {
                 self.stage(route.prefix);
-                self.desired.insert(i, (key, route.attrs));
+                self.change(route.prefix, |d| d.insert(i, (key, route.attrs)));
             }
         }
     }
@@ -216,7 +273,9 @@ impl AdjRibOut {
             return false;
         };
         self.stage(*prefix);
-        self.desired.remove(i);
+        self.change(*prefix, |d| {
+            d.remove(i);
+        });
         true
     }
 
@@ -253,34 +312,33 @@ impl AdjRibOut {
         out
     }
 
+    /// Paths of `family` the peer holds from us; O(1).
     pub fn sent_count(&self, family: Family) -> usize {
-        self.sent()
-            .keys()
-            .filter(|(p, _)| p.family() == family)
-            .count()
+        match family {
+            Family::IPV4_UNICAST => self.held[0],
+            Family::IPV6_UNICAST => self.held[1],
+            _ => 0,
+        }
     }
 
     /// Desired paths not sent: beyond one per prefix when the peer has no
-    /// ADD-PATH, or beyond the configured maximum when it has.
+    /// ADD-PATH, or beyond the configured maximum when it has; O(1).
     pub fn suppressed(&self) -> usize {
-        let Some(v) = &self.view else { return 0 };
-        let mut per_prefix: BTreeMap<Prefix, usize> = BTreeMap::new();
-        for ((p, nh), _) in &self.desired {
-            if v.families.contains(p.family()) && next_hop_fits(p, *nh) {
-                *per_prefix.entry(*p).or_default() += 1;
-            }
-        }
-        per_prefix
-            .iter()
-            .map(|(p, n)| {
-                let cap = if v.orig.ctx.add_path.contains(p.family()) {
-                    v.max_paths
-                } else {
-                    1
-                };
-                n.saturating_sub(cap)
-            })
-            .sum()
+        self.suppressed[0] + self.suppressed[1]
+    }
+
+    /// What the peer holds for one prefix: (path id, next hop), sorted by
+    /// next hop; O(log n), for per-VIP status.
+    pub fn sent_for(&self, p: &Prefix) -> Vec<(u32, IpAddr)> {
+        let Some(v) = &self.view else {
+            return Vec::new();
+        };
+        let t = match self.previous.get(p) {
+            Some(old) => target(v, p, old.iter().cloned()),
+            None if self.sync.is_some_and(|c| *p >= c) => Vec::new(),
+            None => target(v, p, paths_of(&self.desired, p)),
+        };
+        t.into_iter().map(|(id, nh, _)| (id, nh)).collect()
     }
 
     /// The session reached Established: start the initial sync.
@@ -295,6 +353,8 @@ impl AdjRibOut {
             max_len: neg.send_context().max_message_len(),
             max_paths: self.max_paths,
         });
+        self.held = [0; 2];
+        self.count_suppressed();
         self.previous.clear();
         self.resend = FamilySet::EMPTY;
         self.sync = Some(Prefix::V4 {
@@ -306,6 +366,8 @@ impl AdjRibOut {
     /// The session is gone; the peer dropped everything we sent.
     pub fn session_down(&mut self) {
         self.view = None;
+        self.held = [0; 2];
+        self.suppressed = [0; 2];
         self.previous.clear();
         self.resend = FamilySet::EMPTY;
         self.sync = None;
@@ -371,9 +433,12 @@ impl AdjRibOut {
         };
         // Prefixes already synced that changed since, and ROUTE-REFRESH.
         let staged: Vec<Prefix> = previous.keys().copied().collect();
+        let mut held = self.held;
         for (p, old_paths) in previous {
             let old = target(&v, &p, old_paths.into_iter());
-            diff(p, old, target(&v, &p, paths_of(&self.desired, &p)));
+            let new = target(&v, &p, paths_of(&self.desired, &p));
+            held[fam(&p)] = held[fam(&p)] + new.len() - old.len();
+            diff(p, old, new);
         }
         if !resend.is_empty() {
             let mut last = None;
@@ -403,11 +468,14 @@ impl AdjRibOut {
                 }
                 last = Some(*p);
                 taken += 1;
-                diff(*p, Vec::new(), target(&v, p, paths_of(&self.desired, p)));
+                let new = target(&v, p, paths_of(&self.desired, p));
+                held[fam(p)] += new.len();
+                diff(*p, Vec::new(), new);
             }
             self.sync = next;
             done_sync = next.is_none();
         }
+        self.held = held;
         let mut out = pack.finish();
         if done_sync {
             for f in v.families.iter() {
