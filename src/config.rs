@@ -244,6 +244,16 @@ pub enum NextHopSpec {
     Hosts,
 }
 
+impl fmt::Display for NextHopSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NextHopSpec::SelfAddress => f.write_str("self"),
+            NextHopSpec::Hosts => f.write_str("hosts"),
+            NextHopSpec::Address(a) => a.fmt(f),
+        }
+    }
+}
+
 impl FromValue for NextHopSpec {
     fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
         tr::with(v, |s| match s {

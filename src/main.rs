@@ -14,13 +14,16 @@ Usage: leafvip <COMMAND> [OPTIONS]
 Commands:
   run       Run the daemon (SIGHUP reloads, SIGTERM stops)
   check     Validate the config and labels, then print this node's plan
-  status    Show the running daemon's peers and VIPs
+  status    Show the running daemon's peers (and its VIPs, when few)
+  status vip PREFIX   One VIP at every peer
+  status vips         Every VIP, a page at a time (--json: one object a line)
   version   Print the version
 
 Options:
   -c, --config FILE        Configuration file [default: /etc/leafvip/leafvip.toml]
   -s, --socket PATH        Control socket [default: the config's, else /run/leafvip/leafvip.sock]
       --json               status: print JSON
+      --page N             status vips: VIPs per request [default: 1000]
       --log-format FORMAT  run: text or json [default: the journal under systemd, else text]
   -h, --help               Print this help
   -V, --version            Print the version
@@ -29,7 +32,8 @@ Options:
 enum Command {
     Run(PathBuf),
     Check(PathBuf),
-    Status,
+    /// The words after `status`.
+    Status(Vec<String>),
     Version,
     Help,
 }
@@ -38,6 +42,7 @@ struct Args {
     command: Command,
     socket: Option<PathBuf>,
     json: bool,
+    page: usize,
     log_format: Option<String>,
 }
 
@@ -47,11 +52,13 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let mut command = None;
+    let mut words = Vec::new();
     let mut config = None;
     let mut a = Args {
         command: Command::Help,
         socket: None,
         json: false,
+        page: leafvip::runtime::board::PAGE_MAX,
         log_format: None,
     };
     while let Some(arg) = parser.next()? {
@@ -59,6 +66,7 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             Short('c') | Long("config") => config = Some(PathBuf::from(parser.value()?)),
             Short('s') | Long("socket") => a.socket = Some(parser.value()?.into()),
             Long("json") => a.json = true,
+            Long("page") => a.page = parser.value()?.parse()?,
             Long("log-format") => match parser.value()?.string()?.as_str() {
                 f @ ("text" | "json" | "journal") => a.log_format = Some(f.into()),
                 other => return Err(format!("unknown log format {other:?}").into()),
@@ -69,6 +77,9 @@ fn parse_args() -> Result<Args, lexopt::Error> {
                 return Ok(a);
             }
             Value(v) if command.is_none() => command = Some(v.string()?),
+            Value(v) if command.as_deref() == Some("status") && words.len() < 2 => {
+                words.push(v.string()?)
+            }
             _ => return Err(arg.unexpected()),
         }
     }
@@ -81,12 +92,19 @@ fn parse_args() -> Result<Args, lexopt::Error> {
             // Unless -s says, the socket of the config `run` would read:
             // the one named, or the default one when it exists.
             if a.socket.is_none() && (explicit || config.exists()) {
-                a.socket = leafvip::config::Config::load(&config)
-                    .map_err(|e| e.to_string())?
-                    .control
-                    .socket;
+                a.socket = status_socket(&config);
             }
-            Command::Status
+            match words.first().map(String::as_str) {
+                None | Some("vips") if words.len() <= 1 => {}
+                Some("vip") if words.len() == 2 => {}
+                _ => {
+                    return Err(format!(
+                        "status takes nothing, `vip PREFIX` or `vips`, not {words:?}"
+                    )
+                    .into())
+                }
+            }
+            Command::Status(words)
         }
         Some("version") => Command::Version,
         Some(other) => return Err(format!("unknown command {other:?}").into()),
@@ -95,11 +113,79 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     Ok(a)
 }
 
+/// The control socket a config names. A config that no longer parses must
+/// not keep an operator from asking the running daemon: its `[control]
+/// socket` is read on its own if the TOML still parses, else the default
+/// is used, with a note.
+fn status_socket(config: &std::path::Path) -> Option<PathBuf> {
+    match leafvip::config::Config::load(config) {
+        Ok(c) => c.control.socket,
+        Err(e) => {
+            eprintln!("leafvip status: note: {e}");
+            let text = std::fs::read_to_string(config).ok()?;
+            let doc = leafvip::toml_read::document(&text).ok()?;
+            let control = doc.get_ref().get("control")?;
+            let socket = match control.get_ref() {
+                toml::de::DeValue::Table(t) => t.get("socket")?,
+                _ => return None,
+            };
+            leafvip::toml_read::string(socket).ok().map(PathBuf::from)
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly, never a panic.
+fn out(text: &str) -> bool {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|()| o.flush())
+        .is_ok()
+}
+
+/// Runs `status`, `status vip P` or `status vips`; pages are followed
+/// until the last, each printed as it comes.
+fn status(
+    socket: &std::path::Path,
+    words: &[String],
+    json: bool,
+    page: usize,
+) -> Result<(), String> {
+    let tail = if json { " json" } else { "" };
+    let query = |r: String| runtime::control::query(socket, &r);
+    match words {
+        [] => out(&query(format!("status{tail}"))?),
+        [_, p] => out(&query(format!("vip {p}{tail}"))?),
+        _ => {
+            let mut after = "-".to_string();
+            loop {
+                let page = query(format!("vips {after} {page}{tail}"))?;
+                let (body, next) = match page.rfind(leafvip::status::NEXT_PAGE) {
+                    Some(i) => (
+                        &page[..i],
+                        Some(page[i + leafvip::status::NEXT_PAGE.len()..].trim()),
+                    ),
+                    None => (page.as_str(), None),
+                };
+                if !out(body) {
+                    return Ok(());
+                }
+                match next {
+                    Some(n) => after = n.to_string(),
+                    None => return Ok(()),
+                }
+            }
+        }
+    };
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let Args {
         command,
         socket,
         json,
+        page,
         log_format,
     } = match parse_args() {
         Ok(c) => c,
@@ -110,11 +196,11 @@ fn main() -> ExitCode {
     };
     match command {
         Command::Help => {
-            print!("{USAGE}");
+            out(USAGE);
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!("leafvip {}", env!("CARGO_PKG_VERSION"));
+            out(&format!("leafvip {}\n", env!("CARGO_PKG_VERSION")));
             ExitCode::SUCCESS
         }
         Command::Check(config) => match runtime::load(&config) {
@@ -123,10 +209,9 @@ fn main() -> ExitCode {
                 // Checks have not run here: report as the daemon starts, unverified
                 // hosts left out.
                 let plan = Plan::new(&cfg, node, labels, vips, &|_| false);
-                print!(
-                    "{}",
-                    plan.report(|p| addrs::predict(p.address, p.local_address))
-                );
+                out(&plan
+                    .report(|p| addrs::predict(p.address, p.local_address))
+                    .to_string());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -134,7 +219,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Status => {
+        Command::Status(words) => {
             let socket = socket.unwrap_or_else(|| runtime::control::DEFAULT_SOCKET.into());
             if socket.as_os_str().is_empty() {
                 eprintln!(
@@ -142,25 +227,10 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::FAILURE;
             }
-            let request = if json { "status json" } else { "status" };
-            match runtime::control::query(&socket, request) {
-                Ok(text) if text.is_empty() || text.starts_with("error:") => {
-                    eprintln!(
-                        "leafvip status: {}",
-                        if text.is_empty() {
-                            "no answer from the daemon"
-                        } else {
-                            text.trim_end()
-                        }
-                    );
-                    ExitCode::FAILURE
-                }
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
+            match status(&socket, &words, json, page) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("leafvip status: {e}");
+                    eprintln!("leafvip status: {}", e.trim_end());
                     ExitCode::FAILURE
                 }
             }

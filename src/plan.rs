@@ -54,7 +54,8 @@ pub struct VipPlan {
 /// The VIP list, shared (not copied) by the daemon and every peer task.
 pub type Vips = Arc<Vec<VipPlan>>;
 
-/// Every VIP, inline ones first; file VIPs share one attribute set.
+/// Every VIP, sorted by prefix (status finds one by binary search and
+/// pages through them by prefix); file VIPs share one attribute set.
 pub fn vip_plans<'a>(
     inline: impl Iterator<Item = &'a VipConfig>,
     file: Vec<(Prefix, NextHopSpec)>,
@@ -73,6 +74,8 @@ pub fn vip_plans<'a>(
         next_hop,
         attrs: plain.clone(),
     }));
+    // Prefixes are unique (the config checks), so unstable is exact.
+    all.sort_unstable_by_key(|v| v.prefix);
     Arc::new(all)
 }
 
@@ -158,23 +161,36 @@ impl PeerPlan {
     /// The routes to announce, given the addresses the session sees.
     /// Lazy, so that a long VIP list is never copied into a second list.
     pub fn routes<'a>(&'a self, local: &'a LocalAddrs) -> impl Iterator<Item = Route> + 'a {
-        self.vips.iter().flat_map(move |v| {
-            let (one, proxied) = match v.resolve(&self.peer, local) {
-                Ok(Some(a)) => (Some(a), false),
-                Ok(None) => (None, true),
-                Err(_) => (None, false),
-            };
-            let family = v.prefix.family();
-            let hops = self
-                .host_hops(family, local)
-                .filter(move |_| proxied)
-                .map(|(a, _)| a);
-            one.into_iter().chain(hops).map(move |next_hop| Route {
-                prefix: v.prefix,
-                next_hop,
-                attrs: v.attrs.clone(),
-            })
+        self.vips.iter().flat_map(move |v| self.routes_of(v, local))
+    }
+
+    /// The paths one VIP offers this peer.
+    pub fn routes_of<'a>(
+        &'a self,
+        v: &'a VipPlan,
+        local: &'a LocalAddrs,
+    ) -> impl Iterator<Item = Route> + 'a {
+        let (one, proxied) = match v.resolve(&self.peer, local) {
+            Ok(Some(a)) => (Some(a), false),
+            Ok(None) => (None, true),
+            Err(_) => (None, false),
+        };
+        let family = v.prefix.family();
+        let hops = self
+            .host_hops(family, local)
+            .filter(move |_| proxied)
+            .map(|(a, _)| a);
+        one.into_iter().chain(hops).map(move |next_hop| Route {
+            prefix: v.prefix,
+            next_hop,
+            attrs: v.attrs.clone(),
         })
+    }
+
+    /// One VIP of this plan by prefix.
+    pub fn vip(&self, p: &Prefix) -> Option<&VipPlan> {
+        let i = self.vips.binary_search_by(|v| v.prefix.cmp(p)).ok()?;
+        self.vips.get(i)
     }
 
     pub fn session_config(

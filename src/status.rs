@@ -4,6 +4,9 @@
 use serde::Serialize;
 use std::fmt::Write;
 
+/// How a page of VIPs says where the next one starts.
+pub const NEXT_PAGE: &str = "next page after ";
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
     pub version: String,
@@ -11,8 +14,28 @@ pub struct Status {
     pub asn: u32,
     pub router_id: String,
     pub uptime_secs: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reload: Option<Reload>,
+    /// Connections refused (not a selected peer) and failed accepts.
+    pub refused_connections: u64,
+    pub accept_errors: u64,
     pub peers: Vec<PeerStatus>,
+    /// All the VIPs configured; `vips` describes some of them (all when
+    /// few, else the page or the one asked for).
+    pub vip_count: usize,
     pub vips: Vec<VipStatus>,
+    /// The prefix to ask the next page after, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The last reload: when it finished (Unix seconds), and what started it
+/// or why it failed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Reload {
+    pub at_unix: u64,
+    pub ok: bool,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -169,7 +192,62 @@ impl Status {
                 let _ = writeln!(o, "    last notification:  {n}");
             }
         }
-        let _ = writeln!(o, "\n{:<28} {:<14} Health / peers", "VIP", "Next hop");
+        if let Some(r) = &self.last_reload {
+            let what = if r.ok {
+                "applied"
+            } else {
+                "FAILED, running state kept"
+            };
+            let _ = writeln!(
+                o,
+                "\nlast reload: {what} ({}), at unix time {}",
+                r.detail, r.at_unix
+            );
+        }
+        if self.refused_connections + self.accept_errors > 0 {
+            let _ = writeln!(
+                o,
+                "connections refused: {}, accept errors: {}",
+                self.refused_connections, self.accept_errors
+            );
+        }
+        if self.vips.len() < self.vip_count {
+            let _ = writeln!(
+                o,
+                "\n{} VIPs: `leafvip status vip PREFIX` shows one, `leafvip status vips` all",
+                self.vip_count
+            );
+        }
+        if !self.vips.is_empty() || self.vip_count == 0 {
+            self.vip_table(&mut o, true);
+        }
+        o
+    }
+
+    /// One page of `leafvip status vips`: a VIP a line (JSON objects with
+    /// `json`, else table rows, with the header on the first page), and a
+    /// last line naming where the next page starts, if one does.
+    pub fn vips_page(&self, json: bool, first: bool) -> String {
+        let mut o = String::new();
+        if json {
+            for v in &self.vips {
+                o += &serde_json::to_string(v).unwrap_or_default();
+                o.push('\n');
+            }
+        } else {
+            self.vip_table(&mut o, first);
+        }
+        if let Some(n) = &self.next {
+            let _ = writeln!(o, "{NEXT_PAGE}{n}");
+        }
+        o
+    }
+
+    /// The VIP rows; the header only on the first page.
+    pub fn vip_table(&self, o: &mut String, header: bool) {
+        if header {
+            let _ = writeln!(o, "\n{:<28} {:<14} Health / peers", "VIP", "Next hop");
+        }
         for v in &self.vips {
             let _ = writeln!(
                 o,
@@ -192,7 +270,6 @@ impl Status {
                 let _ = writeln!(o, "{}", line.trim_end());
             }
         }
-        o
     }
 }
 
@@ -236,6 +313,7 @@ mod tests {
                 vips: vec![pv.clone()],
                 ..Default::default()
             }],
+            vip_count: 1,
             vips: vec![VipStatus {
                 prefix: "192.0.2.200/32".into(),
                 next_hop: "self".into(),
@@ -243,6 +321,7 @@ mod tests {
                 announced: true,
                 peers: vec![pv],
             }],
+            ..Default::default()
         }
     }
 

@@ -234,10 +234,7 @@ fn labels_files_that_are_not_regular_files_fail_with_a_reason() {
         .labels()
         .unwrap_err()
         .to_string();
-    assert_eq!(
-        e,
-        format!("{}: is a FIFO, not a regular file", f.display())
-    );
+    assert_eq!(e, format!("{}: is a FIFO, not a regular file", f.display()));
     let text = GOOD.replace("[node]\n", "[node]\nlabels_file = \"/dev/zero\"\n");
     let e = Config::parse("x", &text)
         .unwrap()

@@ -89,13 +89,33 @@ fn metrics_and_readiness_follow_the_session() {
         ),
         Some(1.0)
     );
-    assert_eq!(
-        value(&m, "leafvip_vip_announced{vip=\"192.0.2.200/32\"}"),
-        Some(1.0)
-    );
+    // Aggregates, never a series per VIP.
+    assert_eq!(value(&m, "leafvip_vips"), Some(2.0), "{m}");
+    assert!(!m.contains("vip=\""), "a per-VIP series: {m}");
     assert!(m.contains("leafvip_build_info{version=\""), "{m}");
     assert_eq!(get(&host, &format!("{base}/readyz")).0, 200);
     assert_eq!(get(&host, &format!("{base}/nothing")).0, 404);
+    // Only GET and HEAD.
+    let post = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &host,
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-m",
+            "5",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+        ])
+        .arg(format!("{base}/metrics"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&post.stdout), "405");
 
     // The router goes away: readiness drops and a NOTIFICATION is counted.
     bird.cmd("disable h1").unwrap();

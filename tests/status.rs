@@ -159,3 +159,127 @@ fn status_shows_sessions_vips_and_notifications_as_the_router_sees_them() {
     let (ok, _, err) = status(&lab, false);
     assert!(!ok && err.contains("no leafvip daemon"), "{err}");
 }
+
+fn leafvip(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_leafvip"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// With more VIPs than a summary lists, `status` stays a summary built
+/// from counters, one VIP is asked for by prefix, and `status vips` pages
+/// through all of them, each exactly once, as BIRD holds them.
+#[test]
+fn large_lists_are_paged_and_one_vip_is_asked_for_by_prefix() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("stpage");
+    let (leaf, host) = rack(&mut lab);
+    let bird = leaf1(&mut lab, &leaf, "");
+    let list: String = (0..=255)
+        .flat_map(|i| [format!("192.0.2.{i}/32\n"), format!("203.0.113.{i}/32\n")])
+        .collect();
+    lab.write("vips", &list);
+    let cfg = format!(
+        "vips_file = \"{}\"\n[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n\n\
+         [[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\nfamilies = [\"ipv4-unicast\"]\n",
+        lab.path("vips").display()
+    );
+    lab.leafvip(&host, "leafvip", &cfg);
+    wait_for(
+        T,
+        "the last VIP at BIRD",
+        || (bird.next_hops("203.0.113.255/32") == ["198.51.100.3"]).then_some(()),
+        || lab.log("leafvip"),
+    );
+    let sock = lab.path("leafvip.sock");
+    let sock = sock.to_str().unwrap();
+    let j = wait_for(
+        T,
+        "all 512 VIPs sent",
+        || {
+            let j = json(&lab);
+            (j["peers"][0]["prefixes_sent"][0]["count"] == 512).then_some(j)
+        },
+        || status(&lab, false).1,
+    );
+    assert_eq!(j["vip_count"], 512);
+    assert_eq!(
+        j["vips"].as_array().unwrap().len(),
+        0,
+        "a summary lists no VIPs"
+    );
+    let (_, text, _) = status(&lab, false);
+    assert!(
+        text.contains("512 VIPs: `leafvip status vip PREFIX`"),
+        "{text}"
+    );
+
+    // One VIP, as BIRD holds it; an unknown prefix is an empty answer.
+    let (ok, one, err) = leafvip(&["status", "-s", sock, "vip", "203.0.113.77/32", "--json"]);
+    assert!(ok, "{err}");
+    let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+    let v = &one["vips"][0];
+    assert_eq!(v["prefix"], "203.0.113.77/32");
+    assert_eq!(v["peers"][0]["state"], "announced");
+    let hop = v["peers"][0]["sent"][0].as_str().unwrap().to_string();
+    assert_eq!(bird.next_hops("203.0.113.77/32"), vec![hop]);
+    let (ok, none, _) = leafvip(&["status", "-s", sock, "vip", "198.51.100.77/32", "--json"]);
+    assert!(ok);
+    let none: serde_json::Value = serde_json::from_str(&none).unwrap();
+    assert_eq!(none["vips"].as_array().unwrap().len(), 0);
+
+    // Every VIP in pages of 100: one JSON object a line, in order, once.
+    let (ok, lines, err) = leafvip(&["status", "-s", sock, "vips", "--json", "--page", "100"]);
+    assert!(ok, "{err}");
+    let prefixes: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            assert_eq!(v["announced"], true, "{l}");
+            v["prefix"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(prefixes.len(), 512);
+    let mut sorted = prefixes.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 512, "a VIP twice");
+    // The table: one header, a row per VIP.
+    let (ok, table, _) = leafvip(&["status", "-s", sock, "vips", "--page", "100"]);
+    assert!(ok);
+    assert_eq!(table.matches("\nVIP ").count(), 1, "{table}");
+    let rows = table
+        .lines()
+        .filter(|l| l.starts_with("192.0.2.") || l.starts_with("203.0.113."))
+        .count();
+    assert_eq!(rows, 512);
+    // A closed pipe ends the CLI quietly.
+    let piped = Command::new("sh")
+        .args(["-c", &format!("\"$0\" status -s {sock} vips | head -1",)])
+        .arg(env!("CARGO_BIN_EXE_leafvip"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&piped.stderr).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+
+    // A config that no longer parses still finds the daemon's socket.
+    let broken = lab.write(
+        "broken.toml",
+        &format!("[control]\nsocket = \"{sock}\"\n[bgp]\nasn = \"not a number\"\n"),
+    );
+    let (ok, text, err) = leafvip(&["status", "-c", broken.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(err.contains("note:") && err.contains("`asn`"), "{err}");
+    assert!(text.contains("Established"), "{text}");
+}

@@ -1,11 +1,12 @@
 //! The control socket: `leafvip status` connects, sends one request line
 //! and reads the answer. A Unix socket with mode 0600 means access control
 //! is the file system's: root and the daemon's own user.
-use super::board::Board;
+use super::board::{Board, Vip};
 use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use leafvip_bgp::wire::Prefix;
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -62,13 +63,31 @@ impl Drop for SocketFile {
     }
 }
 
+/// At most this many clients are answered at once; more get "busy" at
+/// once, so a flood of CLIs costs neither descriptors nor memory.
+const MAX_CLIENTS: usize = 8;
+
 /// Answers clients until the daemon ends.
 pub async fn serve(listener: Async<UnixListener>, board: Rc<RefCell<Board>>) {
     let ex = async_executor::LocalExecutor::new();
+    let busy = Rc::new(std::cell::Cell::new(0usize));
     ex.run(async {
         loop {
             match listener.accept().await {
-                Ok((s, _)) => ex.spawn(answer(s, board.clone())).detach(),
+                Ok((s, _)) if busy.get() >= MAX_CLIENTS => {
+                    let reply = frame(Err("busy: too many status clients at once, try again"));
+                    // Best effort, never waiting: the socket is fresh.
+                    let _ = s.get_ref().write(reply.as_bytes());
+                }
+                Ok((s, _)) => {
+                    busy.set(busy.get() + 1);
+                    let (board, busy) = (board.clone(), busy.clone());
+                    ex.spawn(async move {
+                        answer(s, board).await;
+                        busy.set(busy.get() - 1);
+                    })
+                    .detach()
+                }
                 Err(e) => {
                     warn!("control socket: {e}");
                     Timer::after(Duration::from_millis(100)).await;
@@ -79,20 +98,61 @@ pub async fn serve(listener: Async<UnixListener>, board: Rc<RefCell<Board>>) {
     .await
 }
 
+/// What a client may ask, one line: `status [json]`, `vip PREFIX [json]`,
+/// `vips AFTER|- LIMIT [json]`.
+fn request(line: &str) -> Result<(Vip, bool), String> {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    let json = words.last() == Some(&"json");
+    if json {
+        words.pop();
+    }
+    let prefix = |s: &str| s.parse::<Prefix>().map_err(|e| format!("{s:?}: {e}"));
+    let which = match words.as_slice() {
+        ["status"] => Vip::Summary,
+        ["vip", p] => Vip::One(prefix(p)?),
+        ["vips", after, limit] => Vip::Page {
+            after: match *after {
+                "-" => None,
+                p => Some(prefix(p)?),
+            },
+            limit: limit.parse().map_err(|_| format!("bad limit {limit:?}"))?,
+        },
+        _ => return Err(format!("unknown request {line:?}")),
+    };
+    Ok((which, json))
+}
+
+/// `ok LEN` or `error LEN`, a newline, then LEN bytes: a client can tell a
+/// whole answer from one cut short.
+fn frame(r: Result<&str, &str>) -> String {
+    let (kind, body) = match r {
+        Ok(b) => ("ok", b),
+        Err(b) => ("error", b),
+    };
+    format!("{kind} {}\n{body}", body.len())
+}
+
 async fn answer(mut s: Async<UnixStream>, board: Rc<RefCell<Board>>) {
     let work = async {
         let mut req = Vec::new();
         let mut byte = [0u8; 1];
-        while req.len() < 64 && s.read(&mut byte).await? == 1 && byte[0] != b'\n' {
+        while req.len() < 128 && s.read(&mut byte).await? == 1 && byte[0] != b'\n' {
             req.push(byte[0]);
         }
-        let reply = match req.trim_ascii() {
-            b"status" => Board::status(&board).await.to_text(),
-            b"status json" => Board::status(&board).await.to_json(),
-            other => format!(
-                "error: unknown request {:?}\n",
-                String::from_utf8_lossy(other)
-            ),
+        let reply = match request(&String::from_utf8_lossy(&req)) {
+            Ok((which, json)) => {
+                let first = match &which {
+                    Vip::Page { after, .. } => Some(after.is_none()),
+                    _ => None,
+                };
+                let st = Board::status(&board, which).await;
+                frame(Ok(&match (first, json) {
+                    (Some(first), _) => st.vips_page(json, first),
+                    (None, true) => st.to_json(),
+                    (None, false) => st.to_text(),
+                }))
+            }
+            Err(e) => frame(Err(&e)),
         };
         s.write_all(reply.as_bytes()).await?;
         s.flush().await
@@ -106,9 +166,10 @@ async fn answer(mut s: Async<UnixStream>, board: Rc<RefCell<Board>>) {
     }
 }
 
-/// The client side: one request, the whole answer. Errors say what to do.
+/// The client side: one request, the whole answer or an error. Errors say
+/// what to do; an answer cut short is an error, never a partial success.
 pub fn query(path: &Path, request: &str) -> Result<String, String> {
-    use std::io::{Read, Write};
+    use std::io::{BufRead, BufReader, Read, Write};
     let mut s = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::PermissionDenied => format!(
             "permission denied on {}: run as root or as the daemon's user",
@@ -117,13 +178,89 @@ pub fn query(path: &Path, request: &str) -> Result<String, String> {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
             format!("no leafvip daemon is listening on {} ({e})", path.display())
         }
+        io::ErrorKind::WouldBlock => format!(
+            "{}: the daemon's queue of status clients is full, try again",
+            path.display()
+        ),
         _ => format!("{}: {e}", path.display()),
     })?;
-    s.set_read_timeout(Some(CLIENT_TIME)).ok();
+    s.set_read_timeout(Some(CLIENT_TIME * 2)).ok();
     s.write_all(format!("{request}\n").as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)
+    let mut r = BufReader::new(s);
+    let mut head = String::new();
+    r.read_line(&mut head)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(out)
+    let (kind, len) = head
+        .trim_end()
+        .split_once(' ')
+        .and_then(|(k, n)| Some((k.to_string(), n.parse::<usize>().ok()?)))
+        .ok_or_else(|| "no answer from the daemon".to_string())?;
+    let mut body = Vec::with_capacity(len.min(1 << 20));
+    r.take(len as u64)
+        .read_to_end(&mut body)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if body.len() != len {
+        return Err(format!(
+            "the answer was cut short ({} of {len} bytes)",
+            body.len()
+        ));
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    match kind.as_str() {
+        "ok" => Ok(body),
+        _ => Err(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A fake daemon that answers every client with `reply`, then closes.
+    fn answering(name: &str, reply: &'static [u8]) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("leafvip-ctl-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        let l = UnixListener::bind(&p).unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut line = String::new();
+                let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(&s), &mut line);
+                let _ = s.write_all(reply);
+            }
+        });
+        p
+    }
+
+    #[test]
+    fn an_answer_cut_short_is_an_error_not_output() {
+        let p = answering("short", b"ok 100\n{\"peers\": [");
+        let e = query(&p, "status json").unwrap_err();
+        assert_eq!(e, "the answer was cut short (11 of 100 bytes)");
+        let p = answering("whole", b"ok 3\nabc");
+        assert_eq!(query(&p, "status").unwrap(), "abc");
+        let p = answering("error", b"error 4\nbusy");
+        assert_eq!(query(&p, "status").unwrap_err(), "busy");
+    }
+
+    #[test]
+    fn requests() {
+        assert_eq!(request("status"), Ok((Vip::Summary, false)));
+        assert_eq!(request("status json"), Ok((Vip::Summary, true)));
+        let p: Prefix = "192.0.2.1/32".parse().unwrap();
+        assert_eq!(request("vip 192.0.2.1/32"), Ok((Vip::One(p), false)));
+        assert_eq!(
+            request("vips 192.0.2.1/32 10 json"),
+            Ok((
+                Vip::Page {
+                    after: Some(p),
+                    limit: 10
+                },
+                true
+            ))
+        );
+        assert!(request("vips - x").is_err());
+        assert!(request("shutdown").is_err());
+    }
 }

@@ -6,7 +6,7 @@
 //! and the metrics are encoded by prometheus-client from the same snapshot
 //! as `leafvip status`: the two never disagree, and an idle daemon keeps no
 //! metric objects between scrapes.
-use super::board::Board;
+use super::board::{Board, Vip};
 use crate::status::Status;
 use async_executor::LocalExecutor;
 use prometheus_client::encoding::text::encode;
@@ -26,9 +26,6 @@ use tracing::debug;
 /// How long a request waits for the event loop before it counts as hung.
 const LOOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A snapshot and whether the daemon is done starting.
-type Snapshot = (Status, bool);
-
 type Labels = Vec<(&'static str, String)>;
 
 /// The Prometheus text for one snapshot.
@@ -38,7 +35,7 @@ pub fn render(st: &Status) -> String {
     let updates = Family::<Labels, Counter>::default();
     let prefixes = Family::<Labels, Gauge>::default();
     let notifications = Family::<Labels, Counter>::default();
-    let vip = Family::<Labels, Gauge>::default();
+    let suppressed = Family::<Labels, Gauge>::default();
     reg.register(
         "bgp_session_up",
         "1 when the BGP session is Established",
@@ -56,10 +53,33 @@ pub fn render(st: &Status) -> String {
         notifications.clone(),
     );
     reg.register(
-        "vip_announced",
-        "1 when the VIP is announced to at least one peer",
-        vip.clone(),
+        "bgp_suppressed_paths",
+        "Desired paths held back by the peer's path limit",
+        suppressed.clone(),
     );
+    // Aggregates only: a series per VIP would cost a scrape O(VIPs).
+    let vips = Gauge::<i64>::default();
+    vips.set(st.vip_count as i64);
+    reg.register("vips", "VIPs configured", vips);
+    let refused = Counter::<u64>::default();
+    refused.inc_by(st.refused_connections);
+    reg.register(
+        "refused_connections",
+        "Connections from addresses that are not a selected peer",
+        refused,
+    );
+    let accept_errors = Counter::<u64>::default();
+    accept_errors.inc_by(st.accept_errors);
+    reg.register(
+        "accept_errors",
+        "Failed accepts on the BGP listener",
+        accept_errors,
+    );
+    if let Some(r) = &st.last_reload {
+        let ok = Gauge::<i64>::default();
+        ok.set(i64::from(r.ok));
+        reg.register("last_reload_success", "1 when the last reload applied", ok);
+    }
     reg.register(
         "build",
         "The running version",
@@ -70,6 +90,7 @@ pub fn render(st: &Status) -> String {
         up.get_or_create(&peer())
             .set(i64::from(p.state == "Established"));
         updates.get_or_create(&peer()).inc_by(p.updates_out);
+        suppressed.get_or_create(&peer()).set(p.suppressed as i64);
         for f in &p.prefixes_sent {
             let mut l = peer();
             l.push(("family", f.family.clone()));
@@ -82,26 +103,37 @@ pub fn render(st: &Status) -> String {
             notifications.get_or_create(&l).inc_by(n.count);
         }
     }
-    for v in &st.vips {
-        vip.get_or_create(&vec![("vip", v.prefix.clone())])
-            .set(i64::from(v.announced));
-    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &reg);
     out
 }
 
+/// What the loop answers: a snapshot for `/metrics`; for the probes only
+/// what the board holds, O(1) at any table size.
+enum Answer {
+    Snapshot(Status),
+    Probe(Probe),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Probe {
+    /// Config loaded and sessions started.
+    loaded: bool,
+    established: usize,
+    peers: usize,
+}
+
 /// Ready once the config is loaded and, if any peer is selected, one
 /// session is Established: the host is announcing.
-fn readiness(st: &Status, loaded: bool) -> Result<(), String> {
-    if !loaded {
+fn readiness(p: Probe) -> Result<(), String> {
+    if !p.loaded {
         return Err("starting".into());
     }
-    if st.peers.is_empty() || st.peers.iter().any(|p| p.state == "Established") {
+    if p.peers == 0 || p.established > 0 {
         Ok(())
     } else {
-        Err(format!("0/{} sessions established", st.peers.len()))
+        Err(format!("0/{} sessions established", p.peers))
     }
 }
 
@@ -113,36 +145,45 @@ fn reply(code: u16, kind: &str, body: String) -> Response<std::io::Cursor<Vec<u8
     r
 }
 
+type Ask = (bool, mpsc::SyncSender<Answer>);
+
 fn respond(
+    method: &tiny_http::Method,
     path: &str,
-    ask: &async_channel::Sender<mpsc::SyncSender<Snapshot>>,
+    ask: &async_channel::Sender<Ask>,
 ) -> Response<std::io::Cursor<Vec<u8>>> {
     const TEXT: &str = "text/plain; charset=utf-8";
-    let snapshot = || {
-        let (tx, rx) = mpsc::sync_channel(1);
-        // A full queue means the loop is not keeping up: answer 503 now
-        // rather than block the HTTP thread behind it.
-        ask.try_send(tx).ok()?;
-        rx.recv_timeout(LOOP_TIMEOUT).ok()
-    };
+    if !matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
+        let mut r = reply(405, TEXT, "only GET and HEAD\n".into());
+        if let Ok(h) = Header::from_bytes("Allow", "GET, HEAD") {
+            r.add_header(h);
+        }
+        return r;
+    }
     let path = path.split('?').next().unwrap_or_default();
     if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
         return reply(404, TEXT, "try /metrics, /healthz or /readyz\n".into());
     }
-    let Some((st, loaded)) = snapshot() else {
-        return reply(503, TEXT, "the event loop does not answer\n".into());
-    };
-    match path {
-        "/metrics" => reply(
+    let (tx, rx) = mpsc::sync_channel(1);
+    // A full queue means the loop is not keeping up: answer 503 now
+    // rather than block the HTTP thread behind it.
+    let answer = ask
+        .try_send((path == "/metrics", tx))
+        .ok()
+        .and_then(|()| rx.recv_timeout(LOOP_TIMEOUT).ok());
+    match (path, answer) {
+        (_, None) => reply(503, TEXT, "the event loop does not answer\n".into()),
+        ("/metrics", Some(Answer::Snapshot(st))) => reply(
             200,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             render(&st),
         ),
-        "/healthz" => reply(200, TEXT, "ok\n".into()),
-        _ => match readiness(&st, loaded) {
+        ("/healthz", Some(_)) => reply(200, TEXT, "ok\n".into()),
+        (_, Some(Answer::Probe(p))) => match readiness(p) {
             Ok(()) => reply(200, TEXT, "ready\n".into()),
             Err(why) => reply(503, TEXT, format!("{why}\n")),
         },
+        (_, Some(Answer::Snapshot(_))) => reply(500, TEXT, "unexpected answer\n".into()),
     }
 }
 
@@ -153,12 +194,20 @@ pub fn start(
     ex: &LocalExecutor<'static>,
 ) -> Result<(), String> {
     let server = Server::http(addr).map_err(|e| e.to_string())?;
-    let (ask, asked) = async_channel::bounded::<mpsc::SyncSender<Snapshot>>(16);
+    let (ask, asked) = async_channel::bounded::<Ask>(16);
     ex.spawn(async move {
-        while let Ok(reply) = asked.recv().await {
-            let st = Board::status(&board).await;
-            let loaded = board.borrow().ready;
-            let _ = reply.try_send((st, loaded));
+        while let Ok((full, reply)) = asked.recv().await {
+            let answer = if full {
+                Answer::Snapshot(Board::status(&board, Vip::Nothing).await)
+            } else {
+                let b = board.borrow();
+                Answer::Probe(Probe {
+                    loaded: b.ready,
+                    established: b.established.get(),
+                    peers: b.peers.len(),
+                })
+            };
+            let _ = reply.try_send(answer);
         }
     })
     .detach();
@@ -166,7 +215,7 @@ pub fn start(
         .name("leafvip-http".into())
         .spawn(move || {
             for req in server.incoming_requests() {
-                let resp = respond(req.url(), &ask);
+                let resp = respond(req.method(), req.url(), &ask);
                 if let Err(e) = req.respond(resp) {
                     debug!("metrics client: {e}");
                 }
@@ -200,6 +249,7 @@ mod tests {
                 }],
                 ..Default::default()
             }],
+            vip_count: 1,
             vips: vec![VipStatus {
                 prefix: "192.0.2.200/32".into(),
                 announced: true,
@@ -213,12 +263,25 @@ mod tests {
             "leafvip_bgp_updates_sent_total{peer=\"198.51.100.1:179\"} 3",
             "leafvip_bgp_announced_prefixes{peer=\"198.51.100.1:179\",family=\"ipv4-unicast\"} 2",
             "leafvip_bgp_notifications_total{peer=\"198.51.100.1:179\",direction=\"received\",code=\"6\"} 1",
-            "leafvip_vip_announced{vip=\"192.0.2.200/32\"} 1",
+            "leafvip_vips 1",
+            "leafvip_bgp_suppressed_paths{peer=\"198.51.100.1:179\"} 0",
             "leafvip_build_info{version=\"9.9.9\"} 1",
         ] {
             assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
         }
-        assert_eq!(readiness(&st, true), Ok(()));
-        assert!(readiness(&st, false).is_err());
+        let p = Probe {
+            loaded: true,
+            established: 1,
+            peers: 2,
+        };
+        assert_eq!(readiness(p), Ok(()));
+        assert!(readiness(Probe { loaded: false, ..p }).is_err());
+        assert_eq!(
+            readiness(Probe {
+                established: 0,
+                ..p
+            }),
+            Err("0/2 sessions established".into())
+        );
     }
 }

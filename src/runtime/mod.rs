@@ -14,13 +14,13 @@ mod peer_status;
 pub mod sockopt;
 mod throttle;
 
-use crate::config::{Config, ConfigError, NextHopSpec, PeerConfig};
+use crate::config::{Config, ConfigError, PeerConfig};
 use crate::labels::Labels;
 use crate::plan::{PeerPlan, Plan};
 use async_executor::{LocalExecutor, Task};
 use async_io::{Async, Timer};
 use async_signal::{Signal, Signals};
-use board::{Board, VipInfo};
+use board::Board;
 use futures_lite::{future, StreamExt};
 use leafvip_bgp::wire::cease;
 use peer::{Clock, Cmd, PeerTask};
@@ -346,24 +346,16 @@ impl Daemon<'_> {
 
     /// Brings the board up to date with the peers and VIPs.
     fn post(&mut self) {
-        let hosts: Vec<&str> = self.cfg.hosts().map(|h| h.name.as_str()).collect();
-        let up = hosts.iter().filter(|h| self.healthy.contains(**h)).count();
+        let hosts = self.cfg.hosts().count();
+        let up = self
+            .cfg
+            .hosts()
+            .filter(|h| self.healthy.contains(&h.name))
+            .count();
         let mut b = self.board.borrow_mut();
         b.peers = self.peers.values().map(|h| h.tx.clone()).collect();
-        b.vips = self.inputs.as_ref().map_or(Vec::new(), |(_, vips)| {
-            vips.iter()
-                .map(|v| VipInfo {
-                    prefix: v.prefix.to_string(),
-                    next_hop: match v.next_hop {
-                        NextHopSpec::SelfAddress => "self".into(),
-                        NextHopSpec::Hosts => "hosts".into(),
-                        NextHopSpec::Address(a) => a.to_string(),
-                    },
-                    health: (v.next_hop == NextHopSpec::Hosts)
-                        .then(|| format!("{up}/{} hosts up", hosts.len())),
-                })
-                .collect()
-        });
+        b.vips = self.inputs.as_ref().map(|(_, vips)| vips.clone());
+        b.hosts_up = (up, hosts);
     }
 
     fn health_changed(&mut self, (name, up): health::Change) {
@@ -540,7 +532,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         checks: Vec::new(),
         health_tx,
         inputs: Some((labels, vips)),
-        established: std::rc::Rc::new(std::cell::Cell::new(0)),
+        established: board.borrow().established.clone(),
         last_status: String::new(),
         board: board.clone(),
         loading: None,
@@ -567,7 +559,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     d.report_status();
     notify::ready(&d.last_status);
     let watchdog = notify::watchdog_interval();
-    // async-io's block_on drives the reactor on this thread: no helper thread.
+    // async-io's block_on drives the reactor on this thread.
     async_io::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
         let mut accept_resume: Option<std::time::Instant> = None;

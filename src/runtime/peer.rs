@@ -27,8 +27,12 @@ pub enum Cmd {
     Incoming(TcpStream),
     /// Close with a Cease of this subcode and message, then end the task.
     Stop { subcode: u8, message: String },
-    /// Answer with a snapshot for `leafvip status` and the metrics.
-    Status(async_channel::Sender<crate::status::PeerStatus>),
+    /// Answer with a snapshot for `leafvip status` and the metrics, with
+    /// per-VIP detail for these prefixes only.
+    Status {
+        reply: async_channel::Sender<crate::status::PeerStatus>,
+        detail: std::sync::Arc<[leafvip_bgp::wire::Prefix]>,
+    },
 }
 
 /// The clock the core sees: milliseconds since the daemon started.
@@ -159,8 +163,8 @@ impl PeerTask {
                     );
                 }
                 Wake::Cmd(Some(Cmd::Incoming(stream))) => acts = self.incoming(now, stream),
-                Wake::Cmd(Some(Cmd::Status(reply))) => {
-                    let _ = reply.try_send(self.snapshot());
+                Wake::Cmd(Some(Cmd::Status { reply, detail })) => {
+                    let _ = reply.try_send(self.snapshot(&detail));
                 }
                 Wake::Readable => acts = self.read(now),
                 Wake::Writable => self.write(),

@@ -46,46 +46,15 @@ pub fn capabilities(n: &Negotiated) -> Vec<String> {
 }
 
 impl PeerTask {
-    pub fn snapshot(&self) -> PeerStatus {
+    /// The session's summary, from counters the core keeps (no walk over
+    /// the table), and the per-VIP detail of `detail` only.
+    pub fn snapshot(&self, detail: &[Prefix]) -> PeerStatus {
         let session = self.peer.session();
         let now = self.clock.now();
-        let up = session.state() == State::Established;
         let stats = session.stats();
         let rib = self.peer.rib();
-        let mut sent: BTreeMap<Prefix, Vec<IpAddr>> = BTreeMap::new();
-        for ((p, _), path) in rib.sent() {
-            sent.entry(p).or_default().push(path.next_hop);
-        }
-        let mut offered: BTreeMap<Prefix, Vec<IpAddr>> = BTreeMap::new();
-        for r in self.plan.routes(&self.local) {
-            offered.entry(r.prefix).or_default().push(r.next_hop);
-        }
         let peer = self.addr.to_string();
-        let vips = self
-            .plan
-            .vips
-            .iter()
-            .map(|v| {
-                let o = offered.remove(&v.prefix).unwrap_or_default();
-                let s = sent.get(&v.prefix).map_or(&[][..], Vec::as_slice);
-                PeerVip {
-                    state: status::vip_state(o.len(), s.len(), up),
-                    reason: match v.resolve(&self.plan.peer, &self.local) {
-                        Err(why) => Some(why),
-                        Ok(None) if o.is_empty() => {
-                            Some("no healthy host this peer can reach".into())
-                        }
-                        Ok(_) => None,
-                    },
-                    next_hops: o.iter().map(IpAddr::to_string).collect(),
-                    sent: s.iter().map(IpAddr::to_string).collect(),
-                    peer: peer.clone(),
-                    prefix: v.prefix.to_string(),
-                }
-            })
-            .collect();
         PeerStatus {
-            peer,
             asn: self.plan.peer.asn,
             description: self.plan.peer.description.clone(),
             state: session.state().to_string(),
@@ -101,11 +70,7 @@ impl PeerTask {
                 .iter()
                 .map(|f| FamilyCount {
                     family: f.0.to_string(),
-                    count: sent
-                        .iter()
-                        .filter(|(p, _)| p.family() == f.0)
-                        .map(|(_, h)| h.len())
-                        .sum(),
+                    count: rib.sent_count(f.0),
                 })
                 .collect(),
             suppressed: rib.suppressed(),
@@ -124,7 +89,53 @@ impl PeerTask {
                     count,
                 })
                 .collect(),
-            vips,
+            vips: detail
+                .iter()
+                .filter_map(|p| self.vip_detail(p, &peer))
+                .collect(),
+            peer,
+        }
+    }
+
+    /// One VIP toward this peer: what the plan offers, what the peer holds
+    /// and, when nothing is offered, why. O(log n) in the table.
+    fn vip_detail(&self, p: &Prefix, peer: &str) -> Option<PeerVip> {
+        let v = self.plan.vip(p)?;
+        let up = self.peer.session().state() == State::Established;
+        let offered: Vec<IpAddr> = self
+            .plan
+            .routes_of(v, &self.local)
+            .map(|r| r.next_hop)
+            .collect();
+        let sent = self.peer.rib().sent_for(p);
+        Some(PeerVip {
+            state: status::vip_state(offered.len(), sent.len(), up),
+            reason: match v.resolve(&self.plan.peer, &self.local) {
+                Err(why) => Some(why),
+                Ok(None) if offered.is_empty() => {
+                    Some("no healthy host this peer can reach".into())
+                }
+                Ok(_) if !offered.is_empty() && sent.is_empty() && up => {
+                    Some(self.withheld_because(p))
+                }
+                Ok(_) => None,
+            },
+            next_hops: offered.iter().map(IpAddr::to_string).collect(),
+            sent: sent.iter().map(|(_, nh)| nh.to_string()).collect(),
+            peer: peer.to_string(),
+            prefix: p.to_string(),
+        })
+    }
+
+    /// Why an offered VIP is not at an Established peer.
+    fn withheld_because(&self, p: &Prefix) -> String {
+        let family = p.family();
+        match self.peer.session().negotiated() {
+            Some(n) if !n.families.contains(family) => {
+                format!("the peer did not negotiate {family}")
+            }
+            _ if self.peer.rib().has_pending() => "queued: the peer is being sent its table".into(),
+            _ => "the next hop is not of the prefix's family".into(),
         }
     }
 }
