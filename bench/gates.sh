@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The budgets that do not depend on machine speed, checked in CI (as root):
+#   - the static default-features binary (dist/static.sh) is at most 2 MiB;
+#     leafvip's own bytes above a static "hello world" built with the same
+#     profile are reported beside it;
+#   - peak RSS (VmHWM) announcing 100k /32s to BIRD, through
+#     ../shared/bench/run-anchors.sh, is at most PEAK_MAX_KIB;
+#   - idle RSS with 2 BIRD peers and 10 VIPs (bench/idle.sh) is at most
+#     IDLE_MAX_KIB: 2.25 MiB, room for layout noise over the 2 MiB goal.
+# The peak gate stands at 12 MiB: the issue's goal is 10 MiB, not yet met
+# (11.6 MiB measured); lower it when the goal is reached.
+# Prints one line per figure, then `gates: ok`; exits 1 on the first miss.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MAX=${SIZE_MAX:-2097152}
+PEAK_MAX_KIB=${PEAK_MAX_KIB:-12288}
+IDLE_MAX_KIB=${IDLE_MAX_KIB:-2304}
+shared=${SHARED:-../shared}
+work=$(mktemp -d /var/tmp/leafvip-gates.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+fail() { echo "gates: FAIL: $*" >&2; exit 1; }
+
+read -r bin size < <(dist/static.sh | tail -1)
+cp "$bin" "$work/leafvip"
+
+# The floor: glibc and std alone, with the same profile and flags.
+mkdir -p "$work/hello/src"
+printf 'fn main() {\n    println!("hello");\n}\n' > "$work/hello/src/main.rs"
+sed -n '/^\[profile.release\]/,/^$/p' Cargo.toml > "$work/profile"
+printf '[package]\nname = "hello"\nversion = "0.1.0"\nedition = "2021"\n\n[workspace]\n\n' \
+    | cat - "$work/profile" > "$work/hello/Cargo.toml"
+RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+    CARGO_TARGET_DIR="$work/hello/target" cargo build -q --release \
+    --manifest-path "$work/hello/Cargo.toml" --target x86_64-unknown-linux-gnu
+floor=$(stat -c %s "$work/hello/target/x86_64-unknown-linux-gnu/release/hello")
+echo "size: $size bytes (budget $SIZE_MAX); a static hello world is $floor, leafvip's own $((size - floor))"
+[ "$size" -le "$SIZE_MAX" ] || fail "binary $size bytes > $SIZE_MAX"
+
+LEAFVIP_BIN="$work/leafvip" ANNOUNCER_PATH="bench/announcers:$shared/bench/announcers" \
+    RUNS=1 RESULTS_DIR="$work/results" "$shared/bench/run-anchors.sh" 100000 leafvip >"$work/anchors.log" 2>&1 \
+    || { tail -20 "$work/anchors.log" >&2; fail "run-anchors.sh failed"; }
+peak=$(awk -F'\t' '$1 == "leafvip" && $7 == "ok" {print $4}' "$work"/results/*.tsv | head -1)
+[ -n "$peak" ] || fail "no peak RSS in $(cat "$work"/results/*.tsv)"
+echo "peak RSS at 100k VIPs announced to BIRD: $peak KiB (budget $PEAK_MAX_KIB)"
+[ "$peak" -le "$PEAK_MAX_KIB" ] || fail "peak RSS $peak KiB > $PEAK_MAX_KIB"
+
+line=$(LEAFVIP_BIN="$work/leafvip" bench/idle.sh 10 2>/dev/null | grep '^idle:') || fail "idle.sh failed"
+idle=$(echo "$line" | sed -n 's/.*: RSS \([0-9]*\) KiB.*/\1/p')
+echo "$line (budget $IDLE_MAX_KIB KiB)"
+[ "$idle" -le "$IDLE_MAX_KIB" ] || fail "idle RSS $idle KiB > $IDLE_MAX_KIB"
+echo "gates: ok"
