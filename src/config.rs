@@ -42,6 +42,15 @@ impl From<labels::LabelsError> for ConfigError {
     }
 }
 
+/// Reads a config or VIP file (regular, at most 64 MiB), or says why not.
+pub fn read_file(path: &Path) -> Result<String, ConfigError> {
+    crate::files::read_text(path, crate::files::CONFIG_CAP).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: e.line(),
+        problem: e.to_string(),
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Extra VIPs, one `PREFIX [NEXT_HOP]` per line, for long lists that
@@ -472,12 +481,7 @@ impl Config {
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let name = path.display().to_string();
-        let text =
-            crate::files::read_text(path, crate::files::CONFIG_CAP).map_err(|e| ConfigError {
-                file: name.clone(),
-                line: e.line(),
-                problem: e.to_string(),
-            })?;
+        let text = read_file(path)?;
         let mut cfg = Config::parse(&name, &text)?;
         cfg.read_keys(&name, &text)?;
         Ok(cfg)

@@ -11,12 +11,7 @@ pub fn read(cfg: &Config) -> Result<Vec<(Prefix, NextHopSpec)>, ConfigError> {
         return Ok(Vec::new());
     };
     let file = path.display().to_string();
-    let text =
-        crate::files::read_text(path, crate::files::CONFIG_CAP).map_err(|e| ConfigError {
-            file: file.clone(),
-            line: e.line(),
-            problem: e.to_string(),
-        })?;
+    let text = crate::config::read_file(path)?;
     let mut out = Vec::new();
     let mut lines = Vec::new();
     for (i, raw) in text.lines().enumerate() {

@@ -78,6 +78,26 @@ fn unit_verifies_and_is_hardened() {
     assert!(level <= 2.0, "exposure {level}");
 }
 
+/// Runs the daemon with the environment systemd gives a `Type=notify`
+/// service with a watchdog.
+fn under_systemd(cfg: &std::path::Path, notify: &std::path::Path, watchdog_usec: &str) -> Reaper {
+    // systemd sets WATCHDOG_PID to the service's PID: the shell's $$ is the
+    // daemon's PID once it execs.
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            "WATCHDOG_PID=$$ exec \"$0\" run -c \"$1\" -s \"$1.sock\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_leafvip"))
+        .arg(cfg)
+        .env("NOTIFY_SOCKET", notify)
+        .env("WATCHDOG_USEC", watchdog_usec)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Reaper(child)
+}
+
 #[test]
 fn speaks_sd_notify_with_a_watchdog_from_the_event_loop() {
     let d = dir("notify");
@@ -92,21 +112,7 @@ fn speaks_sd_notify_with_a_watchdog_from_the_event_loop() {
         "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[[vip]]\nprefix = \"192.0.2.200/32\"\n",
     )
     .unwrap();
-    // systemd sets WATCHDOG_PID to the service's PID: the shell's $$ is the
-    // daemon's PID once it execs.
-    let child = Command::new("sh")
-        .args([
-            "-c",
-            "WATCHDOG_PID=$$ exec \"$0\" run -c \"$1\" -s \"$1.sock\"",
-        ])
-        .arg(env!("CARGO_BIN_EXE_leafvip"))
-        .arg(&cfg)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "200000")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Reaper(child);
+    let mut child = under_systemd(&cfg, &sock_path, "200000");
     let mut seen = String::new();
     let recv_until = |want: &str, seen: &mut String| {
         let end = Instant::now() + Duration::from_secs(5);
@@ -154,19 +160,7 @@ fn watchdog_pings_within_every_period_above_the_labels_tick() {
         ),
     )
     .unwrap();
-    let child = Command::new("sh")
-        .args([
-            "-c",
-            "WATCHDOG_PID=$$ exec \"$0\" run -c \"$1\" -s \"$1.sock\"",
-        ])
-        .arg(env!("CARGO_BIN_EXE_leafvip"))
-        .arg(&cfg)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "2000000")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Reaper(child);
+    let mut child = under_systemd(&cfg, &sock_path, "2000000");
     let start = Instant::now();
     let mut pings = Vec::new();
     let mut buf = [0u8; 512];
