@@ -90,6 +90,8 @@ pub struct PeerTask {
     pub(super) history: History,
     /// Shared count of Established sessions, for systemd's STATUS.
     established: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Malformed UPDATE lines, treat-as-withdraw and the rest apart.
+    malformed_log: [super::throttle::Throttle; 2],
 }
 
 impl PeerTask {
@@ -112,6 +114,7 @@ impl PeerTask {
             addr,
             history: History::default(),
             established,
+            malformed_log: Default::default(),
         }
     }
 
@@ -373,8 +376,16 @@ impl PeerTask {
                         .config()
                         .add_path_send
                         .intersect(n.families);
-                    for f in wanted.iter().filter(|f| !n.add_path_send.contains(*f)) {
-                        warn!(peer = %self.addr, family = %f, "peer did not negotiate ADD-PATH receive: sending one path per prefix");
+                    // One line, and not a warning: one path per prefix is
+                    // all a peer without ADD-PATH needs while a VIP has one
+                    // next hop; `status` counts what is held back.
+                    let without: Vec<String> = wanted
+                        .iter()
+                        .filter(|f| !n.add_path_send.contains(*f))
+                        .map(|f| f.to_string())
+                        .collect();
+                    if !without.is_empty() {
+                        info!(peer = %self.addr, families = %without.join(","), "peer did not negotiate ADD-PATH receive: one path per prefix");
                     }
                 }
                 Action::Down {
@@ -402,7 +413,12 @@ impl PeerTask {
                     self.history.notification(false, &n);
                 }
                 Action::UpdateReceived { verdict, .. } if verdict.action() != Revision::Accept => {
-                    warn!(peer = %self.addr, "malformed UPDATE handled by {:?} (RFC 7606): {:?}", verdict.action(), verdict.problems);
+                    // A peer can send these at line rate: one line per 10 s
+                    // for each way of handling them.
+                    let kind = usize::from(verdict.action() != Revision::TreatAsWithdraw);
+                    if let Some(more) = self.malformed_log[kind].hit(std::time::Instant::now()) {
+                        warn!(peer = %self.addr, more, "malformed UPDATE handled by {:?} (RFC 7606): {:?}", verdict.action(), verdict.problems);
+                    }
                 }
                 Action::UpdateReceived { .. } => {}
                 Action::RouteRefresh(rr) => {
