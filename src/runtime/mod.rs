@@ -6,6 +6,7 @@ mod alloc;
 pub mod board;
 pub mod control;
 mod health;
+pub mod listen;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod notify;
@@ -23,8 +24,8 @@ use async_signal::{Signal, Signals};
 use board::Board;
 use futures_lite::{future, StreamExt};
 use leafvip_bgp::wire::cease;
+use listen::{key_listener, listener, sock_opts};
 use peer::{Clock, Cmd, PeerTask};
-use sockopt::SockOpts;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -73,10 +74,11 @@ struct Daemon<'a> {
     loading: Option<(&'static str, Option<FileStamp>)>,
     again: Option<&'static str>,
     loaded_tx: async_channel::Sender<Result<Loaded, ConfigError>>,
-    last_reload_error: Option<String>,
     refused_log: throttle::Throttle,
     accept_log: throttle::Throttle,
+    /// After a failed accept: the pause, and when the listener is used again.
     accept_backoff: Duration,
+    accept_resume: Option<std::time::Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,24 +93,6 @@ fn stamp(path: &Path) -> FileStamp {
             m.ino(),
         )
     }))
-}
-
-/// The socket options for a peer; its MD5 key was read with the config.
-pub fn sock_opts(p: &PeerConfig, local_as: u32) -> SockOpts {
-    let md5_key = p.md5_key.as_ref().map(|k| k.bytes().to_vec());
-    let (ttl, min_ttl) = match (p.ttl_security, p.ebgp_multihop) {
-        (Some(hops), _) => (Some(255), Some(255 - hops + 1)),
-        (None, Some(ttl)) => (Some(ttl), None),
-        // Direct eBGP uses TTL 1, as BIRD, FRR and GoBGP do by default.
-        (None, None) if p.asn != local_as => (Some(1), None),
-        (None, None) => (None, None),
-    };
-    SockOpts {
-        local: p.local_address,
-        ttl,
-        min_ttl,
-        md5_key,
-    }
 }
 
 fn seed(p: &PeerConfig) -> u64 {
@@ -269,13 +253,14 @@ impl Daemon<'_> {
                 // Taken before the load: a change during it is seen again.
                 self.labels_stamp = stamp_before;
                 self.board.borrow_mut().last_reload = Some((at, Ok(why.to_string())));
-                self.last_reload_error = None;
             }
             Err(e) => {
                 let e = e.to_string();
                 // A labels file that stays broken is retried on every tick
                 // (its stamp is left behind), but said once.
-                if self.last_reload_error.as_deref() != Some(&e) {
+                let same =
+                    matches!(&self.board.borrow().last_reload, Some((_, Err(last))) if *last == e);
+                if !same {
                     error!(
                         reason = why,
                         "reload failed, keeping the running configuration: {e}"
@@ -283,8 +268,7 @@ impl Daemon<'_> {
                 } else {
                     tracing::debug!("reload failed again: {e}");
                 }
-                self.board.borrow_mut().last_reload = Some((at, Err(e.clone())));
-                self.last_reload_error = Some(e);
+                self.board.borrow_mut().last_reload = Some((at, Err(e)));
             }
         }
         notify::ready(&self.last_status);
@@ -387,7 +371,7 @@ impl Daemon<'_> {
     /// Counts a failed accept and says how long to leave the listener
     /// alone: out of descriptors, accept fails at once for as long as the
     /// connection waits in the backlog, and retrying at once spins.
-    fn accept_failed(&mut self, e: &std::io::Error) -> Duration {
+    fn accept_failed(&mut self, e: &std::io::Error) {
         self.board.borrow_mut().counters.accept_errors += 1;
         self.accept_backoff = (self.accept_backoff * 2).clamp(ACCEPT_BACKOFF.0, ACCEPT_BACKOFF.1);
         if let Some(more) = self.accept_log.hit(std::time::Instant::now()) {
@@ -397,7 +381,7 @@ impl Daemon<'_> {
                 "accept: {e}"
             );
         }
-        self.accept_backoff
+        self.accept_resume = Some(std::time::Instant::now() + self.accept_backoff);
     }
 
     async fn shutdown(&mut self) {
@@ -422,48 +406,6 @@ impl Daemon<'_> {
         })
         .await;
     }
-}
-
-fn listener(addr: SocketAddr, cfg: &Config) -> std::io::Result<Async<TcpListener>> {
-    let s = sockopt::new_tcp(&addr)?;
-    s.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        s.set_only_v6(false)?;
-    }
-    key_listener(&s, addr, None, cfg)?;
-    s.bind(&addr.into())?;
-    s.listen(64)?;
-    Async::new(TcpListener::from(s))
-}
-
-/// Gives the listener the keys of `new`'s peers and takes away the keys
-/// of `old`'s peers that `new` no longer keys, so that a rotated or removed
-/// `password_file` takes effect on reload for incoming connections too.
-fn key_listener(
-    s: &socket2::Socket,
-    addr: SocketAddr,
-    old: Option<&Config>,
-    new: &Config,
-) -> std::io::Result<()> {
-    let on_listener = |a: IpAddr| match (addr, a) {
-        (SocketAddr::V6(_), IpAddr::V4(a)) => IpAddr::V6(a.to_ipv6_mapped()),
-        (_, a) => a,
-    };
-    for p in old.into_iter().flat_map(Config::peers) {
-        let still = new
-            .peers()
-            .any(|n| n.address == p.address && n.md5_key.is_some());
-        if p.md5_key.is_some() && !still {
-            // An empty key removes it.
-            sockopt::set_md5(s, on_listener(p.address), &[])?;
-        }
-    }
-    for p in new.peers() {
-        if let Some(k) = &p.md5_key {
-            sockopt::set_md5(s, on_listener(p.address), k.bytes())?;
-        }
-    }
-    Ok(())
 }
 
 enum Wake {
@@ -538,10 +480,10 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         loading: None,
         again: None,
         loaded_tx,
-        last_reload_error: None,
         refused_log: Default::default(),
         accept_log: Default::default(),
         accept_backoff: Duration::ZERO,
+        accept_resume: None,
     };
     info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
     d.start_checks();
@@ -562,7 +504,6 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     // async-io's block_on drives the reactor on this thread.
     async_io::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
-        let mut accept_resume: Option<std::time::Instant> = None;
         // Armed once, outside the loop: a timer made anew on every pass
         // would be pushed back by whatever else wakes the loop (the labels
         // tick comes every 2 s) and, with WatchdogSec above that, never fire.
@@ -572,10 +513,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         };
         loop {
             let sig = async { Wake::Signal(signals.next().await.and_then(Result::ok)) };
+            let resume = d.accept_resume;
             let acc = async {
                 match &listen {
                     Some(l) => {
-                        if let Some(t) = accept_resume {
+                        if let Some(t) = resume {
                             Timer::at(t).await;
                         }
                         Wake::Accepted(l.accept().await)
@@ -617,15 +559,13 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 }
                 Wake::Accepted(Ok((s, from))) => {
                     d.accept_backoff = Duration::ZERO;
-                    accept_resume = None;
+                    d.accept_resume = None;
                     match s.into_inner() {
                         Ok(s) => d.dispatch(s, from),
                         Err(e) => warn!("accept: {e}"),
                     }
                 }
-                Wake::Accepted(Err(e)) => {
-                    accept_resume = Some(std::time::Instant::now() + d.accept_failed(&e));
-                }
+                Wake::Accepted(Err(e)) => d.accept_failed(&e),
                 Wake::Tick => {
                     d.report_status();
                     alloc::trim_slack();
