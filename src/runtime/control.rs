@@ -6,7 +6,7 @@ use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use leafvip_bgp::wire::Prefix;
 use std::cell::RefCell;
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -75,9 +75,14 @@ pub async fn serve(listener: Async<UnixListener>, board: Rc<RefCell<Board>>) {
         loop {
             match listener.accept().await {
                 Ok((s, _)) if busy.get() >= MAX_CLIENTS => {
+                    // Best effort, never waiting. What the client sent is
+                    // read first: closing a Unix socket with unread data
+                    // resets it, and the client would see that instead.
+                    let mut sink = [0u8; 256];
+                    let _ = s.get_ref().read(&mut sink);
                     let reply = frame(Err("busy: too many status clients at once, try again"));
-                    // Best effort, never waiting: the socket is fresh.
                     let _ = s.get_ref().write(reply.as_bytes());
+                    let _ = s.get_ref().shutdown(std::net::Shutdown::Write);
                 }
                 Ok((s, _)) => {
                     busy.set(busy.get() + 1);
@@ -185,8 +190,9 @@ pub fn query(path: &Path, request: &str) -> Result<String, String> {
         _ => format!("{}: {e}", path.display()),
     })?;
     s.set_read_timeout(Some(CLIENT_TIME * 2)).ok();
-    s.write_all(format!("{request}\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // A daemon that turns us away may close before reading the request:
+    // its answer ("busy") is still there to read.
+    let _ = s.write_all(format!("{request}\n").as_bytes());
     let mut r = BufReader::new(s);
     let mut head = String::new();
     r.read_line(&mut head)
@@ -242,6 +248,28 @@ mod tests {
         assert_eq!(query(&p, "status").unwrap(), "abc");
         let p = answering("error", b"error 4\nbusy");
         assert_eq!(query(&p, "status").unwrap_err(), "busy");
+    }
+
+    /// Eight clients that never send hold every slot; the ninth is told
+    /// "busy" at once instead of waiting or costing a task.
+    #[test]
+    fn clients_past_the_cap_are_told_busy() {
+        let p = std::env::temp_dir().join(format!("leafvip-ctl-{}-busy", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        let l = UnixListener::bind(&p).unwrap();
+        std::thread::spawn(move || {
+            let board = Rc::new(RefCell::new(Board::default()));
+            async_io::block_on(serve(Async::new(l).unwrap(), board));
+        });
+        let idle: Vec<UnixStream> = (0..MAX_CLIENTS)
+            .map(|_| UnixStream::connect(&p).unwrap())
+            .collect();
+        // Let the server take all eight before the ninth comes.
+        std::thread::sleep(Duration::from_millis(300));
+        let e = query(&p, "status").unwrap_err();
+        assert!(e.starts_with("busy"), "{e}");
+        drop(idle);
+        let _ = std::fs::remove_file(&p);
     }
 
     #[test]
