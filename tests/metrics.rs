@@ -139,3 +139,94 @@ fn metrics_and_readiness_follow_the_session() {
         "{m}"
     );
 }
+
+fn threads(pid: i32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:")?.trim().parse().ok())
+        .unwrap()
+}
+
+fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmHWM:")?
+                .trim()
+                .trim_end_matches(" kB")
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap()
+}
+
+/// 300 slow, silent or non-reading connections and a 600 KiB header line:
+/// no thread is added, the probes and a scrape still answer, the header is
+/// refused without being buffered, and a hold-3 session never flaps.
+#[test]
+fn hostile_clients_cost_no_threads_and_block_nobody() {
+    if !can_run(&["bird", "birdc", "curl", "python3"]) {
+        return;
+    }
+    let mut lab = Lab::new("mhostile");
+    let (leaf, host) = rack(&mut lab);
+    let bird = leaf1(&mut lab, &leaf, "");
+    let cfg = "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n\n[control]\nhttp = \"127.0.0.1:9179\"\n\n\
+               [[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\nhold_time = 3\n\n\
+               [[vip]]\nprefix = \"192.0.2.200/32\"\n";
+    let lv = lab.leafvip(&host, "leafvip", cfg);
+    let base = "http://127.0.0.1:9179";
+    wait_for(
+        T,
+        "the session and the endpoint",
+        || (bird.established("h1") && get(&host, &format!("{base}/readyz")).0 == 200).then_some(()),
+        || lab.log("leafvip"),
+    );
+    let pid = lab.proc(lv).pid();
+    let before = threads(pid);
+    let hwm_before = rss_kib(pid);
+    let bad = lab.spawn(
+        &host,
+        &[
+            "python3",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/slowhttp.py"),
+            "127.0.0.1",
+            "9179",
+            "300",
+            "8",
+        ],
+        "slowhttp",
+        &[],
+    );
+    wait_for(
+        T,
+        "the hostile clients in place",
+        || lab.log("slowhttp").contains("holding").then_some(()),
+        || lab.log("slowhttp"),
+    );
+    let seen = lab.log("slowhttp");
+    eprintln!("{seen}");
+    assert!(seen.contains("opened 300"), "{seen}");
+    assert!(
+        seen.contains("big header: HTTP/1.1 431") || seen.contains("big header: closed"),
+        "a 600 KiB header line was not refused: {seen}"
+    );
+    // With all of them held: probes and a scrape answer, no thread more.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let (code, body) = get(&host, &format!("{base}{path}"));
+        assert_eq!(code, 200, "{path}: {body}");
+    }
+    assert_eq!(threads(pid), before, "threads with 300 hostile connections");
+    let grown = rss_kib(pid).saturating_sub(hwm_before);
+    assert!(
+        grown < 4096,
+        "peak RSS grew {grown} KiB under the hostile clients"
+    );
+    lab.proc(bad).wait_exit(T).expect("slowhttp ends");
+    assert!(bird.established("h1"), "the hold-3 session dropped");
+    let log = lab.log("leafvip");
+    assert!(!log.contains("session down"), "a session flapped: {log}");
+}

@@ -1,12 +1,12 @@
-//! `/metrics`, `/healthz` and `/readyz` over HTTP/1.1 with tiny_http.
-//!
-//! Not hyper: hyper 1 links tokio, which only the `kube` feature may bring.
-//! tiny_http serves on threads of its own; each request asks the event loop
-//! for a snapshot over a channel, so a loop that hangs fails `/healthz`,
-//! and the metrics are encoded by prometheus-client from the same snapshot
-//! as `leafvip status`: the two never disagree, and an idle daemon keeps no
-//! metric objects between scrapes.
+//! `/metrics`, `/healthz` and `/readyz`, served by `runtime/http.rs` on the
+//! daemon's own executor (not hyper, which links tokio; not tiny_http,
+//! which spent a thread per connection). Answers come from the event loop
+//! itself, so a loop that hangs fails `/healthz`; the metrics are encoded
+//! by prometheus-client from the same counters as `leafvip status`, so the
+//! two never disagree, and an idle daemon keeps no metric objects between
+//! scrapes.
 use super::board::{Board, Vip};
+use super::http::{self, Handler, Request, Response};
 use crate::status::Status;
 use async_executor::LocalExecutor;
 use prometheus_client::encoding::text::encode;
@@ -18,13 +18,6 @@ use prometheus_client::registry::Registry;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::time::Duration;
-use tiny_http::{Header, Response, Server};
-use tracing::debug;
-
-/// How long a request waits for the event loop before it counts as hung.
-const LOOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -109,13 +102,7 @@ pub fn render(st: &Status) -> String {
     out
 }
 
-/// What the loop answers: a snapshot for `/metrics`; for the probes only
-/// what the board holds, O(1) at any table size.
-enum Answer {
-    Snapshot(Status),
-    Probe(Probe),
-}
-
+/// What readiness is judged on: O(1) at any table size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Probe {
     /// Config loaded and sessions started.
@@ -137,91 +124,45 @@ fn readiness(p: Probe) -> Result<(), String> {
     }
 }
 
-fn reply(code: u16, kind: &str, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
-    let mut r = Response::from_string(body).with_status_code(code);
-    if let Ok(h) = Header::from_bytes("Content-Type", kind) {
-        r.add_header(h);
-    }
-    r
-}
-
-type Ask = (bool, mpsc::SyncSender<Answer>);
-
-fn respond(
-    method: &tiny_http::Method,
-    path: &str,
-    ask: &async_channel::Sender<Ask>,
-) -> Response<std::io::Cursor<Vec<u8>>> {
-    const TEXT: &str = "text/plain; charset=utf-8";
-    if !matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
-        let mut r = reply(405, TEXT, "only GET and HEAD\n".into());
-        if let Ok(h) = Header::from_bytes("Allow", "GET, HEAD") {
-            r.add_header(h);
-        }
-        return r;
-    }
-    let path = path.split('?').next().unwrap_or_default();
-    if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
-        return reply(404, TEXT, "try /metrics, /healthz or /readyz\n".into());
-    }
-    let (tx, rx) = mpsc::sync_channel(1);
-    // A full queue means the loop is not keeping up: answer 503 now
-    // rather than block the HTTP thread behind it.
-    let answer = ask
-        .try_send((path == "/metrics", tx))
-        .ok()
-        .and_then(|()| rx.recv_timeout(LOOP_TIMEOUT).ok());
-    match (path, answer) {
-        (_, None) => reply(503, TEXT, "the event loop does not answer\n".into()),
-        ("/metrics", Some(Answer::Snapshot(st))) => reply(
-            200,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            render(&st),
-        ),
-        ("/healthz", Some(_)) => reply(200, TEXT, "ok\n".into()),
-        (_, Some(Answer::Probe(p))) => match readiness(p) {
-            Ok(()) => reply(200, TEXT, "ready\n".into()),
-            Err(why) => reply(503, TEXT, format!("{why}\n")),
+/// Answers one request. It runs on the event loop, so a loop that hangs
+/// answers nothing and `/healthz` fails.
+async fn respond(board: Rc<RefCell<Board>>, path: String) -> Response {
+    match path.split('?').next().unwrap_or_default() {
+        "/metrics" => Response {
+            status: 200,
+            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            body: render(&Board::status(&board, Vip::Nothing).await),
         },
-        (_, Some(Answer::Snapshot(_))) => reply(500, TEXT, "unexpected answer\n".into()),
+        "/healthz" => Response::text(200, "ok\n"),
+        "/readyz" => {
+            let probe = {
+                let b = board.borrow();
+                Probe {
+                    loaded: b.ready,
+                    established: b.established.get(),
+                    peers: b.peers.len(),
+                }
+            };
+            match readiness(probe) {
+                Ok(()) => Response::text(200, "ready\n"),
+                Err(why) => Response::text(503, format!("{why}\n")),
+            }
+        }
+        _ => Response::text(404, "try /metrics, /healthz or /readyz\n"),
     }
 }
 
-/// Binds `addr` and serves until the daemon ends.
+/// Binds `addr` and serves on the daemon's executor until it ends.
 pub fn start(
     addr: SocketAddr,
     board: Rc<RefCell<Board>>,
     ex: &LocalExecutor<'static>,
 ) -> Result<(), String> {
-    let server = Server::http(addr).map_err(|e| e.to_string())?;
-    let (ask, asked) = async_channel::bounded::<Ask>(16);
-    ex.spawn(async move {
-        while let Ok((full, reply)) = asked.recv().await {
-            let answer = if full {
-                Answer::Snapshot(Board::status(&board, Vip::Nothing).await)
-            } else {
-                let b = board.borrow();
-                Answer::Probe(Probe {
-                    loaded: b.ready,
-                    established: b.established.get(),
-                    peers: b.peers.len(),
-                })
-            };
-            let _ = reply.try_send(answer);
-        }
-    })
-    .detach();
-    std::thread::Builder::new()
-        .name("leafvip-http".into())
-        .spawn(move || {
-            for req in server.incoming_requests() {
-                let resp = respond(req.method(), req.url(), &ask);
-                if let Err(e) = req.respond(resp) {
-                    debug!("metrics client: {e}");
-                }
-            }
-        })
-        .map_err(|e| e.to_string())?;
+    let handler: Handler = Rc::new(move |req: Request| {
+        Box::pin(respond(board.clone(), req.path)) as std::pin::Pin<Box<_>>
+    });
+    ex.spawn(http::serve(addr, handler).map_err(|e| e.to_string())?)
+        .detach();
     Ok(())
 }
 

@@ -6,6 +6,8 @@ mod alloc;
 pub mod board;
 pub mod control;
 mod health;
+#[cfg(feature = "metrics")]
+mod http;
 pub mod listen;
 #[cfg(feature = "metrics")]
 mod metrics;
