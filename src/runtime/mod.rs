@@ -4,6 +4,7 @@
 pub mod addrs;
 mod alloc;
 pub mod board;
+mod collision;
 pub mod control;
 mod health;
 #[cfg(feature = "metrics")]
@@ -13,6 +14,7 @@ pub mod listen;
 mod metrics;
 mod notify;
 pub mod peer;
+mod peer_note;
 mod peer_status;
 pub mod sockopt;
 mod throttle;

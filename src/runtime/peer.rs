@@ -6,9 +6,8 @@ use super::sockopt::{self, SockOpts};
 use crate::plan::{LocalAddrs, PeerPlan};
 use async_io::{Async, Timer};
 use futures_lite::future;
-use leafvip_bgp::peer::Peer;
+use leafvip_bgp::peer::{Incoming, Peer};
 use leafvip_bgp::session::{Action, Event, SessionConfig, State};
-use leafvip_bgp::wire::{FamilySet, Revision};
 use leafvip_bgp::Instant;
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -43,17 +42,74 @@ impl Clock {
     pub fn now(&self) -> Instant {
         Instant::from_millis(self.0.elapsed().as_millis() as u64)
     }
-    fn at(&self, t: Instant) -> std::time::Instant {
+    pub(super) fn at(&self, t: Instant) -> std::time::Instant {
         self.0 + Duration::from_millis(t.as_millis())
     }
 }
 
-struct Conn {
-    stream: Async<TcpStream>,
-    out: Vec<u8>,
+pub(super) struct Conn {
+    pub(super) stream: Async<TcpStream>,
+    pub(super) out: Vec<u8>,
 }
 
-type Connecting = Pin<Box<dyn Future<Output = io::Result<Async<TcpStream>>>>>;
+impl Conn {
+    pub(super) fn new(stream: Async<TcpStream>) -> Self {
+        Conn {
+            stream,
+            out: Vec::new(),
+        }
+    }
+
+    /// One read: `Some(0)` at the end of the connection, `None` when
+    /// nothing more is there for now.
+    pub(super) fn read_into(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        loop {
+            match self.stream.get_ref().read(buf) {
+                Ok(n) => return Ok(Some(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes what the socket takes now; the rest waits for writability.
+    /// On an error the queue is dropped: the connection is gone.
+    pub(super) fn flush(&mut self) -> io::Result<()> {
+        while !self.out.is_empty() {
+            match self.stream.get_ref().write(&self.out) {
+                Ok(n) => {
+                    self.out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.out.clear();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes after giving queued bytes (a NOTIFICATION) up to a second
+    /// to leave.
+    pub(super) async fn close(mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while self.flush().is_ok() && !self.out.is_empty() && std::time::Instant::now() < deadline {
+            let w = async {
+                let _ = self.stream.writable().await;
+            };
+            future::or(w, async {
+                Timer::at(deadline).await;
+            })
+            .await;
+        }
+        let _ = self.stream.get_ref().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+pub(super) type Connecting = Pin<Box<dyn Future<Output = io::Result<Async<TcpStream>>>>>;
 
 enum Wake {
     Timer,
@@ -61,6 +117,8 @@ enum Wake {
     Readable,
     Writable,
     Connected(io::Result<Async<TcpStream>>),
+    /// The collision's second connection or its session's deadline.
+    Second,
 }
 
 async fn connect(peer: SocketAddr, opts: SockOpts) -> io::Result<Async<TcpStream>> {
@@ -80,18 +138,22 @@ async fn connect(peer: SocketAddr, opts: SockOpts) -> io::Result<Async<TcpStream
 
 pub struct PeerTask {
     pub(super) plan: PeerPlan,
-    opts: SockOpts,
+    pub(super) opts: SockOpts,
     pub(super) peer: Peer,
     pub(super) clock: Clock,
-    conn: Option<Conn>,
-    connecting: Option<Connecting>,
+    pub(super) conn: Option<Conn>,
+    pub(super) connecting: Option<Connecting>,
     pub(super) local: LocalAddrs,
     pub(super) addr: SocketAddr,
     pub(super) history: History,
     /// Shared count of Established sessions, for systemd's STATUS.
-    established: std::rc::Rc<std::cell::Cell<usize>>,
+    pub(super) established: std::rc::Rc<std::cell::Cell<usize>>,
     /// Malformed UPDATE lines, treat-as-withdraw and the rest apart.
-    malformed_log: [super::throttle::Throttle; 2],
+    pub(super) malformed_log: [super::throttle::Throttle; 2],
+    /// The peer's own connection during a collision (RFC 4271 §6.8): its
+    /// session and socket, until its OPEN decides which one stays.
+    pub(super) second: Option<leafvip_bgp::session::Session>,
+    pub(super) second_conn: Option<Conn>,
 }
 
 impl PeerTask {
@@ -115,6 +177,8 @@ impl PeerTask {
             history: History::default(),
             established,
             malformed_log: Default::default(),
+            second: None,
+            second_conn: None,
         }
     }
 
@@ -157,6 +221,7 @@ impl PeerTask {
                 }
                 Wake::Cmd(Some(Cmd::Stop { subcode, message })) => {
                     stopping = true;
+                    self.stop_second(now, subcode, &message).await;
                     acts = self.peer.handle_event(
                         now,
                         Event::Stop {
@@ -170,6 +235,7 @@ impl PeerTask {
                     let _ = reply.try_send(self.snapshot(&detail));
                 }
                 Wake::Readable => acts = self.read(now),
+                Wake::Second => acts = self.on_second(now),
                 Wake::Writable => self.write(),
                 Wake::Connected(Ok(stream)) => {
                     self.connecting = None;
@@ -226,16 +292,40 @@ impl PeerTask {
                 None => future::pending().await,
             }
         };
-        future::or(future::or(cmd, timer), future::or(io, con)).await
+        let second = super::collision::second_wait(&self.second, &self.second_conn, self.clock);
+        let mine = future::or(future::or(cmd, timer), future::or(io, con));
+        future::or(mine, async {
+            second.await;
+            Wake::Second
+        })
+        .await
     }
 
     fn incoming(&mut self, now: Instant, stream: TcpStream) -> Vec<Action> {
-        if !self.peer.session().can_accept() {
-            // A session is already past Connect on our own connection; the
-            // peer's collision handling closes one side (RFC 4271 §6.8).
-            debug!(peer = %self.addr, state = %self.peer.session().state(), "refusing a second connection");
-            return Vec::new();
+        let stream = match self.prepare_incoming(stream) {
+            Some(s) => s,
+            None => return Vec::new(),
+        };
+        match self.peer.incoming() {
+            Incoming::Accept => self.accept(now, stream),
+            Incoming::Restarted => {
+                info!(peer = %self.addr, "a new connection while Established: the peer restarted (RFC 4724 §4.2)");
+                let mut a = self.peer.handle_event(now, Event::ConnectionFailed);
+                self.conn = None;
+                a.extend(self.accept(now, stream));
+                a
+            }
+            Incoming::Second if self.second.is_none() => self.start_second(now, stream),
+            Incoming::Second | Incoming::Refuse => {
+                debug!(peer = %self.addr, state = %self.peer.session().state(), "refusing another connection");
+                Vec::new()
+            }
         }
+    }
+
+    /// The socket options an incoming connection needs (TTL, GTSM; the
+    /// listener already holds the MD5 key), and its async wrapper.
+    fn prepare_incoming(&self, stream: TcpStream) -> Option<Async<TcpStream>> {
         let _ = sockopt::apply(
             &socket2::SockRef::from(&stream),
             self.addr.ip(),
@@ -245,32 +335,27 @@ impl PeerTask {
                 ..self.opts.clone()
             },
         );
-        match Async::new(stream) {
-            Ok(stream) => {
-                self.connecting = None;
-                let mut a = self.use_connection(now, stream);
-                a.extend(self.peer.handle_event(now, Event::Accepted));
-                a
-            }
-            Err(e) => {
-                warn!(peer = %self.addr, "cannot use incoming connection: {e}");
-                Vec::new()
-            }
-        }
+        Async::new(stream)
+            .map_err(|e| warn!(peer = %self.addr, "cannot use incoming connection: {e}"))
+            .ok()
+    }
+
+    fn accept(&mut self, now: Instant, stream: Async<TcpStream>) -> Vec<Action> {
+        self.connecting = None;
+        let mut a = self.use_connection(now, stream);
+        a.extend(self.peer.handle_event(now, Event::Accepted));
+        a
     }
 
     /// Takes a new connection and sets the routes with the next hops it
     /// implies, before the session comes up, so that the initial sync
     /// carries the whole table and End-of-RIB follows it.
-    fn use_connection(&mut self, now: Instant, stream: Async<TcpStream>) -> Vec<Action> {
+    pub(super) fn use_connection(&mut self, now: Instant, stream: Async<TcpStream>) -> Vec<Action> {
         if let Ok(l) = stream.get_ref().local_addr() {
             // A dual-stack listener reports IPv4 as ::ffff:a.b.c.d.
             self.local = addrs::around(l.ip().to_canonical());
         }
-        self.conn = Some(Conn {
-            stream,
-            out: Vec::new(),
-        });
+        self.conn = Some(Conn::new(stream));
         self.peer.set_routes(now, self.plan.routes(&self.local))
     }
 
@@ -279,18 +364,16 @@ impl PeerTask {
         // On the stack, shared by every peer: an idle daemon keeps no
         // per-peer receive buffer, and reads are short (KEEPALIVEs).
         let mut buf = [0u8; 16 * 1024];
-        while let Some(c) = self.conn.as_mut() {
-            match c.stream.get_ref().read(&mut buf) {
-                Ok(0) => {
-                    acts.extend(self.peer.handle_event(now, Event::ConnectionFailed));
-                    self.conn = None;
-                    break;
+        while let Some(c) = self.conn.as_ref() {
+            match c.read_into(&mut buf) {
+                Ok(None) => break,
+                Ok(Some(n)) if n > 0 => {
+                    acts.extend(self.peer.handle_event(now, Event::Received(&buf[..n])))
                 }
-                Ok(n) => acts.extend(self.peer.handle_event(now, Event::Received(&buf[..n]))),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    debug!(peer = %self.addr, "read: {e}");
+                end => {
+                    if let Err(e) = end {
+                        debug!(peer = %self.addr, "read: {e}");
+                    }
                     acts.extend(self.peer.handle_event(now, Event::ConnectionFailed));
                     self.conn = None;
                     break;
@@ -303,45 +386,9 @@ impl PeerTask {
         acts
     }
 
-    /// Writes what the socket takes now; the rest waits for writability.
     fn write(&mut self) {
-        let Some(c) = self.conn.as_mut() else { return };
-        while !c.out.is_empty() {
-            match c.stream.get_ref().write(&c.out) {
-                Ok(n) => {
-                    c.out.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    debug!(peer = %self.addr, "write: {e}");
-                    c.out.clear();
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Closes the connection after giving queued bytes (a NOTIFICATION) up
-    /// to a second to leave.
-    async fn close(&mut self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        loop {
-            self.write();
-            let Some(c) = self.conn.as_ref() else { return };
-            if c.out.is_empty() || std::time::Instant::now() >= deadline {
-                break;
-            }
-            let w = async {
-                let _ = c.stream.writable().await;
-            };
-            future::or(w, async {
-                Timer::at(deadline).await;
-            })
-            .await;
-        }
-        if let Some(c) = self.conn.take() {
-            let _ = c.stream.get_ref().shutdown(std::net::Shutdown::Both);
+        if let Some(Err(e)) = self.conn.as_mut().map(Conn::flush) {
+            debug!(peer = %self.addr, "write: {e}");
         }
     }
 
@@ -360,70 +407,11 @@ impl PeerTask {
                 }
                 Action::Disconnect => {
                     self.connecting = None;
-                    self.close().await;
-                }
-                Action::Reject => {}
-                Action::StateChange { from, to } => debug!(peer = %self.addr, "{from} -> {to}"),
-                Action::Established(n) => {
-                    self.established.set(self.established.get() + 1);
-                    info!(
-                        peer = %self.addr, asn = n.peer_as, families = %n.families, add_path = %n.add_path_send,
-                        hold = n.hold_time, "session established"
-                    );
-                    let wanted: FamilySet = self
-                        .peer
-                        .session()
-                        .config()
-                        .add_path_send
-                        .intersect(n.families);
-                    // One line, and not a warning: one path per prefix is
-                    // all a peer without ADD-PATH needs while a VIP has one
-                    // next hop; `status` counts what is held back.
-                    let without: Vec<String> = wanted
-                        .iter()
-                        .filter(|f| !n.add_path_send.contains(*f))
-                        .map(|f| f.to_string())
-                        .collect();
-                    if !without.is_empty() {
-                        info!(peer = %self.addr, families = %without.join(","), "peer did not negotiate ADD-PATH receive: one path per prefix");
+                    if let Some(c) = self.conn.take() {
+                        c.close().await;
                     }
                 }
-                Action::Down {
-                    reason,
-                    was_up: true,
-                } => {
-                    self.established
-                        .set(self.established.get().saturating_sub(1));
-                    warn!(peer = %self.addr, "session down: {reason}");
-                    self.history.last_error = Some(reason.to_string());
-                }
-                Action::Down {
-                    reason,
-                    was_up: false,
-                } => {
-                    debug!(peer = %self.addr, "attempt failed: {reason}");
-                    self.history.last_error = Some(reason.to_string());
-                }
-                Action::NotificationSent(n) => {
-                    warn!(peer = %self.addr, "sent NOTIFICATION {n}");
-                    self.history.notification(true, &n);
-                }
-                Action::NotificationReceived(n) => {
-                    warn!(peer = %self.addr, "received NOTIFICATION {n}");
-                    self.history.notification(false, &n);
-                }
-                Action::UpdateReceived { verdict, .. } if verdict.action() != Revision::Accept => {
-                    // A peer can send these at line rate: one line per 10 s
-                    // for each way of handling them.
-                    let kind = usize::from(verdict.action() != Revision::TreatAsWithdraw);
-                    if let Some(more) = self.malformed_log[kind].hit(std::time::Instant::now()) {
-                        warn!(peer = %self.addr, more, "malformed UPDATE handled by {:?} (RFC 7606): {:?}", verdict.action(), verdict.problems);
-                    }
-                }
-                Action::UpdateReceived { .. } => {}
-                Action::RouteRefresh(rr) => {
-                    debug!(peer = %self.addr, family = %rr.family, "route refresh requested")
-                }
+                other => self.note(other),
             }
         }
         self.write();

@@ -2,12 +2,30 @@
 //! wired so that Established starts the sync, Down forgets what was sent,
 //! ROUTE-REFRESH resends, and route changes flow out as UPDATEs.
 use crate::rib_out::{AdjRibOut, Route};
-use crate::session::{Action, Event, Session, SessionConfig, State};
+use crate::session::{collision, Action, Event, Session, SessionConfig, State};
 use crate::time::Instant;
 use crate::wire::Message;
 
 /// Prefixes of the initial sync per batch: about 40 KB of UPDATEs.
 pub const BATCH: usize = 8192;
+
+/// What to do with a connection the peer opened to us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Incoming {
+    /// Take it as the session's connection (feed `Event::Accepted`).
+    Accept,
+    /// Our own connection is past Connect: run this one beside it as a
+    /// second [`Session::accepting`] until [`Peer::collision`] picks one
+    /// (RFC 4271 §6.8).
+    Second,
+    /// Established, and the peer announced Graceful Restart: a new
+    /// connection means it restarted (RFC 4724 §4.2). Drop the old one
+    /// (`Event::ConnectionFailed`), then accept this one.
+    Restarted,
+    /// Close it: Established without Graceful Restart keeps the existing
+    /// connection (§6.8), and a stopped peer takes none.
+    Refuse,
+}
 
 #[derive(Debug)]
 pub struct Peer {
@@ -30,6 +48,67 @@ impl Peer {
 
     pub fn rib(&self) -> &AdjRibOut {
         &self.rib
+    }
+
+    /// How to treat a connection the peer just opened.
+    pub fn incoming(&self) -> Incoming {
+        let s = &self.session;
+        if s.can_accept() {
+            return Incoming::Accept;
+        }
+        match s.state() {
+            State::OpenSent | State::OpenConfirm if s.initiated_locally() => Incoming::Second,
+            State::Established
+                if s.negotiated()
+                    .is_some_and(|n| n.peer_graceful_restart.is_some()) =>
+            {
+                Incoming::Restarted
+            }
+            _ => Incoming::Refuse,
+        }
+    }
+
+    /// Resolves a collision between this peer's session and `second` once
+    /// the peer's BGP Identifier is known. The loser is fed
+    /// `OpenCollisionDump` (Cease 6/7) and its actions come back: for the
+    /// second connection with `Loser::Second`, for our old one with
+    /// `Loser::First`, in which case `second` has become this peer's
+    /// session. If our connection was already gone (Idle, Connect or
+    /// Active), a live `second` simply takes over, with no actions.
+    pub fn collision(
+        &mut self,
+        now: Instant,
+        second: &mut Option<Session>,
+    ) -> Option<(collision::Loser, Vec<Action>)> {
+        let s = second.as_ref()?;
+        if self.session.can_accept() && s.state() >= State::OpenSent {
+            self.adopt(second.take()?);
+            return Some((collision::Loser::First, Vec::new()));
+        }
+        let loser = collision::resolve(&self.session, s)?;
+        let acts = match loser {
+            collision::Loser::Second => second.take()?.handle_event(now, Event::CollisionDump),
+            collision::Loser::First => {
+                let mut old = self.adopt(second.take()?);
+                old.handle_event(now, Event::CollisionDump)
+            }
+        };
+        Some((loser, acts))
+    }
+
+    /// Makes `s` this peer's session and returns the old one. The peer
+    /// holds nothing from a connection that is not Established, so the
+    /// table starts over; if `s` came up in the read that decided, the
+    /// initial sync starts now.
+    fn adopt(&mut self, s: Session) -> Session {
+        let old = core::mem::replace(&mut self.session, s);
+        self.rib.session_down();
+        if self.session.state() == State::Established {
+            if let Some(neg) = self.session.negotiated().cloned() {
+                self.rib.session_up(&neg);
+            }
+        }
+        old
     }
 
     pub fn poll_at(&self) -> Option<Instant> {

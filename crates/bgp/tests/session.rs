@@ -4,7 +4,9 @@ mod common;
 use common::pair::Pair;
 use common::{hex, MARKER};
 use leafvip_bgp::rib_out::{Route, RouteAttrs};
-use leafvip_bgp::session::{collision, Action, Event, Reason, Session, SessionConfig, State};
+use leafvip_bgp::session::{
+    collision, Action, Event, GracefulRestartConfig, Reason, Session, SessionConfig, State,
+};
 use leafvip_bgp::wire::*;
 use leafvip_bgp::Instant;
 use std::collections::BTreeMap;
@@ -557,4 +559,69 @@ fn a_large_table_goes_out_in_batches() {
     }
     assert_eq!(rounds, 3);
     assert_eq!(table(&p).len(), n as usize);
+}
+
+#[test]
+fn peer_runs_the_peers_connection_beside_its_own_and_keeps_the_higher_identifier() {
+    use leafvip_bgp::peer::{Incoming, Peer};
+    let t = Instant::from_secs(1);
+    for (remote, ours_wins) in [([203, 0, 113, 9], false), ([198, 51, 100, 2], true)] {
+        let mut p = Peer::new(speaker());
+        p.handle_event(t, Event::Start);
+        assert_eq!(
+            p.incoming(),
+            Incoming::Accept,
+            "before dialling, simply accept"
+        );
+        p.handle_event(t, Event::Connected);
+        assert_eq!(p.incoming(), Incoming::Second, "ours is in OpenSent");
+        let mut second = Some(Session::accepting(speaker()));
+        let s = second.as_mut().unwrap();
+        assert!(s
+            .handle_event(t, Event::Accepted)
+            .iter()
+            .any(|a| matches!(a, Action::Send(_))));
+        assert!(p.collision(t, &mut second).is_none(), "no identifier yet");
+        second
+            .as_mut()
+            .unwrap()
+            .handle_event(t, Event::Received(&open_bytes(90, remote, 65001)));
+        let (loser, acts) = p.collision(t, &mut second).expect("decided");
+        assert!(second.is_none());
+        assert_eq!(sent_notification(&acts), (6, 7));
+        if ours_wins {
+            assert_eq!(loser, collision::Loser::Second);
+            assert!(p.session().initiated_locally());
+            assert_eq!(p.session().state(), State::OpenSent);
+        } else {
+            assert_eq!(loser, collision::Loser::First);
+            assert!(
+                !p.session().initiated_locally(),
+                "the peer's connection is ours now"
+            );
+            assert_eq!(p.session().state(), State::OpenConfirm);
+            // It restarts actively later: it was not configured passive.
+            assert!(!p.session().config().passive);
+        }
+    }
+}
+
+#[test]
+fn an_established_peer_refuses_new_connections_unless_it_restarted() {
+    use leafvip_bgp::peer::Incoming;
+    let p = up(speaker(), router());
+    assert_eq!(p.a.incoming(), Incoming::Refuse);
+    let gr = Some(GracefulRestartConfig {
+        restart_time: 120,
+        forwarding: false,
+        restarting: false,
+    });
+    let p = up(
+        speaker(),
+        SessionConfig {
+            graceful_restart: gr,
+            ..router()
+        },
+    );
+    assert_eq!(p.a.incoming(), Incoming::Restarted, "RFC 4724 §4.2");
 }

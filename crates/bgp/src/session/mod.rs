@@ -252,6 +252,18 @@ impl Session {
         }
     }
 
+    /// A session for a second connection that the peer opened while ours
+    /// was past Connect (RFC 4271 §6.8): administratively up and waiting in
+    /// Active without dialling, ready for `Accepted`. If it wins the
+    /// collision it becomes the peer's session and later restarts as the
+    /// configuration says (actively, unless `passive`).
+    pub fn accepting(cfg: SessionConfig) -> Self {
+        let mut s = Session::new(cfg);
+        s.admin_up = true;
+        s.state = State::Active;
+        s
+    }
+
     pub fn state(&self) -> State {
         self.state
     }
