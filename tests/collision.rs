@@ -5,6 +5,7 @@
 mod support;
 use std::time::Duration;
 use support::bird::leaf1;
+use support::frr::{self, Frr};
 use support::{can_run, rack, wait_for, Lab};
 
 const T: Duration = Duration::from_secs(30);
@@ -91,5 +92,43 @@ fn both_sides_dialling_converge_with_bird() {
             "round {round}: the session did not stay up"
         );
         bird.cmd("restart h1").unwrap();
+    }
+}
+
+/// The same with FRR's bgpd dialling actively: one session, the route, and
+/// again after each of three `clear bgp`.
+#[test]
+fn both_sides_dialling_converge_with_frr() {
+    if !can_run(&["vtysh", "/usr/lib/frr/bgpd"]) {
+        return;
+    }
+    let mut lab = Lab::new("collfrr");
+    let (leaf, host) = rack(&mut lab);
+    let conf = frr::config("198.51.100.1", 65001, &[("198.51.100.3", 65100)]);
+    let frr = Frr::start(&mut lab, &leaf, "frr", "198.51.100.1", &conf);
+    lab.leafvip(&host, "leafvip", &config());
+    for round in 0..3 {
+        wait_for(
+            T,
+            "one session carrying the route",
+            || {
+                (frr.established("198.51.100.3")
+                    && frr.next_hops("192.0.2.200/32") == ["198.51.100.3"])
+                .then_some(())
+            },
+            || {
+                format!(
+                    "{}\n{}",
+                    frr.cmd("show bgp summary").unwrap_or_default(),
+                    lab.log("leafvip")
+                )
+            },
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            frr.established("198.51.100.3"),
+            "round {round}: the session did not stay up"
+        );
+        frr.cmd("clear bgp 198.51.100.3").unwrap();
     }
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod bird;
+pub mod frr;
 pub mod gobgp;
 
 static LABS: AtomicUsize = AtomicUsize::new(0);
