@@ -19,6 +19,8 @@ pub struct Status {
     /// Connections refused (not a selected peer) and failed accepts.
     pub refused_connections: u64,
     pub accept_errors: u64,
+    /// The longest the event loop spent on one event since start.
+    pub loop_busy_max_ms: u64,
     pub peers: Vec<PeerStatus>,
     /// All the VIPs configured; `vips` describes some of them (all when
     /// few, else the page or the one asked for).
@@ -204,6 +206,11 @@ impl Status {
                 r.detail, r.at_unix
             );
         }
+        let _ = writeln!(
+            o,
+            "event loop: longest on one event {} ms",
+            self.loop_busy_max_ms
+        );
         if self.refused_connections + self.accept_errors > 0 {
             let _ = writeln!(
                 o,

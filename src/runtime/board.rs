@@ -65,6 +65,8 @@ pub struct Board {
     pub hosts_up: (usize, usize),
     /// Sessions in Established, kept by the peer tasks.
     pub established: Rc<Cell<usize>>,
+    /// The longest the event loop spent on one event.
+    pub busy: Rc<super::busy::Busy>,
     /// Config loaded and sessions started (for /readyz).
     pub ready: bool,
     /// Events counted where they happen, not kept anywhere else.
@@ -114,6 +116,7 @@ impl Board {
                 },
             });
             st.refused_connections = b.counters.refused;
+            st.loop_busy_max_ms = b.busy.max().as_millis() as u64;
             st.accept_errors = b.counters.accept_errors;
             let (detail, next) = b.select(&which);
             (st, b.peers.clone(), detail, next, b.vips.clone())

@@ -64,8 +64,10 @@ impl Drop for SocketFile {
 }
 
 /// At most this many clients are answered at once; more get "busy" at
-/// once, so a flood of CLIs costs neither descriptors nor memory.
-const MAX_CLIENTS: usize = 8;
+/// once (and the CLI tries again), so a flood of clients costs neither
+/// descriptors nor memory: an answer is a summary or a page of at most
+/// 1,000 VIPs.
+const MAX_CLIENTS: usize = 16;
 
 /// Answers clients until the daemon ends.
 pub async fn serve(listener: Async<UnixListener>, board: Rc<RefCell<Board>>) {
@@ -151,11 +153,14 @@ async fn answer(mut s: Async<UnixStream>, board: Rc<RefCell<Board>>) {
                     _ => None,
                 };
                 let st = Board::status(&board, which).await;
-                frame(Ok(&match (first, json) {
-                    (Some(first), _) => st.vips_page(json, first),
-                    (None, true) => st.to_json(),
-                    (None, false) => st.to_text(),
-                }))
+                let busy = board.borrow().busy.clone();
+                busy.time("a status answer", || {
+                    frame(Ok(&match (first, json) {
+                        (Some(first), _) => st.vips_page(json, first),
+                        (None, true) => st.to_json(),
+                        (None, false) => st.to_text(),
+                    }))
+                })
             }
             Err(e) => frame(Err(&e)),
         };
@@ -171,9 +176,28 @@ async fn answer(mut s: Async<UnixStream>, board: Rc<RefCell<Board>>) {
     }
 }
 
-/// The client side: one request, the whole answer or an error. Errors say
-/// what to do; an answer cut short is an error, never a partial success.
+/// How long the CLI keeps asking a daemon that says "busy".
+const BUSY_RETRY: Duration = Duration::from_secs(3);
+
+/// The client side: one request, the whole answer or an error. A daemon
+/// busy with other clients is asked again, with a growing pause, for up to
+/// [`BUSY_RETRY`]. Errors say what to do; an answer cut short is an error,
+/// never a partial success.
 pub fn query(path: &Path, request: &str) -> Result<String, String> {
+    let end = std::time::Instant::now() + BUSY_RETRY;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match query_once(path, request) {
+            Err(e) if e.starts_with("busy") && std::time::Instant::now() + pause < end => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn query_once(path: &Path, request: &str) -> Result<String, String> {
     use std::io::{BufRead, BufReader, Read, Write};
     let mut s = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::PermissionDenied => format!(
@@ -184,7 +208,7 @@ pub fn query(path: &Path, request: &str) -> Result<String, String> {
             format!("no leafvip daemon is listening on {} ({e})", path.display())
         }
         io::ErrorKind::WouldBlock => format!(
-            "{}: the daemon's queue of status clients is full, try again",
+            "busy: the queue of status clients at {} is full, try again",
             path.display()
         ),
         _ => format!("{}: {e}", path.display()),
@@ -246,12 +270,12 @@ mod tests {
         assert_eq!(e, "the answer was cut short (11 of 100 bytes)");
         let p = answering("whole", b"ok 3\nabc");
         assert_eq!(query(&p, "status").unwrap(), "abc");
-        let p = answering("error", b"error 4\nbusy");
-        assert_eq!(query(&p, "status").unwrap_err(), "busy");
+        let p = answering("error", b"error 12\nunknown verb");
+        assert_eq!(query(&p, "status").unwrap_err(), "unknown verb");
     }
 
-    /// Eight clients that never send hold every slot; the ninth is told
-    /// "busy" at once instead of waiting or costing a task.
+    /// Clients that never send hold every slot; the next is told "busy"
+    /// instead of waiting or costing a task, and gives up after retrying.
     #[test]
     fn clients_past_the_cap_are_told_busy() {
         let p = std::env::temp_dir().join(format!("leafvip-ctl-{}-busy", std::process::id()));

@@ -61,6 +61,13 @@ pub fn render(st: &Status) -> String {
         "Connections from addresses that are not a selected peer",
         refused,
     );
+    let busy = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+    busy.set(st.loop_busy_max_ms as f64 / 1000.0);
+    reg.register(
+        "loop_busy_max_seconds",
+        "The longest the event loop spent on one event since start",
+        busy,
+    );
     let accept_errors = Counter::<u64>::default();
     accept_errors.inc_by(st.accept_errors);
     reg.register(
@@ -128,11 +135,15 @@ fn readiness(p: Probe) -> Result<(), String> {
 /// answers nothing and `/healthz` fails.
 async fn respond(board: Rc<RefCell<Board>>, path: String) -> Response {
     match path.split('?').next().unwrap_or_default() {
-        "/metrics" => Response {
-            status: 200,
-            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            body: render(&Board::status(&board, Vip::Nothing).await),
-        },
+        "/metrics" => {
+            let st = Board::status(&board, Vip::Nothing).await;
+            let busy = board.borrow().busy.clone();
+            Response {
+                status: 200,
+                content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                body: busy.time("a scrape", || render(&st)),
+            }
+        }
         "/healthz" => Response::text(200, "ok\n"),
         "/readyz" => {
             let probe = {

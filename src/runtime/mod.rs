@@ -4,6 +4,7 @@
 pub mod addrs;
 mod alloc;
 pub mod board;
+pub mod busy;
 mod collision;
 pub mod control;
 mod health;
@@ -190,6 +191,7 @@ impl Daemon<'_> {
                 opts,
                 self.clock,
                 self.established.clone(),
+                self.board.borrow().busy.clone(),
             )
             .run(rx),
         );
@@ -505,6 +507,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     d.report_status();
     notify::ready(&d.last_status);
     let watchdog = notify::watchdog_interval();
+    let busy = board.borrow().busy.clone();
     // async-io's block_on drives the reactor on this thread.
     async_io::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
@@ -550,7 +553,9 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 Wake::Watchdog
             };
             let others = future::or(future::or(h, l), future::or(acc, t));
-            match future::or(future::or(w, sig), others).await {
+            let wake = future::or(future::or(w, sig), others).await;
+            let started = std::time::Instant::now();
+            match wake {
                 // Sent from this loop, so a loop that hangs stops sending.
                 Wake::Watchdog => notify::watchdog(),
                 Wake::Health(c) => d.health_changed(c),
@@ -581,6 +586,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                     }
                 }
             }
+            busy.record(started, "the daemon's event");
         }
     }));
     Ok(())

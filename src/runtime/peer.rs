@@ -148,6 +148,7 @@ pub struct PeerTask {
     pub(super) history: History,
     /// Shared count of Established sessions, for systemd's STATUS.
     pub(super) established: std::rc::Rc<std::cell::Cell<usize>>,
+    busy: std::rc::Rc<super::busy::Busy>,
     /// Malformed UPDATE lines, treat-as-withdraw and the rest apart.
     pub(super) malformed_log: [super::throttle::Throttle; 2],
     /// The peer's own connection during a collision (RFC 4271 §6.8): its
@@ -163,6 +164,7 @@ impl PeerTask {
         opts: SockOpts,
         clock: Clock,
         established: std::rc::Rc<std::cell::Cell<usize>>,
+        busy: std::rc::Rc<super::busy::Busy>,
     ) -> Self {
         let addr = SocketAddr::new(plan.peer.address, plan.peer.port);
         PeerTask {
@@ -176,6 +178,7 @@ impl PeerTask {
             addr,
             history: History::default(),
             established,
+            busy,
             malformed_log: Default::default(),
             second: None,
             second_conn: None,
@@ -199,11 +202,14 @@ impl PeerTask {
             // it never sits in memory whole and reads and timers keep going.
             let queued = self.conn.as_ref().map_or(usize::MAX, |c| c.out.len());
             if queued < PUMP_BELOW && self.peer.wants_to_send() {
-                acts = self.peer.pump(self.clock.now());
+                acts = self
+                    .busy
+                    .time("UPDATEs", || self.peer.pump(self.clock.now()));
                 continue;
             }
             let wake = self.wait(&rx).await;
             let now = self.clock.now();
+            let started = std::time::Instant::now();
             match wake {
                 Wake::Timer => {
                     // Whatever the peer sent is read before its hold timer
@@ -249,6 +255,7 @@ impl PeerTask {
                     acts = self.peer.handle_event(now, Event::ConnectionFailed);
                 }
             }
+            self.busy.record(started, "a peer's event");
         }
     }
 
