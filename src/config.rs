@@ -42,6 +42,12 @@ impl From<labels::LabelsError> for ConfigError {
     }
 }
 
+/// Bytes of COMMUNITIES and LARGE_COMMUNITIES values one VIP may carry:
+/// with the other attributes (an IPv6 MP_REACH with a link-local next hop,
+/// AS_PATH, MED, LOCAL_PREF) and one ADD-PATH /128, a route then still fits
+/// a 4,096-byte UPDATE, so no peer is ever sent less than the config says.
+pub const COMMUNITY_BYTES: usize = 3800;
+
 /// Reads a config or VIP file (regular, at most 64 MiB), or says why not.
 pub fn read_file(path: &Path) -> Result<String, ConfigError> {
     crate::files::read_text(path, crate::files::CONFIG_CAP).map_err(|e| ConfigError {
@@ -454,6 +460,17 @@ impl Config {
                     line,
                     format!(
                         "vip {} is configured twice (first at line {first})",
+                        vc.prefix
+                    ),
+                ));
+            }
+            let room = vc.communities.len() * 4 + vc.large_communities.len() * 12;
+            if room > COMMUNITY_BYTES {
+                return Err(err(
+                    line,
+                    format!(
+                        "vip {}: its communities take {room} bytes; at most {COMMUNITY_BYTES} fit in an \
+                         UPDATE that every peer can take (4,096 bytes without RFC 8654)",
                         vc.prefix
                     ),
                 ));

@@ -61,6 +61,8 @@ pub struct PeerStatus {
     pub suppressed: usize,
     pub messages_in: u64,
     pub messages_out: u64,
+    /// Messages that could not be encoded within the negotiated size.
+    pub messages_not_sent: u64,
     pub updates_in: u64,
     pub updates_out: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,6 +189,13 @@ impl Status {
                 "    updates in/out:     {}/{}",
                 p.updates_in, p.updates_out
             );
+            if p.messages_not_sent > 0 {
+                let _ = writeln!(
+                    o,
+                    "    NOT SENT:           {} messages too large for the session",
+                    p.messages_not_sent
+                );
+            }
             if let Some(e) = &p.last_error {
                 let _ = writeln!(o, "    last error:         {e}");
             }

@@ -244,3 +244,32 @@ fn labels_files_that_are_not_regular_files_fail_with_a_reason() {
     assert_eq!(e, "/dev/zero: is a character device, not a regular file");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn communities_that_could_not_fit_an_update_are_refused() {
+    use leafvip::config::COMMUNITY_BYTES;
+    let list = |n: usize| {
+        (0..n)
+            .map(|i| format!("\"65000:{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let fits = GOOD.replace(
+        "communities = [\"65000:100\", \"graceful-shutdown\"]",
+        &format!("communities = [{}]", list(COMMUNITY_BYTES / 4)),
+    );
+    Config::parse(
+        "leafvip.toml",
+        &fits.replace("large_communities = [\"65000:1:2\"]\n", ""),
+    )
+    .unwrap();
+    // The same and one large community: 12 bytes over.
+    let over = fits;
+    let e = Config::parse("leafvip.toml", &over)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("leafvip.toml:19: vip 192.0.2.200/32: its communities take 3812 bytes"),
+        "{e}"
+    );
+}

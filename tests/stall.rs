@@ -159,5 +159,8 @@ fn reloads_status_and_scrapes_never_drop_a_hold_3_session() {
     assert!(log.contains("reloaded"), "no reload ran: {log}");
     let j = status(&sock).unwrap();
     assert_eq!(j["last_reload"]["ok"], true, "{j}");
-    eprintln!("longest on one event in the daemon: {} ms", j["loop_busy_max_ms"]);
+    eprintln!(
+        "longest on one event in the daemon: {} ms",
+        j["loop_busy_max_ms"]
+    );
 }

@@ -149,6 +149,7 @@ pub struct PeerTask {
     /// Shared count of Established sessions, for systemd's STATUS.
     pub(super) established: std::rc::Rc<std::cell::Cell<usize>>,
     busy: std::rc::Rc<super::busy::Busy>,
+    pub(super) not_sent_log: super::throttle::Throttle,
     /// Malformed UPDATE lines, treat-as-withdraw and the rest apart.
     pub(super) malformed_log: [super::throttle::Throttle; 2],
     /// The peer's own connection during a collision (RFC 4271 §6.8): its
@@ -180,6 +181,7 @@ impl PeerTask {
             established,
             busy,
             malformed_log: Default::default(),
+            not_sent_log: Default::default(),
             second: None,
             second_conn: None,
         }

@@ -70,6 +70,13 @@ impl PeerTask {
             Action::RouteRefresh(rr) => {
                 debug!(peer = %self.addr, family = %rr.family, "route refresh requested")
             }
+            Action::NotSent(e) => {
+                self.history.not_sent += 1;
+                // A table can repeat this per UPDATE: one line per 10 s.
+                if let Some(more) = self.not_sent_log.hit(std::time::Instant::now()) {
+                    warn!(peer = %self.addr, more, "a message was not sent: {e}");
+                }
+            }
             Action::Connect | Action::Send(_) | Action::Disconnect | Action::Reject => {}
         }
     }

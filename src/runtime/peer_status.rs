@@ -11,6 +11,8 @@ use std::net::IpAddr;
 pub struct History {
     pub last_error: Option<String>,
     pub last_notification: Option<String>,
+    /// Messages that did not fit the negotiated size.
+    pub not_sent: u64,
     /// (sent, code) → count.
     pub notifications: BTreeMap<(bool, u8), u64>,
 }
@@ -76,6 +78,7 @@ impl PeerTask {
             suppressed: rib.suppressed(),
             messages_in: stats.messages_in,
             messages_out: stats.messages_out,
+            messages_not_sent: self.history.not_sent,
             updates_in: stats.updates_in,
             updates_out: stats.updates_out,
             last_notification: self.history.last_notification.clone(),

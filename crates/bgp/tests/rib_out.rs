@@ -260,3 +260,40 @@ fn add_path_sends_at_most_the_configured_paths() {
     );
     assert_eq!(rib.suppressed(), 1);
 }
+
+/// The config lets a VIP carry 3,800 bytes of communities (leafvip's
+/// `COMMUNITY_BYTES`): with every other attribute at its largest (an IPv6
+/// next hop with a link-local one, MED, LOCAL_PREF, an ADD-PATH /128), the
+/// route still fits one 4,096-byte UPDATE and is encoded, over eBGP and iBGP.
+#[test]
+fn the_largest_community_set_the_config_allows_fits_a_standard_update() {
+    let attrs = Arc::new(RouteAttrs {
+        med: Some(1),
+        local_pref: Some(200),
+        communities: (0..950).collect(),
+        link_local: Some("fe80::3".parse().unwrap()),
+        ..RouteAttrs::default()
+    });
+    for ibgp in [false, true] {
+        let n = Negotiated {
+            ibgp,
+            peer_as: if ibgp { 65100 } else { 65001 },
+            ..neg(FamilySet::BOTH, false, true)
+        };
+        let mut rib = AdjRibOut::new(65100);
+        rib.set_routes(vec![r("2001:db8:1::1/128", "2001:db8:100::3", &attrs)]);
+        rib.session_up(&n);
+        let ups: Vec<Update> = rib
+            .poll_updates()
+            .into_iter()
+            .filter(|u| u.end_of_rib_family().is_none())
+            .collect();
+        assert_eq!(ups.len(), 1);
+        let bytes = Message::Update(ups[0].clone()).to_bytes(&n.send_context());
+        assert!(
+            bytes.as_ref().is_ok_and(|b| b.len() <= 4096),
+            "ibgp {ibgp}: {:?}",
+            bytes.map(|b| b.len())
+        );
+    }
+}

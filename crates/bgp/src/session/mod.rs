@@ -22,7 +22,9 @@ pub mod timers;
 
 use crate::time::Instant;
 use crate::wire::Family;
-use crate::wire::{cease, Context, FamilySet, Message, Notification, Open, RouteRefresh, Verdict};
+use crate::wire::{
+    cease, Context, FamilySet, Message, Notification, Open, RouteRefresh, TooLong, Verdict,
+};
 use core::fmt;
 use core::time::Duration;
 use std::net::Ipv4Addr;
@@ -205,6 +207,10 @@ pub enum Action {
     },
     /// The peer asked for our routes again (RFC 2918).
     RouteRefresh(RouteRefresh),
+    /// A message could not be encoded within the negotiated size and was
+    /// not sent: never silent, though the config check keeps VIPs' own
+    /// attributes small enough that it should not happen.
+    NotSent(TooLong),
 }
 
 /// Message counters, in and out, for status and metrics.
@@ -342,12 +348,15 @@ impl Session {
     }
 
     fn send(&mut self, msg: &Message, ctx: &Context, out: &mut Vec<Action>) {
-        if let Ok(bytes) = msg.to_bytes(ctx) {
-            self.stats.messages_out += 1;
-            if matches!(msg, Message::Update(_)) {
-                self.stats.updates_out += 1;
+        match msg.to_bytes(ctx) {
+            Ok(bytes) => {
+                self.stats.messages_out += 1;
+                if matches!(msg, Message::Update(_)) {
+                    self.stats.updates_out += 1;
+                }
+                out.push(Action::Send(bytes));
             }
-            out.push(Action::Send(bytes));
+            Err(e) => out.push(Action::NotSent(e)),
         }
     }
 
