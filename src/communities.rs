@@ -18,7 +18,12 @@ impl FromStr for Community {
             "no-advertise" => return Ok(Community(community::NO_ADVERTISE)),
             _ => {}
         }
-        let bad = || format!("community {s:?} is not ASN:VALUE with both parts 0..=65535");
+        let bad = || {
+            format!(
+                "community {} is not ASN:VALUE with both parts 0..=65535",
+                crate::quote::quoted(s)
+            )
+        };
         let (a, b) = s.split_once(':').ok_or_else(bad)?;
         let a: u16 = a.parse().map_err(|_| bad())?;
         let b: u16 = b.parse().map_err(|_| bad())?;
@@ -46,7 +51,10 @@ impl FromStr for Large {
                 local1: *l1,
                 local2: *l2,
             })),
-            _ => Err(format!("large community {s:?} is not GLOBAL:LOCAL1:LOCAL2")),
+            _ => Err(format!(
+                "large community {} is not GLOBAL:LOCAL1:LOCAL2",
+                crate::quote::quoted(s)
+            )),
         }
     }
 }

@@ -240,7 +240,8 @@ impl FromValue for FamilyName {
             "ipv4-unicast" => Ok(FamilyName(Family::IPV4_UNICAST)),
             "ipv6-unicast" => Ok(FamilyName(Family::IPV6_UNICAST)),
             other => Err(format!(
-                "unknown family {other:?}: use \"ipv4-unicast\" or \"ipv6-unicast\""
+                "unknown family {}: use \"ipv4-unicast\" or \"ipv6-unicast\"",
+                crate::quote::quoted(other)
             )),
         })
     }
@@ -274,10 +275,12 @@ impl FromValue for NextHopSpec {
         tr::with(v, |s| match s {
             "self" => Ok(NextHopSpec::SelfAddress),
             "hosts" => Ok(NextHopSpec::Hosts),
-            _ => s
-                .parse()
-                .map(NextHopSpec::Address)
-                .map_err(|_| format!("next_hop {s:?} is not \"self\", \"hosts\" or an IP address")),
+            _ => s.parse().map(NextHopSpec::Address).map_err(|_| {
+                format!(
+                    "next_hop {} is not \"self\", \"hosts\" or an IP address",
+                    crate::quote::quoted(s)
+                )
+            }),
         })
     }
 }

@@ -58,7 +58,12 @@ impl FromValue for CheckConfig {
 
 /// "500ms", "1s", "2m".
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("duration {s:?} is not a number followed by ms, s or m");
+    let bad = || {
+        format!(
+            "duration {} is not a number followed by ms, s or m",
+            crate::quote::quoted(s)
+        )
+    };
     let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().map_err(|_| bad())?;
@@ -69,7 +74,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(bad()),
     };
     if d > Duration::from_secs(3600) {
-        return Err(format!("duration {s:?} is over an hour"));
+        return Err(format!(
+            "duration {} is over an hour",
+            crate::quote::quoted(s)
+        ));
     }
     Ok(d)
 }

@@ -48,13 +48,19 @@ pub fn check_key(key: &str) -> Result<(), String> {
                     && !part.ends_with('-')
             });
         if !ok {
-            return Err(format!("label key prefix {p:?} is not a DNS subdomain"));
+            return Err(format!(
+                "label key prefix {} is not a DNS subdomain",
+                crate::quote::quoted(p)
+            ));
         }
     }
     if name.is_empty() {
-        return Err(format!("label key {key:?} has an empty name"));
+        return Err(format!(
+            "label key {} has an empty name",
+            crate::quote::quoted(key)
+        ));
     }
-    check_name(name).map_err(|e| format!("label key {key:?}: {e}"))
+    check_name(name).map_err(|e| format!("label key {}: {e}", crate::quote::quoted(key)))
 }
 
 /// Kubernetes label value rules: empty, or at most 63 characters of
@@ -63,7 +69,7 @@ pub fn check_value(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Ok(());
     }
-    check_name(value).map_err(|e| format!("label value {value:?}: {e}"))
+    check_name(value).map_err(|e| format!("label value {}: {e}", crate::quote::quoted(value)))
 }
 
 fn check_name(s: &str) -> Result<(), String> {
@@ -83,6 +89,11 @@ fn check_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+const KEY_RULES: &str = "not a label key: an optional DNS-subdomain prefix and '/', then \
+     1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+const VALUE_RULES: &str = "not a label value: at most 63 letters, digits, '-', '_' or '.', \
+     starting and ending with a letter or digit";
+
 /// Parses a labels file's text. `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Labels, LabelsError> {
     let mut labels = Labels::new();
@@ -98,12 +109,14 @@ pub fn parse(file: &str, text: &str) -> Result<Labels, LabelsError> {
         }
         let (k, v) = line
             .split_once('=')
-            .ok_or_else(|| err(format!("expected KEY=VALUE, found {line:?}")))?;
+            .ok_or_else(|| err("expected KEY=VALUE: this line has no '='".into()))?;
         let (k, v) = (k.trim(), v.trim());
-        check_key(k).map_err(err)?;
-        check_value(v).map_err(err)?;
+        // Nothing of the file is quoted back: a labels path that points at
+        // a secret by mistake must not print the secret in the log.
+        check_key(k).map_err(|_| err(KEY_RULES.into()))?;
+        check_value(v).map_err(|_| err(VALUE_RULES.into()))?;
         if labels.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(err(format!("label {k:?} is set twice")));
+            return Err(err("this label's key is set twice".into()));
         }
     }
     Ok(labels)
@@ -276,13 +289,21 @@ mod tests {
         let e = parse("/etc/leafvip/labels", "rack=leaf1\nnonsense\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "/etc/leafvip/labels:2: expected KEY=VALUE, found \"nonsense\""
+            "/etc/leafvip/labels:2: expected KEY=VALUE: this line has no '='"
         );
         assert_eq!(parse("f", "a=1\na=2").unwrap_err().line, 2);
         assert!(parse("f", "rack=leaf 1")
             .unwrap_err()
             .problem
-            .contains("only letters"));
+            .starts_with("not a label value"));
+        // A labels path pointing at a secret by mistake: the error names
+        // the line and the rule, never the text.
+        let secret = "root:$6$s3cretHash$abcdefgh:19000:0:99999:7:::";
+        for text in [secret.to_string(), format!("{secret}=x"), format!("k={secret}")] {
+            let e = parse("/etc/shadow", &text).unwrap_err().to_string();
+            assert!(!e.contains("s3cret"), "{e}");
+            assert!(e.starts_with("/etc/shadow:1: "), "{e}");
+        }
         assert!(parse("f", "-x=1").is_err());
         assert!(parse("f", "Bad_Prefix/x=1").is_err());
     }

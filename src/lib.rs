@@ -12,6 +12,7 @@ pub mod keys;
 pub mod labels;
 pub mod logging;
 pub mod plan;
+pub mod quote;
 pub mod runtime;
 pub mod status;
 pub mod toml_read;

@@ -204,7 +204,7 @@ where
 {
     string(v)?.parse().map_err(|e: T::Err| Error {
         at: v.span().start,
-        problem: e.to_string(),
+        problem: crate::quote::clip(&e.to_string()),
     })
 }
 
@@ -269,7 +269,7 @@ macro_rules! address {
     ($($t:ty => $what:literal),*) => {$(
         impl FromValue for $t {
             fn from_value(v: &Spanned<DeValue<'_>>) -> Result<Self> {
-                with(v, |s| s.parse().map_err(|_| format!("{s:?} is not {}", $what)))
+                with(v, |s| s.parse().map_err(|_| format!("{} is not {}", crate::quote::quoted(s), $what)))
             }
         }
     )*};

@@ -25,21 +25,22 @@ pub fn read(cfg: &Config) -> Result<Vec<(Prefix, NextHopSpec)>, ConfigError> {
             continue;
         }
         let mut words = line.split_whitespace();
-        let prefix: Prefix = words
-            .next()
-            .unwrap_or("")
-            .parse()
-            .map_err(|e| err(format!("{e}")))?;
+        let prefix: Prefix = words.next().unwrap_or("").parse().map_err(
+            |e: leafvip_bgp::wire::PrefixParseError| err(crate::quote::clip(&e.to_string())),
+        )?;
         let next_hop = match words.next() {
             None | Some("self") => NextHopSpec::SelfAddress,
-            Some(a) => NextHopSpec::Address(
-                a.parse()
-                    .map_err(|_| err(format!("next hop {a:?} is not an IP address")))?,
-            ),
+            Some(a) => NextHopSpec::Address(a.parse().map_err(|_| {
+                err(format!(
+                    "next hop {} is not an IP address",
+                    crate::quote::quoted(a)
+                ))
+            })?),
         };
         if let Some(extra) = words.next() {
             return Err(err(format!(
-                "unexpected {extra:?}: lines are PREFIX [NEXT_HOP]"
+                "unexpected {}: lines are PREFIX [NEXT_HOP]",
+                crate::quote::quoted(extra)
             )));
         }
         if let NextHopSpec::Address(a) = next_hop {
