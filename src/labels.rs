@@ -299,7 +299,11 @@ mod tests {
         // A labels path pointing at a secret by mistake: the error names
         // the line and the rule, never the text.
         let secret = "root:$6$s3cretHash$abcdefgh:19000:0:99999:7:::";
-        for text in [secret.to_string(), format!("{secret}=x"), format!("k={secret}")] {
+        for text in [
+            secret.to_string(),
+            format!("{secret}=x"),
+            format!("k={secret}"),
+        ] {
             let e = parse("/etc/shadow", &text).unwrap_err().to_string();
             assert!(!e.contains("s3cret"), "{e}");
             assert!(e.starts_with("/etc/shadow:1: "), "{e}");

@@ -349,6 +349,14 @@ fn malformed_updates_in_established() {
     let x = p.a.handle_event(p.now, Event::Received(&taw));
     assert!(x.iter().any(|a| matches!(a, Action::UpdateReceived { verdict, .. } if verdict.action() == Revision::TreatAsWithdraw)), "{x:?}");
     assert_eq!(p.a.session().state(), State::Established);
+    // The same problem with no NLRI to withdraw resets it (RFC 7606 §5.2).
+    let mut q = up(speaker(), router());
+    let bare = hex(&format!(
+        "{MARKER} 0024 02 0000 000d 40 01 01 07 40 02 00 40 03 04 c6336402"
+    ));
+    let x = q.a.handle_event(q.now, Event::Received(&bare));
+    assert_eq!(sent_notification(&x), (3, 1));
+    assert_eq!(q.a.session().state(), State::Idle);
     // A broken attribute list resets it with 3/1.
     let broken = hex(&format!("{MARKER} 0017 02 0009 0000"));
     let x = p.a.handle_event(p.now, Event::Received(&broken));

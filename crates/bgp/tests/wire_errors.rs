@@ -215,3 +215,35 @@ fn worst_problem_wins() {
     assert_eq!(v.problems.len(), 2);
     assert_eq!(v.action(), Revision::TreatAsWithdraw);
 }
+
+/// The same attribute list without NLRI (field or MP_REACH_NLRI) leaves
+/// treat-as-withdraw nothing to act on: RFC 7606 §5.2, session reset.
+#[test]
+fn treat_as_withdraw_without_nlri_resets_the_session() {
+    use Revision::*;
+    let no_nlri = |attrs: &str, withdrawn: &str| {
+        let (a, w) = (hex(attrs), hex(withdrawn));
+        let mut m = hex(MARKER);
+        m.extend_from_slice(&((23 + a.len() + w.len()) as u16).to_be_bytes());
+        m.push(2);
+        m.extend_from_slice(&(w.len() as u16).to_be_bytes());
+        m.extend_from_slice(&w);
+        m.extend_from_slice(&(a.len() as u16).to_be_bytes());
+        m.extend_from_slice(&a);
+        m
+    };
+    let bad_origin = no_nlri(
+        "40 01 01 05  40 02 06 02 01 0000fde9  40 03 04 c6336402",
+        "",
+    );
+    assert_eq!(verdict(&bad_origin, false).action(), SessionReset);
+    // Withdrawals only, beside a broken COMMUNITIES: still nothing reachable.
+    let withdraw_and_bad = no_nlri(&format!("{GOOD} c0 08 03 ffff00"), "20 c00002c8");
+    assert_eq!(verdict(&withdraw_and_bad, false).action(), SessionReset);
+    // Attribute discard needs no NLRI: the session stays.
+    let discard = no_nlri(&format!("{GOOD} 40 06 01 00"), "");
+    assert_eq!(verdict(&discard, false).action(), AttributeDiscard);
+    // With NLRI the same problem stays treat-as-withdraw.
+    let with_nlri = update_with("40 01 01 05  40 02 06 02 01 0000fde9  40 03 04 c6336402");
+    assert_eq!(verdict(&with_nlri, false).action(), TreatAsWithdraw);
+}

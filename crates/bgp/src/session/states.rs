@@ -131,6 +131,7 @@ impl Session {
                 // UpdateMsg (27); the RFC 7606 verdict only matters to us as
                 // a count, since leafvip installs nothing it receives.
                 let verdict = u.review(neg.ibgp, neg.peer_as);
+                let reset = verdict.action() == crate::wire::Revision::SessionReset;
                 out.push(Action::UpdateReceived {
                     verdict,
                     announced: u.announced().count(),
@@ -138,6 +139,13 @@ impl Session {
                     end_of_rib: u.end_of_rib_family(),
                 });
                 self.stats.updates_in += 1;
+                if reset {
+                    // RFC 7606 §5.2: UPDATE Message Error / Malformed
+                    // Attribute List.
+                    let n = Notification::new(error_code::UPDATE, 1, Vec::new());
+                    self.notify(n.clone(), out);
+                    return self.go_idle(now, Reason::NotificationSent(n), out);
+                }
                 self.restart_hold(now);
             }
             Message::RouteRefresh(rr) => {

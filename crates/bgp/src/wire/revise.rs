@@ -13,6 +13,11 @@ pub enum Revision {
     Accept,
     AttributeDiscard,
     TreatAsWithdraw,
+    /// §5.2: treat-as-withdraw was called for, but the UPDATE carries no
+    /// reachable NLRI (no NLRI field, no MP_REACH_NLRI) for it to act on:
+    /// the session is reset with UPDATE Message Error / Malformed
+    /// Attribute List, as BIRD and FRR do.
+    SessionReset,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +156,10 @@ impl Update {
             if has_nlri && (nh.is_unspecified() || nh.is_broadcast() || nh.is_multicast()) {
                 v.add(code::NEXT_HOP, INVALID_NEXT_HOP, TreatAsWithdraw);
             }
+        }
+        // §5.2: nothing reachable to treat as withdrawn.
+        if v.action() == TreatAsWithdraw && !has_nlri && !seen[usize::from(code::MP_REACH_NLRI)] {
+            v.add(0, MALFORMED_LIST, SessionReset);
         }
         v
     }
