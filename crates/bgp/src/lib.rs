@@ -13,8 +13,26 @@
 //!   as few UPDATEs as possible.
 //! - [`peer`]: a session and its Adj-RIB-Out glued together, which is what the
 //!   runtime drives.
+//!
+//! The crate is `#![no_std]` (with `alloc`): the compiler itself refuses
+//! `std::net::TcpStream`, `std::time::Instant::now`, files and threads, so
+//! the sans-io boundary does not rest on a source scan alone.
+#![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+/// What every module takes from `alloc` where `std` would have given it.
+mod prelude {
+    pub use alloc::boxed::Box;
+    pub use alloc::format;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
 
 pub mod peer;
 pub mod rib_out;

@@ -1,6 +1,7 @@
 //! One peer as the runtime sees it: the session FSM and the Adj-RIB-Out,
 //! wired so that Established starts the sync, Down forgets what was sent,
 //! ROUTE-REFRESH resends, and route changes flow out as UPDATEs.
+use crate::prelude::*;
 use crate::rib_out::{AdjRibOut, Route};
 use crate::session::{collision, Action, Event, Session, SessionConfig, State};
 use crate::time::Instant;

@@ -247,3 +247,31 @@ fn treat_as_withdraw_without_nlri_resets_the_session() {
     let with_nlri = update_with("40 01 01 05  40 02 06 02 01 0000fde9  40 03 04 c6336402");
     assert_eq!(verdict(&with_nlri, false).action(), TreatAsWithdraw);
 }
+
+#[test]
+fn notification_data_in_words() {
+    let n = |c, s, d: &[u8]| Notification::new(c, s, d.to_vec()).to_string();
+    assert_eq!(
+        n(2, 2, &[0xfd, 0xe9]),
+        "OPEN Message Error / Bad Peer AS (2/2): AS 65001"
+    );
+    assert_eq!(
+        n(2, 2, &[0, 1, 0, 0]),
+        "OPEN Message Error / Bad Peer AS (2/2): AS 65536"
+    );
+    assert_eq!(
+        n(2, 3, &[198, 51, 100, 1]),
+        "OPEN Message Error / Bad BGP Identifier (2/3): BGP Identifier 198.51.100.1"
+    );
+    assert_eq!(
+        n(2, 1, &[0, 4]),
+        "OPEN Message Error / Unsupported Version Number (2/1): the peer speaks BGP version 4"
+    );
+    assert_eq!(
+        n(2, 7, &[69, 4, 0, 1, 1, 1, 64, 0]),
+        "OPEN Message Error / Unsupported Capability (2/7): capability codes 69, 64"
+    );
+    assert!(n(3, 6, &[0x40, 1, 1, 9]).ends_with("attribute type 1 (4 bytes of it returned)"));
+    // Anything else keeps its bytes.
+    assert!(n(6, 1, &[1, 2, 3, 4, 5, 6, 7]).ends_with(", data 01020304050607"));
+}

@@ -8,6 +8,7 @@
 //! resends a family, and both fall out of the same diff. Routes are grouped
 //! by identical attributes and packed up to the negotiated message size;
 //! End-of-RIB follows the initial sync.
+use crate::prelude::*;
 mod originate;
 mod pack;
 pub mod path_id;
@@ -16,9 +17,9 @@ pub use originate::{next_hop_fits, Originator, DEFAULT_LOCAL_PREF};
 
 use crate::session::Negotiated;
 use crate::wire::{Family, FamilySet, LargeCommunity, Nlri, Prefix, Update};
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Per-route attributes that the configuration controls.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

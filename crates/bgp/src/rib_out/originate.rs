@@ -3,12 +3,13 @@
 //! ones; LOCAL_PREF only to internal peers; the next hop exactly as given,
 //! which is how a speaker announces other hosts (third-party next hops).
 use super::RouteAttrs;
+use crate::prelude::*;
 use crate::wire::Family;
 use crate::wire::{
     AsPath, AttrValue, Context, LargeCommunity, MpNextHop, MpReach, Nlri, Origin, PathAttribute,
     Prefix,
 };
-use std::net::{IpAddr, Ipv6Addr};
+use core::net::{IpAddr, Ipv6Addr};
 
 /// Who we are to this peer; fixed for the life of one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

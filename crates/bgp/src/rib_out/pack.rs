@@ -3,10 +3,11 @@
 //! so a large initial sync never holds its routes twice.
 use super::originate::Originator;
 use super::RouteAttrs;
+use crate::prelude::*;
 use crate::wire::{AttrValue, Family, MpUnreach, Nlri, PathAttribute, Update, HEADER_LEN};
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::sync::Arc;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::net::IpAddr;
 
 /// Header, Withdrawn Routes Length and Total Path Attribute Length.
 const FIXED: usize = HEADER_LEN + 4;

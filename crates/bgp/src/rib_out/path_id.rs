@@ -5,7 +5,8 @@
 //! it had before (the peer sees an implicit replace, not a withdraw plus an
 //! add), and two speakers of an HA pair that announce the same host send
 //! identical paths, so the leaf sees clean ECMP instead of duplicates.
-use std::net::IpAddr;
+use crate::prelude::*;
+use core::net::IpAddr;
 
 /// IPv4: the address itself, unique by construction. IPv6: 32-bit FNV-1a
 /// of the address; the rare clash inside one prefix is settled by
@@ -51,7 +52,7 @@ mod tests {
     #[test]
     fn ids_are_stable_and_unique() {
         let hops: Vec<IpAddr> = (1..=200u16)
-            .map(|i| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i)))
+            .map(|i| IpAddr::V6(core::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i)))
             .collect();
         let a = assign(&hops);
         assert_eq!(a, assign(&hops), "deterministic");

@@ -15,6 +15,7 @@
 //!   [`collision`] and is applied by whoever owns both connections, which
 //!   then feeds the loser [`Event::CollisionDump`].
 //! - DelayOpen is not implemented.
+use crate::prelude::*;
 pub mod collision;
 pub mod negotiate;
 mod states;
@@ -26,8 +27,8 @@ use crate::wire::{
     cease, Context, FamilySet, Message, Notification, Open, RouteRefresh, TooLong, Verdict,
 };
 use core::fmt;
+use core::net::Ipv4Addr;
 use core::time::Duration;
-use std::net::Ipv4Addr;
 
 pub use negotiate::Negotiated;
 pub use timers::{Backoff, Timers};

@@ -1,12 +1,13 @@
 //! OPEN validation (RFC 4271 §6.2, RFC 6286, RFC 6793) and the capability
 //! intersection that decides how the session encodes and what it may send.
 use super::SessionConfig;
+use crate::prelude::*;
 use crate::wire::{
     error_code, AddPathEntry, AddPathMode, Capability, Context, Family, FamilySet, GrFamily,
     GracefulRestart, Notification, Open, AS_TRANS,
 };
+use core::net::Ipv4Addr;
 use core::time::Duration;
-use std::net::Ipv4Addr;
 
 /// Everything both ends agreed on.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Message handling, one handler per state (RFC 4271 §8.2.2).
 use super::negotiate::negotiate;
 use super::{Action, Reason, Session, State};
+use crate::prelude::*;
 use crate::time::Instant;
 use crate::wire::{self, error_code, DecodeError, Message, Notification};
 

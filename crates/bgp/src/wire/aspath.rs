@@ -1,5 +1,6 @@
 //! AS_PATH and AS4_PATH (RFC 4271 §4.3, RFC 6793).
 use super::reader::Reader;
+use crate::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SegmentType {

@@ -4,7 +4,8 @@ use super::aspath::AsPath;
 use super::mp::{MpParse, MpReach, MpUnreach};
 use super::reader::{patch_u16, Reader};
 use super::{Context, DecodeError};
-use std::net::Ipv4Addr;
+use crate::prelude::*;
+use core::net::Ipv4Addr;
 
 pub mod flag {
     pub const OPTIONAL: u8 = 0x80;

@@ -3,6 +3,7 @@
 use super::family::Family;
 use super::reader::Reader;
 use super::DecodeError;
+use crate::prelude::*;
 
 pub mod code {
     pub const MULTIPROTOCOL: u8 = 1;

@@ -5,6 +5,7 @@
 //! discard are *not* here: they do not stop a message from parsing and are
 //! reported by [`super::update::Update::review`] instead.
 use super::notification::{code, Notification};
+use crate::prelude::*;
 use core::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,7 +87,7 @@ impl fmt::Display for DecodeError {
     }
 }
 
-impl std::error::Error for DecodeError {}
+impl core::error::Error for DecodeError {}
 
 /// Encoding can only fail one way: the message does not fit the size limit
 /// the session negotiated (4096, or 65535 with RFC 8654).
@@ -106,4 +107,4 @@ impl fmt::Display for TooLong {
     }
 }
 
-impl std::error::Error for TooLong {}
+impl core::error::Error for TooLong {}

@@ -1,5 +1,6 @@
 //! The fixed 19-byte message header (RFC 4271 §4.1) as a zero-copy view.
 use super::DecodeError;
+use crate::prelude::*;
 
 pub const HEADER_LEN: usize = 19;
 pub const MARKER: [u8; 16] = [0xff; 16];

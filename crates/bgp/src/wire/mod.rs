@@ -7,6 +7,7 @@
 //! Parsing never panics; errors that must reset the session are
 //! [`DecodeError`]s carrying their NOTIFICATION, and the milder RFC 7606
 //! outcomes come from [`Update::review`].
+use crate::prelude::*;
 mod aspath;
 mod attribute;
 mod capability;

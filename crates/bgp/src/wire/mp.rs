@@ -3,7 +3,8 @@ use super::family::Family;
 use super::prefix::{parse_nlri, Nlri};
 use super::reader::Reader;
 use super::Context;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use crate::prelude::*;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// The next hop inside MP_REACH_NLRI. IPv6 may carry a link-local address
 /// after the global one (RFC 2545 §3); IPv4 NLRI may have an IPv6 next hop

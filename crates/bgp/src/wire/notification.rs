@@ -2,6 +2,7 @@
 //! communication of RFC 8203/9003.
 use super::reader::Reader;
 use super::DecodeError;
+use crate::prelude::*;
 
 /// Error codes (RFC 4271 §4.5, RFC 7313 for ROUTE-REFRESH).
 pub mod code {
@@ -95,11 +96,53 @@ impl Notification {
     }
 }
 
+impl Notification {
+    /// The data of the NOTIFICATIONs an operator meets when bringing a
+    /// session up, in words: what an AS, a version, a capability or an
+    /// attribute the peer objected to was.
+    fn data_in_words(&self) -> Option<alloc::string::String> {
+        use alloc::format;
+        let d = &self.data[..];
+        match (self.code, self.subcode, d.len()) {
+            (code::OPEN, 1, 2) => Some(format!(
+                "the peer speaks BGP version {}",
+                u16::from_be_bytes([d[0], d[1]])
+            )),
+            (code::OPEN, 2, 2) => Some(format!("AS {}", u16::from_be_bytes([d[0], d[1]]))),
+            (code::OPEN, 2, 4) => Some(format!(
+                "AS {}",
+                u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+            )),
+            (code::OPEN, 3, 4) => Some(format!(
+                "BGP Identifier {}.{}.{}.{}",
+                d[0], d[1], d[2], d[3]
+            )),
+            (code::OPEN, 7, n) if n >= 2 => {
+                // Capabilities, each code, length, value.
+                let mut codes = alloc::vec::Vec::new();
+                let mut rest = d;
+                while let [c, l, tail @ ..] = rest {
+                    codes.push(format!("{c}"));
+                    rest = tail.get(usize::from(*l)..).unwrap_or(&[]);
+                }
+                Some(format!("capability codes {}", codes.join(", ")))
+            }
+            (code::UPDATE, 2..=10, n) if n >= 2 => Some(format!(
+                "attribute type {} ({n} bytes of it returned)",
+                d[1]
+            )),
+            _ => None,
+        }
+    }
+}
+
 impl core::fmt::Display for Notification {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{} ({}/{})", self.error_name(), self.code, self.subcode)?;
         if let Some(msg) = self.shutdown_message() {
             write!(f, ": {msg:?}")?;
+        } else if let Some(words) = self.data_in_words() {
+            write!(f, ": {words}")?;
         } else if !self.data.is_empty() {
             f.write_str(", data ")?;
             for b in self.data.iter().take(32) {

@@ -3,7 +3,8 @@
 use super::capability::Capability;
 use super::reader::{patch_u16, Reader};
 use super::DecodeError;
-use std::net::Ipv4Addr;
+use crate::prelude::*;
+use core::net::Ipv4Addr;
 
 /// RFC 6793: the 2-octet stand-in for a 4-octet AS.
 pub const AS_TRANS: u16 = 23456;

@@ -1,9 +1,10 @@
 //! IP prefixes and NLRI encoding (RFC 4271 §4.3, RFC 7911 path identifiers).
 use super::family::{Family, AFI_IPV4};
 use super::reader::Reader;
+use crate::prelude::*;
 use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::str::FromStr;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A prefix with its host bits cleared, so that equal routes compare equal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -90,7 +91,7 @@ impl fmt::Display for PrefixParseError {
     }
 }
 
-impl std::error::Error for PrefixParseError {}
+impl core::error::Error for PrefixParseError {}
 
 impl FromStr for Prefix {
     type Err = PrefixParseError;

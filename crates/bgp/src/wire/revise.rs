@@ -5,6 +5,7 @@
 use super::attribute::{code, AttrValue};
 use super::update::Update;
 use super::Family;
+use crate::prelude::*;
 
 /// The RFC 7606 approaches, mildest first, so that `max` picks the one to
 /// apply when several attributes are broken (§3 last paragraph).

@@ -3,6 +3,7 @@
 use super::family::Family;
 use super::reader::Reader;
 use super::DecodeError;
+use crate::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteRefresh {

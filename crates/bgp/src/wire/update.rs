@@ -5,6 +5,7 @@ use super::mp::MpUnreach;
 use super::prefix::{parse_nlri, Nlri};
 use super::reader::{patch_u16, Reader};
 use super::{Context, DecodeError};
+use crate::prelude::*;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Update {
