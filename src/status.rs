@@ -22,6 +22,9 @@ pub struct Status {
     /// The longest the event loop spent on one event since start.
     pub loop_busy_max_ms: u64,
     pub peers: Vec<PeerStatus>,
+    /// Configured peers this node does not peer with, and the selector
+    /// term that failed.
+    pub unselected: Vec<Unselected>,
     /// All the VIPs configured; `vips` describes some of them (all when
     /// few, else the page or the one asked for).
     pub vip_count: usize,
@@ -29,6 +32,13 @@ pub struct Status {
     /// The prefix to ask the next page after, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Unselected {
+    pub peer: String,
+    pub asn: u32,
+    pub reason: String,
 }
 
 /// The last reload: when it finished (Unix seconds), and what started it
@@ -48,9 +58,27 @@ pub struct PeerStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub state: String,
+    /// Seconds in the current state, whatever it is.
+    pub state_secs: u64,
     /// Seconds in Established; absent when the session is down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uptime_secs: Option<u64>,
+    /// While Idle: seconds until the next connection attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_retry_secs: Option<u64>,
+    /// The neighbor's BGP Identifier, once its OPEN arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<String>,
+    /// The connection's addresses, while there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    /// Negotiated, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_time: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<u64>,
     /// Why the session last went down or the last attempt failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -164,7 +192,7 @@ impl Status {
         );
         for p in &self.peers {
             let sent: usize = p.prefixes_sent.iter().map(|f| f.count).sum();
-            let since = p.uptime_secs.map_or("-".to_string(), duration);
+            let since = duration(p.state_secs);
             let _ = writeln!(
                 o,
                 "{:<28} {:>10}  {:<12} {:<10} {:>6} {:>5} {:>8} {:>8}",
@@ -172,6 +200,20 @@ impl Status {
             );
             if let Some(d) = &p.description {
                 let _ = writeln!(o, "    description:        {d}");
+            }
+            if let (Some(r), Some(l)) = (&p.remote, &p.local) {
+                let id = p
+                    .router_id
+                    .as_deref()
+                    .map_or(String::new(), |id| format!(", router id {id}"));
+                let _ = writeln!(o, "    connection:         {l} -> {r}{id}");
+            }
+            if let Some(h) = p.hold_time {
+                let k = p.keepalive.map_or("none".to_string(), |k| format!("{k} s"));
+                let _ = writeln!(o, "    timers:             hold {h} s, keepalive {k}");
+            }
+            if let Some(n) = p.next_retry_secs {
+                let _ = writeln!(o, "    next attempt in:    {}", duration(n));
             }
             if !p.capabilities.is_empty() {
                 let _ = writeln!(o, "    capabilities:       {}", p.capabilities.join(", "));
@@ -201,6 +243,12 @@ impl Status {
             }
             if let Some(n) = &p.last_notification {
                 let _ = writeln!(o, "    last notification:  {n}");
+            }
+        }
+        if !self.unselected.is_empty() {
+            let _ = writeln!(o, "\nnot selected on this node:");
+            for u in &self.unselected {
+                let _ = writeln!(o, "    {} AS {}: {}", u.peer, u.asn, u.reason);
             }
         }
         if let Some(r) = &self.last_reload {
@@ -312,6 +360,7 @@ mod tests {
                 peer: "198.51.100.1:179".into(),
                 asn: 65001,
                 state: "Established".into(),
+                state_secs: 61,
                 uptime_secs: Some(61),
                 capabilities: vec!["ipv4-unicast".into(), "add-path send ipv4-unicast".into()],
                 prefixes_sent: vec![FamilyCount {

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
-use support::bird::leaf1;
+use support::bird::{leaf1, leaf_config, Bird};
 use support::{can_run, rack, wait_for, Lab};
 
 const T: Duration = Duration::from_secs(20);
@@ -24,6 +24,12 @@ fn status(lab: &Lab, json: bool) -> (bool, String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// The JSON status, or None while the daemon is not answering yet.
+fn try_json(lab: &Lab) -> Option<serde_json::Value> {
+    let (ok, out, _) = status(lab, true);
+    ok.then(|| serde_json::from_str(&out).ok()).flatten()
 }
 
 fn json(lab: &Lab) -> serde_json::Value {
@@ -282,4 +288,144 @@ fn large_lists_are_paged_and_one_vip_is_asked_for_by_prefix() {
     assert!(ok, "{err}");
     assert!(err.contains("note:") && err.contains("`asn`"), "{err}");
     assert!(text.contains("Established"), "{text}");
+}
+
+/// What a newcomer bringing up a first session meets, explained by
+/// `status`: a peer that is not there (the OS's "connection refused"), a
+/// wrong AS (the NOTIFICATION's AS in words), a peer this node does not
+/// select (the failing term), and, once up, the connection, the
+/// neighbor's router id and the timers.
+#[test]
+fn status_explains_refused_connections_wrong_as_and_unselected_peers() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("stexpl");
+    let (leaf, host) = rack(&mut lab);
+    lab.write("labels", "rack=leaf1\n");
+    let cfg = format!(
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[node]\nlabels_file = \"{}\"\n\n\
+         [[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\nconnect_retry = 1\nfamilies = [\"ipv4-unicast\"]\n\n\
+         [[peer]]\naddress = \"203.0.113.1\"\nasn = 65002\nnode_selector = {{ match_labels = {{ rack = \"leaf2\" }} }}\n\n\
+         [[vip]]\nprefix = \"192.0.2.200/32\"\n",
+        lab.path("labels").display()
+    );
+    lab.leafvip(&host, "leafvip", &cfg);
+    // Nothing listens at the router yet.
+    let j = wait_for(
+        T,
+        "a refused connection in status",
+        || {
+            let j = try_json(&lab)?;
+            j["peers"][0]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("Connection refused"))
+                .then_some(j)
+        },
+        || status(&lab, false).1,
+    );
+    let p = &j["peers"][0];
+    assert!(
+        p["state_secs"].is_u64() && p.get("uptime_secs").is_none(),
+        "{p}"
+    );
+    let u = &j["unselected"][0];
+    assert_eq!(u["peer"], "203.0.113.1:179");
+    assert_eq!(u["reason"], "match_labels rack=leaf2: node has rack=leaf1");
+    let (_, text, _) = status(&lab, false);
+    assert!(
+        text.contains(
+            "not selected on this node:\n    203.0.113.1:179 AS 65002: match_labels rack=leaf2"
+        ),
+        "{text}"
+    );
+
+    // The router expects another AS: its NOTIFICATION names the AS it got.
+    let bird = Bird::start(
+        &mut lab,
+        &leaf,
+        "bird",
+        &leaf_config("198.51.100.1", 65001, &[("h1", "198.51.100.3", 65099, "")]),
+    );
+    wait_for(
+        T,
+        "Bad Peer AS in words",
+        || {
+            try_json(&lab)?["peers"][0]["last_notification"]
+                .as_str()
+                .filter(|n| n.contains("Bad Peer AS (2/2): AS 65100"))
+                .map(|_| ())
+        },
+        || status(&lab, false).1,
+    );
+
+    // Fixed: the session, its connection, the router id and the timers.
+    std::fs::write(
+        &bird.conf,
+        leaf_config("198.51.100.1", 65001, &[("h1", "198.51.100.3", 65100, "")]),
+    )
+    .unwrap();
+    bird.cmd("configure").unwrap();
+    let j = wait_for(
+        T,
+        "the session up",
+        || {
+            let j = try_json(&lab)?;
+            (j["peers"][0]["state"] == "Established").then_some(j)
+        },
+        || status(&lab, false).1,
+    );
+    let p = &j["peers"][0];
+    assert_eq!(p["router_id"], "198.51.100.1");
+    assert_eq!(p["remote"], "198.51.100.1:179");
+    assert!(
+        p["local"].as_str().unwrap().starts_with("198.51.100.3:"),
+        "{p}"
+    );
+    assert_eq!(
+        (p["hold_time"].as_u64(), p["keepalive"].as_u64()),
+        (Some(90), Some(30))
+    );
+    let (_, text, _) = status(&lab, false);
+    assert!(
+        text.contains("-> 198.51.100.1:179, router id 198.51.100.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("timers:             hold 90 s, keepalive 30 s"),
+        "{text}"
+    );
+}
+
+/// A TCP MD5 password that the router does not share: our SYN gets no
+/// answer, and status says to check the password on both sides.
+#[test]
+fn status_hints_at_md5_when_a_syn_goes_unanswered() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("stmd5");
+    let (leaf, host) = rack(&mut lab);
+    let _bird = leaf1(&mut lab, &leaf, "");
+    let key = lab.write("key", "not-shared\n");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = format!(
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n\n\
+         [[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\nconnect_retry = 1\npassword_file = \"{}\"\n",
+        key.display()
+    );
+    lab.leafvip(&host, "leafvip", &cfg);
+    wait_for(
+        Duration::from_secs(40),
+        "the MD5 hint",
+        || {
+            try_json(&lab)?["peers"][0]["last_error"]
+                .as_str()
+                .filter(|e| {
+                    e.contains("a TCP MD5 password is set: check it is the same on both sides")
+                })
+                .map(|_| ())
+        },
+        || status(&lab, false).1,
+    );
 }

@@ -69,6 +69,8 @@ pub struct Board {
     pub busy: Rc<super::busy::Busy>,
     /// Config loaded and sessions started (for /readyz).
     pub ready: bool,
+    /// Configured peers whose node_selector does not match, and why.
+    pub unselected: Vec<crate::status::Unselected>,
     /// Events counted where they happen, not kept anywhere else.
     pub counters: Counters,
     /// When the last reload finished, and why it ran or why it failed.
@@ -117,6 +119,7 @@ impl Board {
             });
             st.refused_connections = b.counters.refused;
             st.loop_busy_max_ms = b.busy.max().as_millis() as u64;
+            st.unselected = b.unselected.clone();
             st.accept_errors = b.counters.accept_errors;
             let (detail, next) = b.select(&which);
             (st, b.peers.clone(), detail, next, b.vips.clone())

@@ -330,6 +330,18 @@ impl Daemon<'_> {
         let plan = Plan::new(&self.cfg, self.node.clone(), labels, vips, &|h| {
             healthy.contains(h)
         });
+        self.board.borrow_mut().unselected = plan
+            .peers
+            .iter()
+            .filter_map(|p| {
+                let why = p.selected.as_ref().err()?;
+                Some(crate::status::Unselected {
+                    peer: SocketAddr::new(p.peer.address, p.peer.port).to_string(),
+                    asn: p.peer.asn,
+                    reason: why.clone(),
+                })
+            })
+            .collect();
         self.reconcile(plan);
         self.post();
     }

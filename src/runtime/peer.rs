@@ -254,6 +254,7 @@ impl PeerTask {
                 Wake::Connected(Err(e)) => {
                     self.connecting = None;
                     debug!(peer = %self.addr, "connect failed: {e}");
+                    self.history.os_error = Some(e.to_string());
                     acts = self.peer.handle_event(now, Event::ConnectionFailed);
                 }
             }
@@ -380,9 +381,13 @@ impl PeerTask {
                     acts.extend(self.peer.handle_event(now, Event::Received(&buf[..n])))
                 }
                 end => {
-                    if let Err(e) = end {
-                        debug!(peer = %self.addr, "read: {e}");
-                    }
+                    self.history.os_error = Some(match end {
+                        Err(e) => {
+                            debug!(peer = %self.addr, "read: {e}");
+                            e.to_string()
+                        }
+                        _ => "the peer closed the connection".into(),
+                    });
                     acts.extend(self.peer.handle_event(now, Event::ConnectionFailed));
                     self.conn = None;
                     break;

@@ -2,14 +2,17 @@
 //! state changes, sessions up and down, NOTIFICATIONs, UPDATE verdicts.
 //! Shared by the session's own connection and a collision's second one.
 use super::peer::PeerTask;
-use leafvip_bgp::session::Action;
+use leafvip_bgp::session::{Action, Reason};
 use leafvip_bgp::wire::{FamilySet, Revision};
 use tracing::{debug, info, warn};
 
 impl PeerTask {
     pub(super) fn note(&mut self, a: Action) {
         match a {
-            Action::StateChange { from, to } => debug!(peer = %self.addr, "{from} -> {to}"),
+            Action::StateChange { from, to } => {
+                self.history.state_since = Some(std::time::Instant::now());
+                debug!(peer = %self.addr, "{from} -> {to}")
+            }
             Action::Established(n) => {
                 self.established.set(self.established.get() + 1);
                 info!(
@@ -40,15 +43,17 @@ impl PeerTask {
             } => {
                 self.established
                     .set(self.established.get().saturating_sub(1));
-                warn!(peer = %self.addr, "session down: {reason}");
-                self.history.last_error = Some(reason.to_string());
+                let why = self.explain(&reason);
+                warn!(peer = %self.addr, "session down: {why}");
+                self.history.last_error = Some(why);
             }
             Action::Down {
                 reason,
                 was_up: false,
             } => {
-                debug!(peer = %self.addr, "attempt failed: {reason}");
-                self.history.last_error = Some(reason.to_string());
+                let why = self.explain(&reason);
+                debug!(peer = %self.addr, "attempt failed: {why}");
+                self.history.last_error = Some(why);
             }
             Action::NotificationSent(n) => {
                 warn!(peer = %self.addr, "sent NOTIFICATION {n}");
@@ -78,6 +83,24 @@ impl PeerTask {
                 }
             }
             Action::Connect | Action::Send(_) | Action::Disconnect | Action::Reject => {}
+        }
+    }
+
+    /// A reason as an operator needs it: with the OS's word on a failed
+    /// connect or read, and for a SYN that got no answer while a TCP MD5
+    /// password is set, the likeliest cause (Linux drops segments whose
+    /// signature does not match, silently).
+    fn explain(&mut self, reason: &Reason) -> String {
+        let os = self.history.os_error.take();
+        match (reason, os) {
+            (Reason::ConnectTimeout, _) if self.opts.md5_key.is_some() => format!(
+                "{reason}: no answer to our SYN; a TCP MD5 password is set: check it is the same on both sides"
+            ),
+            (Reason::ConnectTimeout, _) => {
+                format!("{reason}: no answer to our SYN (the peer is down or filtered)")
+            }
+            (_, Some(os)) => format!("{reason}: {os}"),
+            _ => reason.to_string(),
         }
     }
 }

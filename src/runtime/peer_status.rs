@@ -11,6 +11,11 @@ use std::net::IpAddr;
 pub struct History {
     pub last_error: Option<String>,
     pub last_notification: Option<String>,
+    /// The OS's word on the last failed connect or read, for the next
+    /// "down" reason.
+    pub os_error: Option<String>,
+    /// When the session entered its current state.
+    pub state_since: Option<std::time::Instant>,
     /// Messages that did not fit the negotiated size.
     pub not_sent: u64,
     /// (sent, code) → count.
@@ -60,6 +65,22 @@ impl PeerTask {
             asn: self.plan.peer.asn,
             description: self.plan.peer.description.clone(),
             state: session.state().to_string(),
+            state_secs: self
+                .history
+                .state_since
+                .map_or(0, |t| t.elapsed().as_secs()),
+            next_retry_secs: session
+                .poll_at()
+                .filter(|_| session.state() == State::Idle)
+                .map(|t| t.as_millis().saturating_sub(now.as_millis()).div_ceil(1000)),
+            router_id: session.remote_open().map(|o| o.bgp_id.to_string()),
+            local: self.conn_addr(|s| s.local_addr()),
+            remote: self.conn_addr(|s| s.peer_addr()),
+            hold_time: session.negotiated().map(|n| n.hold_time),
+            keepalive: session
+                .negotiated()
+                .and_then(|n| n.keepalive)
+                .map(|k| k.as_secs()),
             uptime_secs: session
                 .established_at()
                 .map(|t| now.as_millis().saturating_sub(t.as_millis()) / 1000),
@@ -140,5 +161,17 @@ impl PeerTask {
             _ if self.peer.rib().has_pending() => "queued: the peer is being sent its table".into(),
             _ => "the next hop is not of the prefix's family".into(),
         }
+    }
+
+    /// An address of the current connection, as text.
+    fn conn_addr(
+        &self,
+        f: impl Fn(&std::net::TcpStream) -> std::io::Result<std::net::SocketAddr>,
+    ) -> Option<String> {
+        let c = self.conn.as_ref()?;
+        f(c.stream.get_ref()).ok().map(|a| {
+            // A dual-stack listener reports IPv4 as ::ffff:a.b.c.d.
+            std::net::SocketAddr::new(a.ip().to_canonical(), a.port()).to_string()
+        })
     }
 }
