@@ -180,3 +180,158 @@ fn md5_right_key_establishes_and_wrong_key_never_does() {
         || lab.log("right"),
     );
 }
+
+/// A rotated key takes effect on reload: BIRD gets a new password, the key
+/// file gets the same, one SIGHUP, and the session comes back with it, on
+/// the outgoing connection and through the re-keyed listener alike.
+#[test]
+fn md5_key_rotation_works_on_reload() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("md5rot");
+    let (leaf, host) = rack(&mut lab);
+    let bird = leaf1(&mut lab, &leaf, "password \"first-key\";");
+    let key = lab.write("key", "first-key\n");
+    let cfg = config(&format!(
+        "password_file = \"{}\"\nconnect_retry = 1",
+        key.display()
+    ))
+    .replace("[bgp]\n", "[bgp]\nlisten = \"198.51.100.3:179\"\n");
+    let lv = lab.leafvip(&host, "leafvip", &cfg);
+    wait_for(
+        T,
+        "Established with the first key",
+        || (bird.established("h1") && routes_present(&bird)).then_some(()),
+        || lab.log("leafvip"),
+    );
+    // The router moves to the new key; the old one can no longer work.
+    let conf = std::fs::read_to_string(&bird.conf).unwrap();
+    std::fs::write(&bird.conf, conf.replace("first-key", "second-key")).unwrap();
+    bird.cmd("configure").unwrap();
+    lab.write("key", "second-key\n");
+    lab.proc(lv).signal(Signal::SIGHUP);
+    wait_for(
+        T,
+        "Established again with the second key",
+        || {
+            (bird.established("h1")
+                && routes_present(&bird)
+                && lab.log("leafvip").contains("peer settings changed"))
+            .then_some(())
+        },
+        || {
+            format!(
+                "{}\n{}",
+                bird.cmd("show protocols all h1").unwrap_or_default(),
+                lab.log("leafvip")
+            )
+        },
+    );
+}
+
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = stat
+        .rsplit_once(") ")
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Out of descriptors, accept fails for as long as connections wait in
+/// the backlog: the listener pauses with backoff instead of spinning, the
+/// failures are counted and logged once, and the session that is already
+/// up stays up. With descriptors back, the waiting connections are taken.
+#[test]
+fn accept_errors_back_off_instead_of_spinning() {
+    if !can_run(&["bird", "birdc", "prlimit", "python3"]) {
+        return;
+    }
+    let mut lab = Lab::new("emfile");
+    let (leaf, host) = rack(&mut lab);
+    let bird = leaf1(&mut lab, &leaf, "");
+    let cfg =
+        config("connect_retry = 1").replace("[bgp]\n", "[bgp]\nlisten = \"198.51.100.3:179\"\n");
+    let lv = lab.leafvip(&host, "leafvip", &cfg);
+    wait_for(
+        T,
+        "the session",
+        || (bird.established("h1") && routes_present(&bird)).then_some(()),
+        || lab.log("leafvip"),
+    );
+    let pid = lab.proc(lv).pid();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    // Below what is open, so that no accept can succeed; the soft limit
+    // only, since a hard one could not be raised again.
+    let limit = format!("--nofile={}:", open - 1);
+    support::sh(&format!("prlimit --pid {pid} {limit}"));
+    // Connections from an address that is no peer, held open meanwhile.
+    support::sh(&format!("ip -n {leaf} addr add 198.51.100.7/24 dev eth0"));
+    let flood = lab.spawn(
+        &leaf,
+        &[
+            "python3",
+            "-c",
+            "import socket,time\ncs=[socket.create_connection(('198.51.100.3',179),timeout=5,source_address=('198.51.100.7',0)) for _ in range(20)]\nprint('open',flush=True)\ntime.sleep(8)",
+        ],
+        "flood",
+        &[],
+    );
+    wait_for(
+        T,
+        "the flood",
+        || lab.log("flood").contains("open").then_some(()),
+        || lab.log("flood"),
+    );
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(pid) - t0;
+    let hz = 100; // USER_HZ on Linux
+    assert!(
+        used * 1000 / hz < 1000,
+        "{used} ticks in 3 s: the accept loop spins"
+    );
+    let log = lab.log("leafvip");
+    let lines = log.lines().filter(|l| l.contains("accept:")).count();
+    assert!(
+        (1..=2).contains(&lines),
+        "{lines} accept lines in 3 s:\n{log}"
+    );
+    assert!(
+        bird.established("h1"),
+        "the session dropped: {}\n{}",
+        bird.cmd("show protocols all h1").unwrap_or_default(),
+        lab.log("leafvip")
+    );
+    // Descriptors back: the waiting connections are taken (and refused as
+    // no peer), and both kinds are counted.
+    support::sh(&format!("prlimit --pid {pid} --nofile=1024:"));
+    let sock = lab.path("leafvip.sock");
+    let counts = wait_for(
+        T,
+        "the waiting connections refused",
+        || {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_leafvip"))
+                .args(["status", "--json", "-s", sock.to_str().unwrap()])
+                .output()
+                .ok()?;
+            let j: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+            let refused = j["refused_connections"].as_u64()?;
+            (refused >= 20).then(|| (refused, j["accept_errors"].as_u64().unwrap_or(0)))
+        },
+        || lab.log("leafvip"),
+    );
+    assert!(counts.1 >= 1, "accept errors not counted: {counts:?}");
+    let log = lab.log("leafvip");
+    let refused_lines = log
+        .lines()
+        .filter(|l| l.contains("refused connection"))
+        .count();
+    assert_eq!(refused_lines, 1, "20 refusals, one line:\n{log}");
+    lab.proc(flood).stop();
+}

@@ -130,6 +130,7 @@ impl PeerTask {
     /// Applies `Peer::collision` once it can decide; returns the actions
     /// for this task's (possibly new) connection.
     fn resolve(&mut self, now: Instant) -> Vec<Action> {
+        let was_up = self.peer.session().state() == leafvip_bgp::session::State::Established;
         match self.peer.collision(now, &mut self.second) {
             None => Vec::new(),
             Some((Loser::Second, acts)) => {
@@ -140,7 +141,11 @@ impl PeerTask {
                 Vec::new()
             }
             Some((Loser::First, acts)) => {
-                info!(peer = %self.addr, "connection collision: keeping the peer's (higher BGP Identifier, or ours was gone), closing ours with Cease 6/7");
+                if was_up {
+                    info!(peer = %self.addr, "the peer restarted (an OPEN on a new connection, RFC 4724 §4.2): the new connection replaces the old");
+                } else {
+                    info!(peer = %self.addr, "connection collision: keeping the peer's (higher BGP Identifier, or ours was gone), closing ours with Cease 6/7");
+                }
                 self.connecting = None;
                 let mut old = self.conn.take();
                 for a in acts {
@@ -150,10 +155,9 @@ impl PeerTask {
                                 c.out.extend_from_slice(&b);
                             }
                         }
-                        Action::Down { .. }
-                        | Action::Disconnect
-                        | Action::Reject
-                        | Action::Connect => {}
+                        // Down goes to `note` too: it keeps the count of
+                        // sessions up and the last error.
+                        Action::Disconnect | Action::Reject | Action::Connect => {}
                         other => self.note(other),
                     }
                 }

@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::pin::Pin;
 use std::time::Duration;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 /// Ask the core for more UPDATEs once fewer bytes than this are queued.
 const PUMP_BELOW: usize = 64 * 1024;
@@ -318,13 +318,6 @@ impl PeerTask {
         };
         match self.peer.incoming() {
             Incoming::Accept => self.accept(now, stream),
-            Incoming::Restarted => {
-                info!(peer = %self.addr, "a new connection while Established: the peer restarted (RFC 4724 §4.2)");
-                let mut a = self.peer.handle_event(now, Event::ConnectionFailed);
-                self.conn = None;
-                a.extend(self.accept(now, stream));
-                a
-            }
             Incoming::Second if self.second.is_none() => self.start_second(now, stream),
             Incoming::Second | Incoming::Refuse => {
                 debug!(peer = %self.addr, state = %self.peer.session().state(), "refusing another connection");

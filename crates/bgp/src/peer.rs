@@ -15,14 +15,13 @@ pub const BATCH: usize = 8192;
 pub enum Incoming {
     /// Take it as the session's connection (feed `Event::Accepted`).
     Accept,
-    /// Our own connection is past Connect: run this one beside it as a
-    /// second [`Session::accepting`] until [`Peer::collision`] picks one
-    /// (RFC 4271 §6.8).
+    /// Run it beside ours as a second [`Session::accepting`] until
+    /// [`Peer::collision`] decides: ours is past Connect (RFC 4271 §6.8),
+    /// or Established with a peer that announced Graceful Restart, whose
+    /// OPEN on a new connection means it restarted (RFC 4724 §4.2). A bare
+    /// TCP connection from the peer's address proves nothing, so ours stays
+    /// until that OPEN.
     Second,
-    /// Established, and the peer announced Graceful Restart: a new
-    /// connection means it restarted (RFC 4724 §4.2). Drop the old one
-    /// (`Event::ConnectionFailed`), then accept this one.
-    Restarted,
     /// Close it: Established without Graceful Restart keeps the existing
     /// connection (§6.8), and a stopped peer takes none.
     Refuse,
@@ -59,12 +58,7 @@ impl Peer {
         }
         match s.state() {
             State::OpenSent | State::OpenConfirm if s.initiated_locally() => Incoming::Second,
-            State::Established
-                if s.negotiated()
-                    .is_some_and(|n| n.peer_graceful_restart.is_some()) =>
-            {
-                Incoming::Restarted
-            }
+            State::Established if self.restart_allowed() => Incoming::Second,
             _ => Incoming::Refuse,
         }
     }
@@ -86,6 +80,18 @@ impl Peer {
             self.adopt(second.take()?);
             return Some((collision::Loser::First, Vec::new()));
         }
+        if self.session.state() == State::Established && self.restart_allowed() {
+            // Ours stays until the new connection brings an OPEN: then the
+            // peer restarted (RFC 4724 §4.2), its old connection is dead
+            // to it, so it is closed without a NOTIFICATION and the new
+            // one carries the session.
+            s.remote_open()?;
+            let mut old = self.adopt(second.take()?);
+            return Some((
+                collision::Loser::First,
+                old.handle_event(now, Event::ConnectionFailed),
+            ));
+        }
         let loser = collision::resolve(&self.session, s)?;
         let acts = match loser {
             collision::Loser::Second => second.take()?.handle_event(now, Event::CollisionDump),
@@ -95,6 +101,14 @@ impl Peer {
             }
         };
         Some((loser, acts))
+    }
+
+    /// Whether the peer announced Graceful Restart on the session that is
+    /// up, so that a new connection with an OPEN may replace it.
+    fn restart_allowed(&self) -> bool {
+        self.session
+            .negotiated()
+            .is_some_and(|n| n.peer_graceful_restart.is_some())
     }
 
     /// Makes `s` this peer's session and returns the old one. The peer

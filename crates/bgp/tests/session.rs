@@ -624,12 +624,44 @@ fn an_established_peer_refuses_new_connections_unless_it_restarted() {
         forwarding: false,
         restarting: false,
     });
-    let p = up(
+    let mut p = up(
         speaker(),
         SessionConfig {
             graceful_restart: gr,
             ..router()
         },
     );
-    assert_eq!(p.a.incoming(), Incoming::Restarted, "RFC 4724 §4.2");
+    // A connection from a peer that announced GR runs beside ours; only
+    // an OPEN on it means the peer restarted (RFC 4724 §4.2).
+    assert_eq!(p.a.incoming(), Incoming::Second);
+    let t = p.now;
+    let mut second = Some(Session::accepting(speaker()));
+    second.as_mut().unwrap().handle_event(t, Event::Accepted);
+    assert!(
+        p.a.collision(t, &mut second).is_none(),
+        "no OPEN yet: ours stays"
+    );
+    assert_eq!(p.a.session().state(), State::Established);
+    second.as_mut().unwrap().handle_event(
+        t,
+        Event::Received(&open_bytes(90, [198, 51, 100, 2], 65001)),
+    );
+    let (loser, acts) = p.a.collision(t, &mut second).expect("the peer restarted");
+    assert_eq!(loser, collision::Loser::First);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Down { was_up: true, .. })),
+        "{acts:?}"
+    );
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::NotificationSent(_))),
+        "no Cease to a restarted peer"
+    );
+    assert_eq!(
+        p.a.session().state(),
+        State::OpenConfirm,
+        "the new connection carries on"
+    );
 }
