@@ -333,5 +333,34 @@ fn accept_errors_back_off_instead_of_spinning() {
         .filter(|l| l.contains("refused connection"))
         .count();
     assert_eq!(refused_lines, 1, "20 refusals, one line:\n{log}");
+    // Bare connections from the peer's own address (BIRD announces
+    // Graceful Restart): they wait beside the session, which stays up
+    // until one of them brings an OPEN.
+    let from_peer = lab.spawn(
+        &leaf,
+        &[
+            "python3",
+            "-c",
+            "import socket,time\ncs=[socket.create_connection(('198.51.100.3',179),timeout=5,source_address=('198.51.100.1',0)) for _ in range(5)]\nprint('open',flush=True)\ntime.sleep(5)",
+        ],
+        "from-peer",
+        &[],
+    );
+    wait_for(
+        T,
+        "the bare connections",
+        || lab.log("from-peer").contains("open").then_some(()),
+        || lab.log("from-peer"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        bird.established("h1"),
+        "a bare connection dropped the session: {}",
+        lab.log("leafvip")
+    );
+    assert!(lab
+        .log("leafvip")
+        .contains("running both until an OPEN decides"));
+    lab.proc(from_peer).stop();
     lab.proc(flood).stop();
 }
