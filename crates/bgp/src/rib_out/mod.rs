@@ -12,6 +12,7 @@ use crate::prelude::*;
 mod originate;
 mod pack;
 pub mod path_id;
+mod table;
 
 pub use originate::{next_hop_fits, Originator, DEFAULT_LOCAL_PREF};
 
@@ -58,10 +59,10 @@ struct View {
 }
 
 type Paths = Vec<(IpAddr, Arc<RouteAttrs>)>;
-/// Sorted by key, keys unique. A sorted vector rather than a map: a 100k
-/// table costs 48 bytes a path instead of nodes, slack and a build buffer,
-/// and the diff walks it in order anyway.
-type Desired = Vec<((Prefix, IpAddr), Arc<RouteAttrs>)>;
+/// Sorted by key, keys unique. A sorted vector rather than a map (nodes,
+/// slack and a build buffer), 28 bytes a path (`table.rs`); the diff walks
+/// it in order anyway.
+type Desired = table::Table;
 
 #[derive(Debug)]
 pub struct AdjRibOut {
@@ -94,12 +95,7 @@ fn paths_of<'a>(
     desired: &'a Desired,
     prefix: &Prefix,
 ) -> impl Iterator<Item = (IpAddr, Arc<RouteAttrs>)> + 'a {
-    let prefix = *prefix;
-    let start = desired.partition_point(|((p, _), _)| *p < prefix);
-    desired[start..]
-        .iter()
-        .take_while(move |((p, _), _)| *p == prefix)
-        .map(|((_, nh), a)| (*nh, a.clone()))
+    desired.paths_of(prefix)
 }
 
 /// What the peer should hold for `prefix` given its paths, sorted by next
@@ -133,7 +129,7 @@ impl AdjRibOut {
     pub fn new(local_as: u32) -> Self {
         AdjRibOut {
             local_as,
-            desired: Vec::new(),
+            desired: Desired::default(),
             previous: BTreeMap::new(),
             sync: None,
             resend: FamilySet::EMPTY,
@@ -175,7 +171,7 @@ impl AdjRibOut {
         self.suppressed = [0; 2];
         let mut last = None;
         for i in 0..self.desired.len() {
-            let p = self.desired[i].0 .0;
+            let p = self.desired.prefix(i);
             if last != Some(p) {
                 last = Some(p);
                 self.suppressed[fam(&p)] += self.suppressed_of(&p);
@@ -202,35 +198,30 @@ impl AdjRibOut {
     /// Replaces the whole desired set; only prefixes that changed are
     /// queued.
     pub fn set_routes(&mut self, routes: impl IntoIterator<Item = Route>) {
-        let routes = routes.into_iter();
-        let mut next: Desired = Vec::with_capacity(routes.size_hint().1.unwrap_or(0));
-        next.extend(routes.map(|r| ((r.prefix, r.next_hop), r.attrs)));
-        // In place: a stable sort would borrow a buffer as large as the table.
-        next.sort_unstable_by_key(|e| e.0);
-        next.dedup_by(|later, first| later.0 == first.0);
-        next.shrink_to_fit();
+        let next = Desired::collect(routes.into_iter());
         if self.view.is_some() {
-            // Walk both sorted maps once; a prefix with any difference changed.
+            // Walk both sorted tables once; a prefix with any difference changed.
+            use core::cmp::Ordering::*;
             let mut changed: Vec<Prefix> = Vec::new();
-            let (mut a, mut b) = (self.desired.iter().peekable(), next.iter().peekable());
-            loop {
-                let (p, order) = match (a.peek(), b.peek()) {
-                    (None, None) => break,
-                    (Some((ka, _)), None) => (Some(ka.0), core::cmp::Ordering::Less),
-                    (None, Some((kb, _))) => (Some(kb.0), core::cmp::Ordering::Greater),
-                    (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
-                        core::cmp::Ordering::Less => (Some(ka.0), core::cmp::Ordering::Less),
-                        core::cmp::Ordering::Greater => (Some(kb.0), core::cmp::Ordering::Greater),
-                        core::cmp::Ordering::Equal => {
-                            ((va != vb).then_some(ka.0), core::cmp::Ordering::Equal)
-                        }
-                    },
+            let (mut i, mut j) = (0, 0);
+            let (old, new) = (&self.desired, &next);
+            while i < old.len() || j < new.len() {
+                let (p, order) = if j == new.len() {
+                    (Some(old.prefix(i)), Less)
+                } else if i == old.len() {
+                    (Some(new.prefix(j)), Greater)
+                } else {
+                    match old.compare(i, new, j) {
+                        (Less, _) => (Some(old.prefix(i)), Less),
+                        (Greater, _) => (Some(new.prefix(j)), Greater),
+                        (Equal, differ) => (differ.then(|| old.prefix(i)), Equal),
+                    }
                 };
-                if order != core::cmp::Ordering::Greater {
-                    a.next();
+                if order != Greater {
+                    i += 1;
                 }
-                if order != core::cmp::Ordering::Less {
-                    b.next();
+                if order != Less {
+                    j += 1;
                 }
                 if let Some(p) = p {
                     if changed.last() != Some(&p) {
@@ -255,22 +246,22 @@ impl AdjRibOut {
 
     pub fn insert(&mut self, route: Route) {
         let key = (route.prefix, route.next_hop);
-        match self.desired.binary_search_by(|(k, _)| k.cmp(&key)) {
-            Ok(i) if self.desired[i].1 == route.attrs => {}
+        match self.desired.find(&key) {
+            Ok(i) if *self.desired.attrs(i) == route.attrs => {}
             Ok(i) => {
                 self.stage(route.prefix);
-                self.desired[i].1 = route.attrs;
+                self.desired.set_attrs(i, route.attrs);
             }
             Err(i) => {
                 self.stage(route.prefix);
-                self.change(route.prefix, |d| d.insert(i, (key, route.attrs)));
+                self.change(route.prefix, |d| d.insert(i, route));
             }
         }
     }
 
     pub fn remove(&mut self, prefix: &Prefix, next_hop: IpAddr) -> bool {
         let key = (*prefix, next_hop);
-        let Ok(i) = self.desired.binary_search_by(|(k, _)| k.cmp(&key)) else {
+        let Ok(i) = self.desired.find(&key) else {
             return false;
         };
         self.stage(*prefix);
@@ -282,10 +273,13 @@ impl AdjRibOut {
 
     /// Every desired path.
     pub fn desired(&self) -> impl Iterator<Item = Route> + '_ {
-        self.desired.iter().map(|((p, nh), a)| Route {
-            prefix: *p,
-            next_hop: *nh,
-            attrs: a.clone(),
+        (0..self.desired.len()).map(|i| {
+            let (prefix, next_hop) = self.desired.key(i);
+            Route {
+                prefix,
+                next_hop,
+                attrs: self.desired.attrs(i).clone(),
+            }
         })
     }
 
@@ -295,7 +289,7 @@ impl AdjRibOut {
         let Some(v) = &self.view else { return out };
         let mut last = None;
         let changed = self.previous.iter().map(|(p, paths)| (*p, Some(paths)));
-        let unchanged = self.desired.iter().map(|((p, _), _)| (*p, None));
+        let unchanged = (0..self.desired.len()).map(|i| (self.desired.prefix(i), None));
         for (p, staged) in changed.chain(unchanged) {
             let unsent = self.sync.is_some_and(|c| p >= c);
             if last == Some(p) || unsent || (staged.is_none() && self.previous.contains_key(&p)) {
@@ -443,7 +437,8 @@ impl AdjRibOut {
         }
         if !resend.is_empty() {
             let mut last = None;
-            for ((p, _), _) in &self.desired {
+            for i in 0..self.desired.len() {
+                let p = &self.desired.prefix(i);
                 let synced = self.sync.is_none_or(|c| *p < c);
                 let done = staged.binary_search(p).is_ok();
                 if last != Some(*p) && synced && !done && resend.contains(p.family()) {
@@ -455,11 +450,12 @@ impl AdjRibOut {
         // The next piece of the initial sync.
         let mut done_sync = false;
         if let Some(cursor) = self.sync {
-            let start = self.desired.partition_point(|((p, _), _)| *p < cursor);
+            let start = self.desired.start_of(&cursor);
             let mut taken = 0;
             let mut next = None;
             let mut last = None;
-            for ((p, _), _) in &self.desired[start..] {
+            for i in start..self.desired.len() {
+                let p = &self.desired.prefix(i);
                 if last == Some(*p) {
                     continue;
                 }
