@@ -540,8 +540,8 @@ impl Config {
         Ok(l)
     }
 
-    /// The VIPs of `vips_file`, checked against the inline ones.
-    pub fn file_vips(&self) -> Result<Vec<(Prefix, NextHopSpec)>, ConfigError> {
+    /// Every VIP, inline and from `vips_file`, checked against each other.
+    pub fn vip_list(&self) -> Result<crate::vip_list::VipList, ConfigError> {
         crate::vips_file::read(self)
     }
 

@@ -79,8 +79,9 @@ pub fn read_text(path: &Path, cap: u64) -> Result<String, ReadError> {
     })
 }
 
-/// Reads a regular file of at most `cap` bytes.
-pub fn read_bytes(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+/// Opens a regular file of at most `cap` bytes for reading, and says how
+/// long it is. Reads from it must still stop at the cap: it may grow.
+pub fn open(path: &Path, cap: u64) -> Result<(std::fs::File, u64), ReadError> {
     // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a
     // writer; the type check below then refuses it.
     let f = std::fs::OpenOptions::new()
@@ -95,8 +96,14 @@ pub fn read_bytes(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
     if m.len() > cap {
         return Err(ReadError::TooLarge { cap });
     }
+    Ok((f, m.len()))
+}
+
+/// Reads a regular file of at most `cap` bytes.
+pub fn read_bytes(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let (f, len) = open(path, cap)?;
     // The file may grow between the stat and the read: never past the cap.
-    let mut out = Vec::with_capacity(m.len() as usize);
+    let mut out = Vec::with_capacity(len as usize);
     f.take(cap + 1)
         .read_to_end(&mut out)
         .map_err(ReadError::Io)?;

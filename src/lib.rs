@@ -16,4 +16,5 @@ pub mod quote;
 pub mod runtime;
 pub mod status;
 pub mod toml_read;
+pub mod vip_list;
 pub mod vips_file;

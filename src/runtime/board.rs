@@ -80,21 +80,18 @@ pub struct Board {
 impl Board {
     /// The prefixes a request describes, and the cursor of the next page.
     fn select(&self, which: &Vip) -> (Vec<Prefix>, Option<Prefix>) {
-        let all = self.vips.as_deref().map_or(&[][..], Vec::as_slice);
+        let empty = crate::vip_list::VipList::default();
+        let all = self.vips.as_deref().unwrap_or(&empty);
         match which {
             Vip::Summary if all.len() <= INLINE_VIPS => {
                 (all.iter().map(|v| v.prefix).collect(), None)
             }
             Vip::Summary | Vip::Nothing => (Vec::new(), None),
-            Vip::One(p) => (
-                all.binary_search_by(|v| v.prefix.cmp(p))
-                    .map_or(Vec::new(), |i| vec![all[i].prefix]),
-                None,
-            ),
+            Vip::One(p) => (all.get(p).map(|v| v.prefix).into_iter().collect(), None),
             Vip::Page { after, limit } => {
-                let start = after.map_or(0, |a| all.partition_point(|v| v.prefix <= a));
+                let start = after.map_or(0, |a| all.count_through(&a));
                 let end = (start + (*limit).clamp(1, PAGE_MAX)).min(all.len());
-                let page: Vec<Prefix> = all[start..end].iter().map(|v| v.prefix).collect();
+                let page: Vec<Prefix> = (start..end).map(|i| all.prefix(i)).collect();
                 let next = (end < all.len()).then(|| page.last().copied()).flatten();
                 (page, next)
             }
@@ -153,12 +150,10 @@ impl Board {
             }
         }
         let hosts_up = board.borrow().hosts_up;
-        let all = vips.as_deref().map_or(&[][..], Vec::as_slice);
         st.vips = detail
             .iter()
             .filter_map(|p| {
-                let i = all.binary_search_by(|v| v.prefix.cmp(p)).ok()?;
-                let v = &all[i];
+                let v = vips.as_deref()?.get(p)?;
                 let prefix = p.to_string();
                 let peers = per_vip.remove(&prefix).unwrap_or_default();
                 Some(VipStatus {
@@ -180,20 +175,17 @@ impl Board {
 mod tests {
     use super::*;
     use crate::config::NextHopSpec;
-    use crate::plan::VipPlan;
 
     fn board(n: u8) -> Board {
-        let vips: Vec<VipPlan> = (0..n)
-            .map(|i| VipPlan {
-                prefix: format!("192.0.2.{i}/32").parse().unwrap(),
-                next_hop: NextHopSpec::SelfAddress,
-                attrs: Default::default(),
-            })
-            .collect();
-        let mut vips = vips;
-        vips.sort_unstable_by_key(|v| v.prefix);
+        let mut b = crate::vip_list::Builder::with_capacity(n.into());
+        for i in 0..n {
+            b.push(
+                format!("192.0.2.{i}/32").parse().unwrap(),
+                NextHopSpec::SelfAddress,
+            );
+        }
         Board {
-            vips: Some(Arc::new(vips)),
+            vips: Some(Arc::new(b.finish().unwrap())),
             ..Default::default()
         }
     }

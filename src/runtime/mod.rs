@@ -124,7 +124,7 @@ pub struct Loaded {
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let cfg = Config::load(path)?;
     let labels = cfg.labels()?;
-    let vips = crate::plan::vip_plans(cfg.vips(), cfg.file_vips()?);
+    let vips = std::sync::Arc::new(cfg.vip_list()?);
     Ok(Loaded { cfg, labels, vips })
 }
 
