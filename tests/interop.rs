@@ -165,6 +165,37 @@ fn bird_learns_vips_with_the_host_next_hop_and_follows_labels_and_reloads() {
         "the error names file and line"
     );
 
+    // The labels change while the config is broken: that reload fails too,
+    // and is retried on every tick, quietly, until the config is fixed
+    // (no signal), when the change finally applies.
+    lab.write("labels", "rack=leaf1\n");
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(extra.established("extra"), "nothing applied while broken");
+    lab.write(
+        "leafvip.toml",
+        &host_config(
+            &lab,
+            &format!("{LEAF1_PEER}\n{EXTRA_PEER}"),
+            &["192.0.2.200/32"],
+        ),
+    );
+    wait_for(
+        T,
+        "the retried labels reload to drop the extra peer",
+        || (!extra.established("extra")).then_some(()),
+        || lab.log("leafvip"),
+    );
+    let log = lab.log("leafvip");
+    let failed = log
+        .lines()
+        .filter(|l| l.contains("reload failed, keeping"))
+        .count();
+    assert_eq!(
+        failed, 1,
+        "one line for the same failure, however often retried:\n{log}"
+    );
+    assert!(bird.established("h1"));
+
     // SIGTERM: Cease/Administrative Shutdown with a message, then exit 0.
     let status = lab.proc(lv).stop().expect("exited");
     assert!(status.success(), "{status:?}");
