@@ -204,7 +204,7 @@ impl FromValue for PeerConfig {
                 "node_selector",
             ],
         )?;
-        Ok(PeerConfig {
+        let c = PeerConfig {
             address: t.req("address")?,
             asn: t.req("asn")?,
             port: t.or("port", 179)?,
@@ -227,7 +227,66 @@ impl FromValue for PeerConfig {
             add_paths_send_max: t.or("add_paths_send_max", 16)?,
             description: t.get("description")?,
             node_selector: t.get("node_selector")?,
-        })
+        };
+        c.check().map_err(|(key, problem)| tr::Error {
+            at: t.at_key(key),
+            problem: format!("peer {}: {problem}", c.address),
+        })?;
+        Ok(c)
+    }
+}
+
+impl PeerConfig {
+    /// Checks across a peer's values; a problem names the key whose value
+    /// the error should point at.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.asn == 0 {
+            return Err(("asn", "asn 0 is reserved".into()));
+        }
+        if self.hold_time != 0 && self.hold_time < 3 {
+            let h = self.hold_time;
+            return Err((
+                "hold_time",
+                format!("hold_time {h} must be 0 or at least 3"),
+            ));
+        }
+        if let Some(k) = self.keepalive {
+            if self.hold_time != 0 && k >= self.hold_time {
+                let h = self.hold_time;
+                return Err((
+                    "keepalive",
+                    format!("keepalive {k} must be below hold_time {h}"),
+                ));
+            }
+        }
+        if self.ebgp_multihop.is_some() && self.ttl_security.is_some() {
+            return Err((
+                "ttl_security",
+                "ebgp_multihop and ttl_security exclude each other".into(),
+            ));
+        }
+        if self.ttl_security.is_some_and(|h| h == 0 || h > 254) {
+            return Err(("ttl_security", "hop counts are 1..=254".into()));
+        }
+        if self.ebgp_multihop == Some(0) {
+            return Err(("ebgp_multihop", "hop counts are 1..=254".into()));
+        }
+        if self.families.is_empty() {
+            return Err(("families", "families is empty".into()));
+        }
+        if let Some(l) = self.local_address {
+            if l.is_ipv4() != self.address.is_ipv4() {
+                return Err((
+                    "local_address",
+                    format!("local_address {l} is not of the peer's family"),
+                ));
+            }
+        }
+        if let Some(sel) = &self.node_selector {
+            sel.validate()
+                .map_err(|e| ("node_selector", format!("node_selector: {e}")))?;
+        }
+        Ok(())
     }
 }
 
@@ -393,49 +452,10 @@ impl Config {
             if let Some(first) = seen.insert((pc.address, pc.port), line) {
                 return Err(perr(format!("configured twice (first at line {first})")));
             }
-            if pc.asn == 0 {
-                return Err(perr("asn 0 is reserved".into()));
-            }
-            if pc.hold_time != 0 && pc.hold_time < 3 {
-                return Err(perr(format!(
-                    "hold_time {} must be 0 or at least 3",
-                    pc.hold_time
-                )));
-            }
-            if let Some(k) = pc.keepalive {
-                if pc.hold_time != 0 && k >= pc.hold_time {
-                    return Err(perr(format!(
-                        "keepalive {k} must be below hold_time {}",
-                        pc.hold_time
-                    )));
-                }
-            }
-            if pc.ebgp_multihop.is_some() && pc.ttl_security.is_some() {
-                return Err(perr(
-                    "ebgp_multihop and ttl_security exclude each other".into(),
-                ));
-            }
-            if pc.ttl_security.is_some_and(|h| h == 0 || h > 254) || pc.ebgp_multihop == Some(0) {
-                return Err(perr("hop counts are 1..=254".into()));
-            }
             if pc.passive && cfg.bgp.listen.is_none() {
                 return Err(perr(
                     "passive = true needs [bgp] listen, or no connection can ever come up".into(),
                 ));
-            }
-            if pc.families.is_empty() {
-                return Err(perr("families is empty".into()));
-            }
-            if let (Some(l), a) = (pc.local_address, pc.address) {
-                if l.is_ipv4() != a.is_ipv4() {
-                    return Err(perr(format!(
-                        "local_address {l} is not of the peer's family"
-                    )));
-                }
-            }
-            if let Some(sel) = &pc.node_selector {
-                sel.validate()
-                    .map_err(|e| perr(format!("node_selector: {e}")))?;
             }
         }
         let mut names: BTreeMap<&str, usize> = BTreeMap::new();

@@ -68,7 +68,8 @@ fn errors_name_file_line_and_problem() {
         "asn = 65001\nhold_time = 2\nnode_selector = { match_labels",
     );
     assert!(
-        err(&hold).starts_with("leafvip.toml:9: peer 198.51.100.2: hold_time 2"),
+        // The value's own line, not the [[peer]] header's.
+        err(&hold).starts_with("leafvip.toml:12: peer 198.51.100.2: hold_time 2"),
         "{}",
         err(&hold)
     );
