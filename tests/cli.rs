@@ -54,6 +54,36 @@ fn check_prints_the_plan() {
     );
 }
 
+/// Output into a pipe that closes early (`| head -1`) ends quietly: no
+/// panic on the broken pipe, whatever the plan's length.
+#[test]
+fn check_into_a_closed_pipe_does_not_panic() {
+    // More than a pipe holds (64 KiB), so writes go on after head exits.
+    let vips: String = (0..5000)
+        .map(|i| format!("2001:db8:1::{i:x}/128\n"))
+        .collect();
+    let list = write("pipe-vips", &vips);
+    let cfg = write(
+        "pipe.toml",
+        &format!(
+            "vips_file = \"{list}\"\n[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n\
+             [[peer]]\naddress = \"2001:db8:100::1\"\nasn = 65001\n"
+        ),
+    );
+    let o = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "\"$0\" check -c \"$1\" | head -1; exit ${PIPESTATUS:-0}",
+        ])
+        .arg(env!("CARGO_BIN_EXE_leafvip"))
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+}
+
 #[test]
 fn check_fails_naming_file_line_and_problem() {
     let cfg = write(
