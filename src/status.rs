@@ -91,6 +91,8 @@ pub struct PeerStatus {
     pub messages_out: u64,
     /// Messages that could not be encoded within the negotiated size.
     pub messages_not_sent: u64,
+    /// UPDATEs from the peer handled by RFC 7606 rather than taken whole.
+    pub updates_malformed: u64,
     pub updates_in: u64,
     pub updates_out: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -231,6 +233,13 @@ impl Status {
                 "    updates in/out:     {}/{}",
                 p.updates_in, p.updates_out
             );
+            if p.updates_malformed > 0 {
+                let _ = writeln!(
+                    o,
+                    "    malformed UPDATEs:  {} (RFC 7606: withdrawn or attributes discarded)",
+                    p.updates_malformed
+                );
+            }
             if p.messages_not_sent > 0 {
                 let _ = writeln!(
                     o,

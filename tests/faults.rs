@@ -148,6 +148,21 @@ fn malformed_updates_get_rfc7606_handling() {
         log.contains("TreatAsWithdraw") && log.contains("AttributeDiscard"),
         "{log}"
     );
+    // Counted, beside the (rate-limited) log lines.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_leafvip"))
+        .args([
+            "status",
+            "--json",
+            "-s",
+            lab.path("leafvip.sock").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        j["peers"][0]["updates_malformed"].as_u64().unwrap() >= 3,
+        "{j}"
+    );
 }
 
 #[test]

@@ -66,6 +66,7 @@ impl PeerTask {
             Action::UpdateReceived { verdict, .. } if verdict.action() != Revision::Accept => {
                 // A peer can send these at line rate: one line per 10 s
                 // for each way of handling them.
+                self.history.malformed += 1;
                 let kind = usize::from(verdict.action() != Revision::TreatAsWithdraw);
                 if let Some(more) = self.malformed_log[kind].hit(std::time::Instant::now()) {
                     warn!(peer = %self.addr, more, "malformed UPDATE handled by {:?} (RFC 7606): {:?}", verdict.action(), verdict.problems);

@@ -18,6 +18,8 @@ pub struct History {
     pub state_since: Option<std::time::Instant>,
     /// Messages that did not fit the negotiated size.
     pub not_sent: u64,
+    /// UPDATEs handled by RFC 7606 (treat-as-withdraw, attribute discard).
+    pub malformed: u64,
     /// (sent, code) → count.
     pub notifications: BTreeMap<(bool, u8), u64>,
 }
@@ -100,6 +102,7 @@ impl PeerTask {
             messages_in: stats.messages_in,
             messages_out: stats.messages_out,
             messages_not_sent: self.history.not_sent,
+            updates_malformed: self.history.malformed,
             updates_in: stats.updates_in,
             updates_out: stats.updates_out,
             last_notification: self.history.last_notification.clone(),
