@@ -121,14 +121,12 @@ fn bird_learns_vips_with_the_host_next_hop_and_follows_labels_and_reloads() {
     assert!(bird.established("h1"), "the unchanged session stayed up");
 
     // A reload that removes the IPv6 VIP withdraws it at the router.
-    lab.write(
-        "leafvip.toml",
-        &host_config(
-            &lab,
-            &format!("{LEAF1_PEER}\n{EXTRA_PEER}"),
-            &["192.0.2.200/32"],
-        ),
+    let v4_only = host_config(
+        &lab,
+        &format!("{LEAF1_PEER}\n{EXTRA_PEER}"),
+        &["192.0.2.200/32"],
     );
+    lab.write("leafvip.toml", &v4_only);
     lab.proc(lv).signal(Signal::SIGHUP);
     wait_for(
         T,
@@ -171,14 +169,7 @@ fn bird_learns_vips_with_the_host_next_hop_and_follows_labels_and_reloads() {
     lab.write("labels", "rack=leaf1\n");
     std::thread::sleep(Duration::from_secs(5));
     assert!(extra.established("extra"), "nothing applied while broken");
-    lab.write(
-        "leafvip.toml",
-        &host_config(
-            &lab,
-            &format!("{LEAF1_PEER}\n{EXTRA_PEER}"),
-            &["192.0.2.200/32"],
-        ),
-    );
+    lab.write("leafvip.toml", &v4_only);
     wait_for(
         T,
         "the retried labels reload to drop the extra peer",

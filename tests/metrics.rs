@@ -3,33 +3,15 @@
 //! the session.
 #![cfg(feature = "metrics")]
 mod support;
-use std::process::Command;
 use std::time::Duration;
 use support::bird::leaf1;
 use support::{can_run, rack, wait_for, Lab};
 
 const T: Duration = Duration::from_secs(20);
 
-/// (HTTP status, body) from curl run inside `ns`.
+/// (HTTP status, body) of a GET from inside `ns`.
 fn get(ns: &str, url: &str) -> (u16, String) {
-    let o = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "curl",
-            "-s",
-            "-m",
-            "5",
-            "-w",
-            "\n%{http_code}",
-            url,
-        ])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    support::curl(ns, "GET", url, 5)
 }
 
 fn value(metrics: &str, series: &str) -> Option<f64> {
@@ -96,26 +78,10 @@ fn metrics_and_readiness_follow_the_session() {
     assert_eq!(get(&host, &format!("{base}/readyz")).0, 200);
     assert_eq!(get(&host, &format!("{base}/nothing")).0, 404);
     // Only GET and HEAD.
-    let post = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &host,
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "-m",
-            "5",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "POST",
-        ])
-        .arg(format!("{base}/metrics"))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&post.stdout), "405");
+    assert_eq!(
+        support::curl(&host, "POST", &format!("{base}/metrics"), 5).0,
+        405
+    );
 
     // The router goes away: readiness drops and a NOTIFICATION is counted.
     bird.cmd("disable h1").unwrap();

@@ -108,23 +108,7 @@ fn reloads_status_and_scrapes_never_drop_a_hold_3_session() {
         .map(|_| {
             let host = host.clone();
             std::thread::spawn(move || {
-                Command::new("ip")
-                    .args([
-                        "netns",
-                        "exec",
-                        &host,
-                        "curl",
-                        "-s",
-                        "-o",
-                        "/dev/null",
-                        "-m",
-                        "10",
-                        "-w",
-                        "%{http_code}",
-                    ])
-                    .arg("http://127.0.0.1:9179/metrics")
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                support::curl(&host, "GET", "http://127.0.0.1:9179/metrics", 10).0
             })
         })
         .collect();
@@ -137,7 +121,7 @@ fn reloads_status_and_scrapes_never_drop_a_hold_3_session() {
         assert_eq!(j["vip_count"], N);
     }
     for s in scrapes {
-        assert_eq!(s.join().unwrap().unwrap(), "200");
+        assert_eq!(s.join().unwrap(), 200);
     }
     // Longer than the hold time, so a missed KEEPALIVE would show.
     std::thread::sleep(Duration::from_secs(4));

@@ -41,6 +41,20 @@ pub fn can_run(bins: &[&str]) -> bool {
     false
 }
 
+/// (HTTP status, body) of `method url` from curl run inside `ns`, with a
+/// `secs` time limit; status 0 when curl got no answer.
+pub fn curl(ns: &str, method: &str, url: &str, secs: u32) -> (u16, String) {
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns, "curl", "-s", "-X", method, "-m"])
+        .arg(secs.to_string())
+        .args(["-w", "\n%{http_code}", url])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
 pub fn sh(cmd: &str) -> String {
     let out = Command::new("sh").args(["-c", cmd]).output().expect("sh");
     assert!(
