@@ -665,3 +665,39 @@ fn an_established_peer_refuses_new_connections_unless_it_restarted() {
         "the new connection carries on"
     );
 }
+
+/// A route whose attributes alone exceed a 4,096-byte UPDATE (on a session
+/// without RFC 8654) cannot be sent: the core says so with `NotSent`
+/// instead of dropping it silently. (The config keeps a VIP's communities
+/// small enough that this does not happen; this is the last line.)
+#[test]
+fn an_update_too_large_for_the_session_is_reported_not_dropped() {
+    let mut p = up(
+        SessionConfig {
+            extended_messages: false,
+            ..speaker()
+        },
+        router(),
+    );
+    let attrs = Arc::new(RouteAttrs {
+        communities: (0..1100).collect(),
+        ..RouteAttrs::default()
+    });
+    let big = Route {
+        prefix: "192.0.2.1/32".parse().unwrap(),
+        next_hop: "198.51.100.3".parse().unwrap(),
+        attrs,
+    };
+    let x = p.a.set_routes(p.now, vec![big]);
+    let mut all = x.clone();
+    let mut more = p.a.pump(p.now);
+    while !more.is_empty() {
+        all.append(&mut more);
+        more = p.a.pump(p.now);
+    }
+    assert!(
+        all.iter()
+            .any(|a| matches!(a, Action::NotSent(t) if t.limit == 4096 && t.length > 4096)),
+        "{all:?}"
+    );
+}
