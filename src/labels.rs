@@ -1,8 +1,9 @@
 //! Node labels and Kubernetes LabelSelector matching.
 //!
-//! On a plain host the labels come from a file of `KEY=VALUE` lines (such
-//! as `rack=leaf1`), merged with inline labels from the config; under the
-//! `kube` feature they come from the Node object. Selection follows
+//! The labels come from a file of `KEY=VALUE` lines (such as
+//! `rack=leaf1`), merged with inline labels from the config. Reading them
+//! from the Kubernetes Node object (the `kube` feature) is not built yet:
+//! that feature is still an empty flag. Selection follows
 //! Kubernetes semantics exactly: matchLabels AND matchExpressions, with
 //! In, NotIn, Exists and DoesNotExist, and an empty selector matching all.
 use crate::toml_read::{self as tr, FromValue, Spanned, Table};
