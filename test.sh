@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 # As root on Debian, install the routers and tools the interop tests use.
 need=()
-for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd vtysh:frr tcpdump:tcpdump ip:iproute2 ss:iproute2 curl:curl debootstrap:debootstrap systemd-nspawn:systemd-container; do
+for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd vtysh:frr kubectl:kubernetes-client tcpdump:tcpdump ip:iproute2 ss:iproute2 curl:curl debootstrap:debootstrap systemd-nspawn:systemd-container; do
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -28,6 +28,7 @@ run() {
 }
 
 run -p leafvip-bgp --all-targets
+run -p kube-test-server --all-targets
 run -p leafvip --lib --bins --no-default-features
 for feature in kube l2 bfd metrics; do
     run -p leafvip --lib --bins --no-default-features --features "$feature"
