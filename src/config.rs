@@ -65,6 +65,8 @@ pub struct Config {
     pub bgp: BgpConfig,
     pub node: NodeConfig,
     pub control: ControlConfig,
+    /// Cluster mode (feature `kube`); absent: a plain host.
+    pub kubernetes: Option<crate::kube_config::KubernetesConfig>,
     pub peers: Vec<Spanned<PeerConfig>>,
     pub vips: Vec<Spanned<VipConfig>>,
     /// Hosts a rack speaker announces as next hops (`next_hop = "hosts"`).
@@ -404,7 +406,16 @@ impl Config {
         let doc = tr::document(text)?;
         let t = Table::new(
             &doc,
-            &["vips_file", "bgp", "node", "control", "peer", "vip", "host"],
+            &[
+                "vips_file",
+                "bgp",
+                "node",
+                "control",
+                "kubernetes",
+                "peer",
+                "vip",
+                "host",
+            ],
         )?;
         if t.raw("bgp").is_none() {
             // Not at any line: the whole file lacks it.
@@ -421,6 +432,7 @@ impl Config {
             bgp: t.req("bgp")?,
             node: t.or("node", NodeConfig::default())?,
             control: t.or("control", ControlConfig::default())?,
+            kubernetes: t.get("kubernetes")?,
             peers: all(&t, "peer")?,
             vips: all(&t, "vip")?,
             hosts: all(&t, "host")?,
@@ -549,6 +561,15 @@ impl Config {
             pc.md5_key = Some(key);
         }
         Ok(())
+    }
+
+    /// This node's name: `[node] name`, else `NODE_NAME`, else the hostname.
+    pub fn node_name(&self) -> String {
+        crate::kube_config::node_name(
+            self.node.name.as_deref(),
+            std::env::var("NODE_NAME").ok(),
+            crate::runtime::addrs::hostname,
+        )
     }
 
     /// The node's labels: inline ones, overridden by the labels file.

@@ -1,9 +1,9 @@
 //! Node labels and Kubernetes LabelSelector matching.
 //!
 //! The labels come from a file of `KEY=VALUE` lines (such as
-//! `rack=leaf1`), merged with inline labels from the config. Reading them
-//! from the Kubernetes Node object (the `kube` feature) is not built yet:
-//! that feature is still an empty flag. Selection follows
+//! `rack=leaf1`), merged with inline labels from the config and, in
+//! cluster mode (feature `kube`, `[kubernetes]`), with the Node object's
+//! labels, which the config's override (`runtime/kube.rs`). Selection follows
 //! Kubernetes semantics exactly: matchLabels AND matchExpressions, with
 //! In, NotIn, Exists and DoesNotExist, and an empty selector matching all.
 use crate::toml_read::{self as tr, FromValue, Spanned, Table};

@@ -9,6 +9,7 @@ pub mod config;
 pub mod files;
 pub mod hosts;
 pub mod keys;
+pub mod kube_config;
 pub mod labels;
 pub mod logging;
 pub mod plan;

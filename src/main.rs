@@ -205,7 +205,7 @@ fn main() -> ExitCode {
         }
         Command::Check(config) => match runtime::load(&config) {
             Ok(runtime::Loaded { cfg, labels, vips }) => {
-                let node = cfg.node.name.clone().unwrap_or_else(addrs::hostname);
+                let node = cfg.node_name();
                 // Checks have not run here: report as the daemon starts, unverified
                 // hosts left out.
                 let plan = Plan::new(&cfg, node, labels, vips, &|_| false);

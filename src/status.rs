@@ -21,6 +21,9 @@ pub struct Status {
     pub accept_errors: u64,
     /// The longest the event loop spent on one event since start.
     pub loop_busy_max_ms: u64,
+    /// Cluster mode: the connection to the API server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
     pub peers: Vec<PeerStatus>,
     /// Configured peers this node does not peer with, and the selector
     /// term that failed.
@@ -39,6 +42,18 @@ pub struct Unselected {
     pub peer: String,
     pub asn: u32,
     pub reason: String,
+}
+
+/// The watch on this node's Node object.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Cluster {
+    /// The last answer was events, not an error.
+    pub connected: bool,
+    pub events: u64,
+    pub last_event_unix: u64,
+    pub errors: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// The last reload: when it finished (Unix seconds), and what started it
@@ -277,6 +292,22 @@ impl Status {
             "event loop: longest on one event {} ms",
             self.loop_busy_max_ms
         );
+        if let Some(c) = &self.cluster {
+            let state = if c.connected {
+                "watching"
+            } else {
+                "NOT CONNECTED"
+            };
+            let err = c
+                .last_error
+                .as_deref()
+                .map_or(String::new(), |e| format!(", last error: {e}"));
+            let _ = writeln!(
+                o,
+                "cluster: {state}, {} events (last at unix time {}), {} errors{err}",
+                c.events, c.last_event_unix, c.errors
+            );
+        }
         if self.refused_connections + self.accept_errors > 0 {
             let _ = writeln!(
                 o,

@@ -274,3 +274,28 @@ fn communities_that_could_not_fit_an_update_are_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn the_kubernetes_table_needs_the_kube_feature() {
+    let text = format!("{GOOD}\n[kubernetes]\nkubeconfig = \"/etc/leafvip/kubeconfig\"\n");
+    let r = Config::parse("leafvip.toml", &text);
+    if cfg!(feature = "kube") {
+        let k = r.unwrap().kubernetes.unwrap();
+        assert!(k.node_labels, "node_labels defaults to true");
+        assert_eq!(
+            k.kubeconfig.unwrap().to_str(),
+            Some("/etc/leafvip/kubeconfig")
+        );
+        let bad = format!("{GOOD}\n[kubernetes]\npeers = 1\n");
+        let e = Config::parse("leafvip.toml", &bad).unwrap_err().to_string();
+        assert!(e.contains("unknown field `peers`"), "{e}");
+    } else {
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "leafvip.toml:27: [kubernetes] needs a leafvip built with the kube feature"
+            ),
+            "{e}"
+        );
+    }
+}

@@ -22,18 +22,6 @@ fn vips() -> String {
     s
 }
 
-/// When BIRD's session h1 came up ("up" and the Since column), parsed from
-/// its protocol row: the rest of birdc's output may change under load.
-fn up_since(bird: &Bird) -> Option<String> {
-    let out = bird.cmd("show protocols h1")?;
-    let row: Vec<&str> = out
-        .lines()
-        .find(|l| l.starts_with("h1 "))?
-        .split_whitespace()
-        .collect();
-    (row.get(3) == Some(&"up")).then(|| row.get(4).map(|s| s.to_string()))?
-}
-
 fn status(sock: &str) -> Result<serde_json::Value, String> {
     let o = Command::new(env!("CARGO_BIN_EXE_leafvip"))
         .args(["status", "--json", "-s", sock])
@@ -80,7 +68,7 @@ fn reloads_status_and_scrapes_never_drop_a_hold_3_session() {
         },
         || format!("{:?}\n{}", bird.cmd("show route count"), lab.log("leafvip")),
     );
-    let since = up_since(&bird).expect("h1 up");
+    let since = bird.up_since("h1").expect("h1 up");
     let sock = lab.path("leafvip.sock").display().to_string();
     let pid = lab.proc(lv).pid();
 
@@ -143,7 +131,7 @@ fn reloads_status_and_scrapes_never_drop_a_hold_3_session() {
 
     let now = bird.cmd("show protocols all h1").unwrap();
     assert!(
-        up_since(&bird).as_ref() == Some(&since),
+        bird.up_since("h1").as_ref() == Some(&since),
         "the session flapped: before\n{since}\nnow\n{now}\n{}",
         lab.log("leafvip")
     );

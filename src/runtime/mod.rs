@@ -10,6 +10,8 @@ pub mod control;
 mod health;
 #[cfg(feature = "metrics")]
 mod http;
+#[cfg(feature = "kube")]
+mod kube;
 pub mod listen;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -84,6 +86,12 @@ struct Daemon<'a> {
     /// After a failed accept: the pause, and when the listener is used again.
     accept_backoff: Duration,
     accept_resume: Option<std::time::Instant>,
+    /// The labels of the last load (inline and file), and the Node
+    /// object's (cluster mode), which they override on a shared key.
+    base_labels: Labels,
+    node_labels: Labels,
+    #[cfg(feature = "kube")]
+    cluster_log: throttle::Throttle,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,10 +305,56 @@ impl Daemon<'_> {
         self.cfg.bgp = keep_bgp;
         self.cfg.control = keep_control;
         self.start_checks();
-        self.inputs = Some((labels, vips));
+        self.base_labels = labels;
+        self.inputs = Some((self.labels(), vips));
         self.replan();
         info!(reason = why, selected = self.peers.len(), "reloaded");
         alloc::trim();
+    }
+
+    /// The Node object's labels under the config's own.
+    fn labels(&self) -> Labels {
+        let mut l = self.node_labels.clone();
+        l.extend(self.base_labels.clone());
+        l
+    }
+
+    /// The Node object's labels changed (cluster mode): re-plan at once, as
+    /// a labels-file change does; sessions that still match stay up.
+    #[cfg(feature = "kube")]
+    fn cluster_event(&mut self, ev: kube::KubeEvent) {
+        let now = std::time::SystemTime::now();
+        match ev {
+            kube::KubeEvent::Labels(l) => {
+                {
+                    let mut b = self.board.borrow_mut();
+                    let c = b.base.cluster.get_or_insert_with(Default::default);
+                    c.events += 1;
+                    c.last_event_unix = unix(now);
+                    c.connected = true;
+                }
+                if l == self.node_labels {
+                    return;
+                }
+                info!(labels = ?l, "the Node object's labels changed: re-planning");
+                self.node_labels = l;
+                if let Some((_, vips)) = self.inputs.take() {
+                    self.inputs = Some((self.labels(), vips));
+                }
+                self.replan();
+            }
+            kube::KubeEvent::Error(e) => {
+                let mut b = self.board.borrow_mut();
+                let c = b.base.cluster.get_or_insert_with(Default::default);
+                c.connected = false;
+                c.errors += 1;
+                c.last_error = Some(crate::quote::clip(&e));
+                drop(b);
+                if let Some(more) = self.cluster_log.hit(std::time::Instant::now()) {
+                    warn!(more, "cluster: {e}; keeping the last known labels");
+                }
+            }
+        }
     }
 
     /// (Re)starts the health checks; hosts keep their state across reloads.
@@ -432,7 +486,15 @@ enum Wake {
     Signal(Option<Signal>),
     Accepted(std::io::Result<(Async<TcpStream>, SocketAddr)>),
     Loaded(Box<Result<Loaded, ConfigError>>),
+    #[cfg(feature = "kube")]
+    Cluster(kube::KubeEvent),
     Tick,
+}
+
+#[cfg(feature = "kube")]
+fn unix(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. `socket` overrides the
@@ -440,7 +502,7 @@ enum Wake {
 pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     alloc::tune();
     let Loaded { cfg, labels, vips } = load(path).map_err(|e| e.to_string())?;
-    let node = cfg.node.name.clone().unwrap_or_else(addrs::hostname);
+    let node = cfg.node_name();
     let router_id = cfg
         .bgp
         .router_id
@@ -491,7 +553,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         healthy: std::collections::BTreeSet::new(),
         checks: Vec::new(),
         health_tx,
-        inputs: Some((labels, vips)),
+        inputs: Some((labels.clone(), vips)),
         established: board.borrow().established.clone(),
         last_status: String::new(),
         board: board.clone(),
@@ -502,6 +564,10 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         accept_log: Default::default(),
         accept_backoff: Duration::ZERO,
         accept_resume: None,
+        base_labels: labels,
+        node_labels: Labels::new(),
+        #[cfg(feature = "kube")]
+        cluster_log: Default::default(),
     };
     info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
     d.start_checks();
@@ -518,6 +584,12 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     // Config loaded, listener bound, sessions starting: ready.
     d.report_status();
     notify::ready(&d.last_status);
+    // Cluster mode: the Node object's labels, from a thread of its own.
+    #[cfg(feature = "kube")]
+    let cluster = match d.cfg.kubernetes.clone().filter(|k| k.node_labels) {
+        Some(k) => Some(kube::start(d.node.clone(), k.kubeconfig)?),
+        None => None,
+    };
     let watchdog = notify::watchdog_interval();
     let busy = board.borrow().busy.clone();
     // async-io's block_on drives the reactor on this thread.
@@ -564,7 +636,16 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 pet.next().await;
                 Wake::Watchdog
             };
-            let others = future::or(future::or(h, l), future::or(acc, t));
+            let k = async {
+                #[cfg(feature = "kube")]
+                if let Some(rx) = &cluster {
+                    if let Ok(ev) = rx.recv().await {
+                        return Wake::Cluster(ev);
+                    }
+                }
+                future::pending().await
+            };
+            let others = future::or(future::or(h, future::or(l, k)), future::or(acc, t));
             let wake = future::or(future::or(w, sig), others).await;
             let started = std::time::Instant::now();
             match wake {
@@ -573,6 +654,8 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 Wake::Health(c) => d.health_changed(c),
                 Wake::Signal(Some(Signal::Hup)) => d.request_reload("SIGHUP"),
                 Wake::Loaded(r) => d.loaded(*r, listen.as_ref()),
+                #[cfg(feature = "kube")]
+                Wake::Cluster(ev) => d.cluster_event(ev),
                 Wake::Signal(_) => {
                     info!("shutting down");
                     d.shutdown().await;

@@ -68,6 +68,19 @@ impl Bird {
         sh_ok(&format!("birdc -s {} {c}", self.ctl.display()))
     }
 
+    /// When the protocol came up ("up" and BIRD's Since column), or None
+    /// when it is not up: the rest of birdc's output may change under load,
+    /// this changes only with a flap.
+    pub fn up_since(&self, proto: &str) -> Option<String> {
+        let out = self.cmd(&format!("show protocols {proto}"))?;
+        let row: Vec<&str> = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{proto} ")))?
+            .split_whitespace()
+            .collect();
+        (row.get(3) == Some(&"up")).then(|| row.get(4).map(|s| s.to_string()))?
+    }
+
     pub fn established(&self, proto: &str) -> bool {
         self.cmd(&format!("show protocols {proto}"))
             .is_some_and(|o| o.contains("Established"))

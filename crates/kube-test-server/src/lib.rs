@@ -51,7 +51,34 @@ pub struct Server {
 impl Server {
     /// Binds 127.0.0.1 on a free port and serves on threads of its own.
     pub fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        Self::serve(TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1"))
+    }
+
+    /// The same, on the loopback of a network namespace (`ip netns`'s
+    /// `/run/netns/NAME`), where a daemon under test runs: the socket is
+    /// made by a thread that joined the namespace, and the rest of the
+    /// test process stays where it is.
+    pub fn start_in_netns(ns: &str) -> Server {
+        let path = format!("/run/netns/{ns}");
+        let listener = std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).expect("the namespace");
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns on a valid namespace fd changes only this
+            // thread's network namespace.
+            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1 in the namespace");
+            let _ = std::process::Command::new("ip")
+                .args(["link", "set", "lo", "up"])
+                .status();
+            l
+        })
+        .join()
+        .expect("the namespace thread");
+        Self::serve(listener)
+    }
+
+    fn serve(listener: TcpListener) -> Server {
         let addr = listener.local_addr().expect("an address");
         let shared = Arc::new(Shared::default());
         let s = shared.clone();

@@ -1,0 +1,64 @@
+//! `[kubernetes]`: cluster mode, in a binary built with the `kube` feature.
+//!
+//! ```toml
+//! [kubernetes]
+//! node_labels = true          # this node's labels from its Node object, live
+//! kubeconfig = "/path/config" # else KUBECONFIG, ~/.kube/config, in-cluster
+//! ```
+//! On a shared key the host's own config wins over the Node object: the
+//! labels file, then the inline `[node] labels`, then the Node's labels.
+//! The config is the explicit, local override; the cluster is the default.
+use crate::toml_read::{self as tr, FromValue, Spanned, Table};
+use std::path::PathBuf;
+use toml::de::DeValue;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesConfig {
+    pub node_labels: bool,
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl FromValue for KubernetesConfig {
+    fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
+        if cfg!(not(feature = "kube")) {
+            return Err(tr::Error {
+                at: v.span().start,
+                problem: "[kubernetes] needs a leafvip built with the kube feature \
+                          (cargo build --features kube); this one was built without it"
+                    .into(),
+            });
+        }
+        let t = Table::value(v, &["node_labels", "kubeconfig"])?;
+        Ok(KubernetesConfig {
+            node_labels: t.or("node_labels", true)?,
+            kubeconfig: t.get("kubeconfig")?,
+        })
+    }
+}
+
+/// The node's name: `[node] name`, else `NODE_NAME` (the downward API in a
+/// DaemonSet), else the hostname.
+pub fn node_name(
+    configured: Option<&str>,
+    env: Option<String>,
+    hostname: impl FnOnce() -> String,
+) -> String {
+    configured
+        .map(str::to_string)
+        .or(env.filter(|n| !n.is_empty()))
+        .unwrap_or_else(hostname)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_node_name_comes_from_the_config_then_node_name_then_the_host() {
+        let host = || "host-1".to_string();
+        assert_eq!(node_name(Some("cfg"), Some("env".into()), host), "cfg");
+        assert_eq!(node_name(None, Some("env".into()), host), "env");
+        assert_eq!(node_name(None, Some(String::new()), host), "host-1");
+        assert_eq!(node_name(None, None, host), "host-1");
+    }
+}

@@ -1,0 +1,106 @@
+//! Cluster access (feature `kube`): kube-client on a thread of its own with
+//! a current-thread tokio runtime, so that tokio never touches the smol
+//! loop. It watches this node's own Node object only (a field selector on
+//! `metadata.name`) and sends its labels over a channel; the loop re-plans
+//! from them as it does for a labels file. The watcher relists after a
+//! dropped stream or a 410 and backs off on errors; meanwhile the last
+//! labels it sent stay in force.
+use crate::labels::Labels;
+use futures_lite::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The pause after a failed list or watch, doubling up to the maximum.
+const RETRY_MIN: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(4);
+
+/// What the cluster thread tells the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KubeEvent {
+    /// The Node object's labels (empty when the object is gone).
+    Labels(Labels),
+    /// A list or watch failed; the watcher retries with backoff.
+    Error(String),
+}
+
+async fn client(kubeconfig: Option<PathBuf>) -> Result<Client, String> {
+    let config = match kubeconfig {
+        Some(p) => {
+            let kc = kube::config::Kubeconfig::read_from(&p)
+                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?
+        }
+        None => kube::Config::infer().await.map_err(|e| {
+            format!("no cluster config (KUBECONFIG, ~/.kube/config, in-cluster): {e}")
+        })?,
+    };
+    Client::try_from(config).map_err(|e| format!("cluster client: {e}"))
+}
+
+fn labels_of(n: &Node) -> Labels {
+    n.metadata
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+async fn watch(node: String, kubeconfig: Option<PathBuf>, tx: async_channel::Sender<KubeEvent>) {
+    let client = match client(kubeconfig).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tx.send(KubeEvent::Error(e)).await;
+            return;
+        }
+    };
+    let api: Api<Node> = Api::all(client);
+    let config = watcher::Config::default().fields(&format!("metadata.name={node}"));
+    let mut events = std::pin::pin!(watcher(api, config));
+    // The watcher retries when polled again after an error; the pause in
+    // between doubles up to RETRY_MAX, so that an API server back from an
+    // outage is seen within seconds (kube's default backoff reaches 30 s).
+    let mut pause = RETRY_MIN;
+    while let Some(ev) = events.next().await {
+        let out = match ev {
+            Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => {
+                KubeEvent::Labels(labels_of(&n))
+            }
+            Ok(watcher::Event::Delete(_)) => KubeEvent::Labels(Labels::new()),
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
+            Err(e) => KubeEvent::Error(e.to_string()),
+        };
+        let failed = matches!(out, KubeEvent::Error(_));
+        if tx.send(out).await.is_err() {
+            return; // the daemon is gone
+        }
+        if failed {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RETRY_MAX);
+        } else {
+            pause = RETRY_MIN;
+        }
+    }
+}
+
+/// Starts the cluster thread; its events arrive on the returned channel.
+pub fn start(
+    node: String,
+    kubeconfig: Option<PathBuf>,
+) -> Result<async_channel::Receiver<KubeEvent>, String> {
+    let (tx, rx) = async_channel::bounded(16);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    std::thread::Builder::new()
+        .name("leafvip-kube".into())
+        .spawn(move || rt.block_on(watch(node, kubeconfig, tx)))
+        .map_err(|e| format!("cluster thread: {e}"))?;
+    Ok(rx)
+}

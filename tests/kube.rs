@@ -1,0 +1,121 @@
+//! Cluster mode (feature `kube`) against the fake API server: the node's
+//! labels come from its own Node object and follow it live, in the rack
+//! layout with BIRD as the leaves. `kubectl label` moves the session from
+//! one leaf to the other within 2 s, the process is never restarted, and
+//! API trouble changes nothing.
+#![cfg(feature = "kube")]
+mod support;
+use kube_test_server::Server;
+use serde_json::json;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::bird::{leaf1, leaf_config, Bird};
+use support::{can_run, rack, wait_for, Lab};
+
+const T: Duration = Duration::from_secs(20);
+
+fn node(name: &str, rack: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"rack": rack}}})
+}
+
+#[test]
+fn node_labels_follow_the_node_object_live() {
+    if !can_run(&["bird", "birdc", "kubectl"]) {
+        return;
+    }
+    let mut lab = Lab::new("kubelab");
+    let (leaf, host) = rack(&mut lab);
+    let other = support::other_router(&mut lab, &host);
+    let bird = leaf1(&mut lab, &leaf, "");
+    let extra = Bird::start(
+        &mut lab,
+        &other,
+        "extra",
+        &leaf_config("203.0.113.1", 65002, &[("extra", "203.0.113.3", 65100, "")]),
+    );
+    // The API server where the daemon runs: on the host namespace's loopback.
+    let api = Server::start_in_netns(&host);
+    api.put(node("node-1", "leaf1"));
+    api.put(node("node-2", "leaf2"));
+    let kubeconfig = lab.path("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let cfg = format!(
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[node]\nname = \"node-1\"\n\
+         [kubernetes]\nkubeconfig = \"{}\"\n\n\
+         [[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\nconnect_retry = 1\nnode_selector = {{ match_labels = {{ rack = \"leaf1\" }} }}\n\n\
+         [[peer]]\naddress = \"203.0.113.1\"\nasn = 65002\nconnect_retry = 1\nnode_selector = {{ match_labels = {{ rack = \"leaf2\" }} }}\n\n\
+         [[vip]]\nprefix = \"192.0.2.200/32\"\n",
+        kubeconfig.display()
+    );
+    let lv = lab.leafvip(&host, "leafvip", &cfg);
+    wait_for(
+        T,
+        "the session to leaf1 only",
+        || {
+            (bird.established("h1") && bird.next_hops("192.0.2.200/32") == ["198.51.100.3"])
+                .then_some(())
+        },
+        || lab.log("leafvip"),
+    );
+    assert!(!extra.established("extra"));
+    // The watch is on node-1 alone.
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.contains("watch=") && r.contains("fieldSelector=metadata.name=node-1")),
+        "{:#?}",
+        api.requests()
+    );
+    let pid = lab.proc(lv).pid();
+
+    // The node moves racks: kubectl, as an operator would.
+    let o = Command::new("ip")
+        .args(["netns", "exec", &host, "kubectl", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["label", "node", "node-1", "rack=leaf2", "--overwrite"])
+        .env("HOME", lab.path(""))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let moved = Instant::now();
+    wait_for(
+        T,
+        "the session to move to leaf2",
+        || (extra.established("extra") && !bird.established("h1")).then_some(()),
+        || lab.log("leafvip"),
+    );
+    eprintln!("label change to the new session: {:?}", moved.elapsed());
+    let h1 = bird.cmd("show protocols all h1").unwrap();
+    assert!(
+        h1.contains("Peer de-configured"),
+        "Cease/Peer De-configured at leaf1: {h1}"
+    );
+    assert_eq!(lab.proc(lv).pid(), pid, "never restarted");
+    assert!(
+        lab.proc(lv).child.try_wait().unwrap().is_none(),
+        "still running"
+    );
+
+    // API trouble: a dropped watch, 500s, the server down for a while. The
+    // session and the route stay exactly as they are.
+    let since = extra.up_since("extra").expect("extra up");
+    api.drop_watches();
+    api.fail_next(3, 500);
+    api.set_down(true);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        extra.up_since("extra"),
+        Some(since),
+        "no flap while the API is down"
+    );
+    assert_eq!(extra.next_hops("192.0.2.200/32"), ["203.0.113.3"]);
+    // An edit while it was down is applied once it is back.
+    api.put(node("node-1", "leaf1"));
+    api.set_down(false);
+    wait_for(
+        T,
+        "the edit made while down to apply",
+        || (bird.established("h1") && !extra.established("extra")).then_some(()),
+        || lab.log("leafvip"),
+    );
+}
