@@ -3,6 +3,7 @@
 //! ```toml
 //! [kubernetes]
 //! node_labels = true          # this node's labels from its Node object, live
+//! peers_from_crds = true      # peers from OpenELB's BgpPeer objects too
 //! kubeconfig = "/path/config" # else KUBECONFIG, ~/.kube/config, in-cluster
 //! ```
 //! On a shared key the host's own config wins over the Node object: the
@@ -15,6 +16,8 @@ use toml::de::DeValue;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubernetesConfig {
     pub node_labels: bool,
+    /// Peers from OpenELB's BgpPeer objects, beside the `[[peer]]` tables.
+    pub peers_from_crds: bool,
     pub kubeconfig: Option<PathBuf>,
 }
 
@@ -28,9 +31,10 @@ impl FromValue for KubernetesConfig {
                     .into(),
             });
         }
-        let t = Table::value(v, &["node_labels", "kubeconfig"])?;
+        let t = Table::value(v, &["node_labels", "peers_from_crds", "kubeconfig"])?;
         Ok(KubernetesConfig {
             node_labels: t.or("node_labels", true)?,
+            peers_from_crds: t.or("peers_from_crds", true)?,
             kubeconfig: t.get("kubeconfig")?,
         })
     }

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod kube_config;
 pub mod labels;
 pub mod logging;
+pub mod openelb;
 pub mod plan;
 pub mod quote;
 pub mod runtime;

@@ -269,8 +269,22 @@ impl Plan {
         vips: Vips,
         healthy: &dyn Fn(&str) -> bool,
     ) -> Plan {
+        Plan::with_peers(cfg, &[], node, labels, vips, healthy)
+    }
+
+    /// The same with peers from elsewhere (OpenELB's BgpPeer objects in
+    /// cluster mode) beside the config's `[[peer]]` tables.
+    pub fn with_peers(
+        cfg: &Config,
+        extra: &[PeerConfig],
+        node: String,
+        labels: Labels,
+        vips: Vips,
+        healthy: &dyn Fn(&str) -> bool,
+    ) -> Plan {
         let peers = cfg
             .peers()
+            .chain(extra)
             .map(|p| PeerPlan {
                 peer: p.clone(),
                 selected: p

@@ -282,6 +282,7 @@ fn the_kubernetes_table_needs_the_kube_feature() {
     if cfg!(feature = "kube") {
         let k = r.unwrap().kubernetes.unwrap();
         assert!(k.node_labels, "node_labels defaults to true");
+        assert!(k.peers_from_crds, "peers_from_crds defaults to true");
         assert_eq!(
             k.kubeconfig.unwrap().to_str(),
             Some("/etc/leafvip/kubeconfig")

@@ -119,3 +119,89 @@ fn node_labels_follow_the_node_object_live() {
         || lab.log("leafvip"),
     );
 }
+
+fn bgp_peer(name: &str, addr: &str, asn: u32, rack: &str, hold: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "network.kubesphere.io/v1alpha2", "kind": "BgpPeer",
+        "metadata": {"name": name},
+        "spec": {
+            "conf": {"neighborAddress": addr, "peerAs": asn},
+            "timers": {"config": {"holdTime": hold, "connectRetry": "1"}},
+            "nodeSelector": {"matchLabels": {"rack": rack}}
+        }
+    })
+}
+
+/// Peers from OpenELB's BgpPeer objects, as they are: this node (rack
+/// leaf1) peers with leaf1 only; an invalid object is logged with its field
+/// and leaves the others alone; deleting an object gives Cease/Peer
+/// De-configured.
+#[test]
+fn bgp_peers_come_from_openelb_objects() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("kubepeers");
+    let (leaf, host) = rack(&mut lab);
+    let other = support::other_router(&mut lab, &host);
+    let bird = leaf1(&mut lab, &leaf, "");
+    let extra = Bird::start(
+        &mut lab,
+        &other,
+        "extra",
+        &leaf_config("203.0.113.1", 65002, &[("extra", "203.0.113.3", 65100, "")]),
+    );
+    let api = Server::start_in_netns(&host);
+    api.put(node("node-1", "leaf1"));
+    api.put(bgp_peer("leaf1", "198.51.100.1", 65001, "leaf1", "90"));
+    api.put(bgp_peer("leaf2", "203.0.113.1", 65002, "leaf2", "90"));
+    api.put(bgp_peer("broken", "203.0.113.99", 65003, "leaf1", "2"));
+    let kubeconfig = lab.path("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let cfg = format!(
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[node]\nname = \"node-1\"\n\
+         [kubernetes]\nkubeconfig = \"{}\"\n\n[[vip]]\nprefix = \"192.0.2.200/32\"\n",
+        kubeconfig.display()
+    );
+    lab.leafvip(&host, "leafvip", &cfg);
+    wait_for(
+        T,
+        "the session to leaf1 from its BgpPeer",
+        || {
+            (bird.established("h1") && bird.next_hops("192.0.2.200/32") == ["198.51.100.3"])
+                .then_some(())
+        },
+        || lab.log("leafvip"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !extra.established("extra"),
+        "leaf2's BgpPeer selects rack leaf2 only"
+    );
+    let log = lab.log("leafvip");
+    assert!(
+        log.contains("BgpPeer broken: spec.timers.config.holdTime \"2\": must be 0 or at least 3"),
+        "{log}"
+    );
+    assert!(api
+        .requests()
+        .iter()
+        .any(|r| r.starts_with("GET /apis/network.kubesphere.io/v1alpha2/bgppeers")));
+
+    // The object goes: so does the session, with Cease/Peer De-configured.
+    api.delete("network.kubesphere.io/v1alpha2", "BgpPeer", "", "leaf1");
+    wait_for(
+        T,
+        "Cease/Peer De-configured at leaf1",
+        || {
+            bird.cmd("show protocols all h1")
+                .filter(|o| o.contains("Peer de-configured"))
+                .map(|_| ())
+        },
+        || lab.log("leafvip"),
+    );
+    assert!(
+        bird.next_hops("192.0.2.200/32").is_empty(),
+        "the route is withdrawn"
+    );
+}

@@ -18,10 +18,12 @@ const RETRY_MIN: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(4);
 
 /// What the cluster thread tells the loop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum KubeEvent {
     /// The Node object's labels (empty when the object is gone).
     Labels(Labels),
+    /// Every BgpPeer object: (name, spec), after each change.
+    Peers(Vec<(String, serde_json::Value)>),
     /// A list or watch failed; the watcher retries with backoff.
     Error(String),
 }
@@ -51,7 +53,12 @@ fn labels_of(n: &Node) -> Labels {
         .collect()
 }
 
-async fn watch(node: String, kubeconfig: Option<PathBuf>, tx: async_channel::Sender<KubeEvent>) {
+async fn watch(
+    node: String,
+    what: Watch,
+    kubeconfig: Option<PathBuf>,
+    tx: async_channel::Sender<KubeEvent>,
+) {
     let client = match client(kubeconfig).await {
         Ok(c) => c,
         Err(e) => {
@@ -59,6 +66,89 @@ async fn watch(node: String, kubeconfig: Option<PathBuf>, tx: async_channel::Sen
             return;
         }
     };
+    let labels = async {
+        if what.node_labels {
+            watch_node(node, client.clone(), tx.clone()).await
+        }
+    };
+    let peers = async {
+        if what.peers {
+            watch_peers(client.clone(), tx.clone()).await
+        }
+    };
+    futures_lite::future::zip(labels, peers).await;
+}
+
+/// What to watch.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub node_labels: bool,
+    pub peers: bool,
+}
+
+/// Sleeps after a failed list or watch; the pause doubles up to RETRY_MAX.
+async fn pause_after(failed: bool, pause: &mut Duration) {
+    if failed {
+        tokio::time::sleep(*pause).await;
+        *pause = (*pause * 2).min(RETRY_MAX);
+    } else {
+        *pause = RETRY_MIN;
+    }
+}
+
+/// OpenELB's BgpPeer objects, all of them, as a whole set after each
+/// change (a relist sends the set once, when it is complete).
+async fn watch_peers(client: Client, tx: async_channel::Sender<KubeEvent>) {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let gvk = GroupVersionKind::gvk("network.kubesphere.io", "v1alpha2", "BgpPeer");
+    let ar = ApiResource::from_gvk_with_plural(&gvk, "bgppeers");
+    let api: Api<DynamicObject> = Api::all_with(client, &ar);
+    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
+    let (mut now, mut next) = (
+        std::collections::BTreeMap::new(),
+        std::collections::BTreeMap::new(),
+    );
+    let mut pause = RETRY_MIN;
+    let spec = |o: &DynamicObject| {
+        let name = o.metadata.name.clone().unwrap_or_default();
+        (name, o.data["spec"].clone())
+    };
+    while let Some(ev) = events.next().await {
+        let out = match ev {
+            Ok(watcher::Event::Init) => {
+                next = std::collections::BTreeMap::new();
+                continue;
+            }
+            Ok(watcher::Event::InitApply(o)) => {
+                let (n, s) = spec(&o);
+                next.insert(n, s);
+                continue;
+            }
+            Ok(watcher::Event::InitDone) => {
+                now = std::mem::take(&mut next);
+                KubeEvent::Peers(now.clone().into_iter().collect())
+            }
+            Ok(watcher::Event::Apply(o)) => {
+                let (n, s) = spec(&o);
+                now.insert(n, s);
+                KubeEvent::Peers(now.clone().into_iter().collect())
+            }
+            Ok(watcher::Event::Delete(o)) => {
+                now.remove(&spec(&o).0);
+                KubeEvent::Peers(now.clone().into_iter().collect())
+            }
+            Err(e) => KubeEvent::Error(format!("BgpPeer: {e}")),
+        };
+        let failed = matches!(out, KubeEvent::Error(_));
+        if tx.send(out).await.is_err() {
+            return;
+        }
+        pause_after(failed, &mut pause).await;
+    }
+}
+
+/// This node's own Node object: its labels.
+async fn watch_node(node: String, client: Client, tx: async_channel::Sender<KubeEvent>) {
     let api: Api<Node> = Api::all(client);
     let config = watcher::Config::default().fields(&format!("metadata.name={node}"));
     let mut events = std::pin::pin!(watcher(api, config));
@@ -79,18 +169,14 @@ async fn watch(node: String, kubeconfig: Option<PathBuf>, tx: async_channel::Sen
         if tx.send(out).await.is_err() {
             return; // the daemon is gone
         }
-        if failed {
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(RETRY_MAX);
-        } else {
-            pause = RETRY_MIN;
-        }
+        pause_after(failed, &mut pause).await;
     }
 }
 
 /// Starts the cluster thread; its events arrive on the returned channel.
 pub fn start(
     node: String,
+    what: Watch,
     kubeconfig: Option<PathBuf>,
 ) -> Result<async_channel::Receiver<KubeEvent>, String> {
     let (tx, rx) = async_channel::bounded(16);
@@ -100,7 +186,7 @@ pub fn start(
         .map_err(|e| format!("tokio runtime: {e}"))?;
     std::thread::Builder::new()
         .name("leafvip-kube".into())
-        .spawn(move || rt.block_on(watch(node, kubeconfig, tx)))
+        .spawn(move || rt.block_on(watch(node, what, kubeconfig, tx)))
         .map_err(|e| format!("cluster thread: {e}"))?;
     Ok(rx)
 }

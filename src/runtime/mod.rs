@@ -90,6 +90,8 @@ struct Daemon<'a> {
     /// object's (cluster mode), which they override on a shared key.
     base_labels: Labels,
     node_labels: Labels,
+    /// Peers from OpenELB's BgpPeer objects (cluster mode).
+    crd_peers: Vec<PeerConfig>,
     #[cfg(feature = "kube")]
     cluster_log: throttle::Throttle,
 }
@@ -343,6 +345,10 @@ impl Daemon<'_> {
                 }
                 self.replan();
             }
+            kube::KubeEvent::Peers(objects) => {
+                self.crd_peers = self.peers_from_objects(objects);
+                self.replan();
+            }
             kube::KubeEvent::Error(e) => {
                 let mut b = self.board.borrow_mut();
                 let c = b.base.cluster.get_or_insert_with(Default::default);
@@ -355,6 +361,31 @@ impl Daemon<'_> {
                 }
             }
         }
+    }
+
+    /// OpenELB BgpPeer objects as peers. One that fails validation, or
+    /// whose address the config or another object already has, is left
+    /// out with its reason logged; the others are unaffected.
+    #[cfg(feature = "kube")]
+    fn peers_from_objects(&mut self, objects: Vec<(String, serde_json::Value)>) -> Vec<PeerConfig> {
+        let mut out: Vec<PeerConfig> = Vec::new();
+        for (name, spec) in objects {
+            match crate::openelb::bgp_peer(&name, &spec) {
+                Ok(p) => {
+                    let taken = self.cfg.peers().chain(&out).any(|q| q.address == p.address);
+                    if taken {
+                        error!(
+                            "BgpPeer {name}: spec.conf.neighborAddress {} is configured already",
+                            p.address
+                        );
+                    } else {
+                        out.push(p);
+                    }
+                }
+                Err(e) => error!("{e}; the other peers are unaffected"),
+            }
+        }
+        out
     }
 
     /// (Re)starts the health checks; hosts keep their state across reloads.
@@ -381,9 +412,14 @@ impl Daemon<'_> {
             return;
         };
         let healthy = &self.healthy;
-        let plan = Plan::new(&self.cfg, self.node.clone(), labels, vips, &|h| {
-            healthy.contains(h)
-        });
+        let plan = Plan::with_peers(
+            &self.cfg,
+            &self.crd_peers,
+            self.node.clone(),
+            labels,
+            vips,
+            &|h| healthy.contains(h),
+        );
         self.board.borrow_mut().unselected = plan
             .peers
             .iter()
@@ -566,6 +602,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         accept_resume: None,
         base_labels: labels,
         node_labels: Labels::new(),
+        crd_peers: Vec::new(),
         #[cfg(feature = "kube")]
         cluster_log: Default::default(),
     };
@@ -586,8 +623,19 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     notify::ready(&d.last_status);
     // Cluster mode: the Node object's labels, from a thread of its own.
     #[cfg(feature = "kube")]
-    let cluster = match d.cfg.kubernetes.clone().filter(|k| k.node_labels) {
-        Some(k) => Some(kube::start(d.node.clone(), k.kubeconfig)?),
+    let cluster = match d
+        .cfg
+        .kubernetes
+        .clone()
+        .filter(|k| k.node_labels || k.peers_from_crds)
+    {
+        Some(k) => {
+            let what = kube::Watch {
+                node_labels: k.node_labels,
+                peers: k.peers_from_crds,
+            };
+            Some(kube::start(d.node.clone(), what, k.kubeconfig)?)
+        }
         None => None,
     };
     let watchdog = notify::watchdog_interval();
