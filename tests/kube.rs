@@ -85,6 +85,15 @@ fn node_labels_follow_the_node_object_live() {
         || lab.log("leafvip"),
     );
     eprintln!("label change to the new session: {:?}", moved.elapsed());
+    // Settled: the route is there (BIRD's Since moves again as the
+    // session's channels come up, a moment after Established).
+    wait_for(
+        T,
+        "the route at leaf2",
+        || (extra.next_hops("192.0.2.200/32") == ["203.0.113.3"]).then_some(()),
+        || lab.log("leafvip"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
     let h1 = bird.cmd("show protocols all h1").unwrap();
     assert!(
         h1.contains("Peer de-configured"),
