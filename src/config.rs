@@ -73,33 +73,40 @@ pub struct Config {
     pub hosts: Vec<Spanned<crate::hosts::HostConfig>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `[bgp]`. In cluster mode every key may be left to OpenELB's BgpConf
+/// `default`; a key set here wins over it (see [`crate::global`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BgpConfig {
-    pub asn: u32,
+    /// Required on a plain host.
+    pub asn: Option<u32>,
     /// Default: the host's first global IPv4 address.
     pub router_id: Option<Ipv4Addr>,
     /// Absent: active sessions only.
     pub listen: Option<SocketAddr>,
     /// Graceful Restart time in seconds (RFC 4724); 0 turns GR off.
-    pub graceful_restart: u16,
+    /// Absent: [`DEFAULT_RESTART_TIME`].
+    pub graceful_restart: Option<u16>,
 }
+
+/// The Graceful Restart time when neither `[bgp]` nor a BgpConf sets one.
+pub const DEFAULT_RESTART_TIME: u16 = 120;
 
 impl FromValue for BgpConfig {
     fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
         let t = Table::value(v, &["asn", "router_id", "listen", "graceful_restart"])?;
         let c = BgpConfig {
-            asn: t.req("asn")?,
+            asn: t.get("asn")?,
             router_id: t.get("router_id")?,
             listen: t.get("listen")?,
-            graceful_restart: t.or("graceful_restart", 120)?,
+            graceful_restart: t.get("graceful_restart")?,
         };
-        if c.asn == 0 || c.asn == u32::from(leafvip_bgp::wire::AS_TRANS) {
-            return t.error("asn", format!("bgp.asn {} is reserved", c.asn));
+        if let Some(asn) = c.asn.filter(|a| crate::global::reserved_asn(*a)) {
+            return t.error("asn", format!("bgp.asn {asn} is reserved"));
         }
         if c.router_id.is_some_and(|id| id.is_unspecified()) {
             return t.error("router_id", "bgp.router_id 0.0.0.0 is not valid".into());
         }
-        if c.graceful_restart > 4095 {
+        if c.graceful_restart.is_some_and(|g| g > 4095) {
             return t.error(
                 "graceful_restart",
                 "bgp.graceful_restart is at most 4095 seconds".into(),
@@ -417,11 +424,20 @@ impl Config {
                 "host",
             ],
         )?;
-        if t.raw("bgp").is_none() {
+        let cluster = t.raw("kubernetes").is_some();
+        if t.raw("bgp").is_none() && !cluster {
             // Not at any line: the whole file lacks it.
             return Err(tr::Error {
                 at: usize::MAX,
                 problem: "missing table [bgp]".into(),
+            });
+        }
+        let bgp: BgpConfig = t.or("bgp", BgpConfig::default())?;
+        if bgp.asn.is_none() && !cluster {
+            return Err(tr::Error {
+                at: t.raw("bgp").map_or(usize::MAX, |b| b.span().start),
+                problem: "[bgp] needs asn (only in cluster mode may OpenELB's BgpConf give it)"
+                    .into(),
             });
         }
         fn all<T: FromValue>(t: &Table<'_, '_>, key: &str) -> tr::Result<Vec<T>> {
@@ -429,7 +445,7 @@ impl Config {
         }
         Ok(Config {
             vips_file: t.get("vips_file")?,
-            bgp: t.req("bgp")?,
+            bgp,
             node: t.or("node", NodeConfig::default())?,
             control: t.or("control", ControlConfig::default())?,
             kubernetes: t.get("kubernetes")?,
@@ -464,7 +480,8 @@ impl Config {
             if let Some(first) = seen.insert((pc.address, pc.port), line) {
                 return Err(perr(format!("configured twice (first at line {first})")));
             }
-            if pc.passive && cfg.bgp.listen.is_none() {
+            // In cluster mode the BgpConf's listenPort may open the listener.
+            if pc.passive && cfg.bgp.listen.is_none() && cfg.kubernetes.is_none() {
                 return Err(perr(
                     "passive = true needs [bgp] listen, or no connection can ever come up".into(),
                 ));

@@ -17,6 +17,14 @@ impl fmt::Debug for Md5Key {
 }
 
 impl Md5Key {
+    /// A key given inline (OpenELB's `spec.conf.authPassword`).
+    pub fn new(key: Vec<u8>) -> Result<Md5Key, KeyError> {
+        match key.len() {
+            1..=80 => Ok(Md5Key(key)),
+            n => Err(KeyError::Length(n)),
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.0
     }
@@ -45,13 +53,11 @@ pub fn read(path: &Path) -> Result<(Md5Key, bool), KeyError> {
     while matches!(key.last(), Some(b'\n' | b'\r')) {
         key.pop();
     }
-    if key.is_empty() || key.len() > 80 {
-        return Err(KeyError::Length(key.len()));
-    }
+    let key = Md5Key::new(key)?;
     let world_readable = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o004 != 0)
         .unwrap_or(false);
-    Ok((Md5Key(key), world_readable))
+    Ok((key, world_readable))
 }
 
 #[cfg(test)]

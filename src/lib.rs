@@ -7,6 +7,7 @@
 pub mod communities;
 pub mod config;
 pub mod files;
+pub mod global;
 pub mod hosts;
 pub mod keys;
 pub mod kube_config;

@@ -13,6 +13,10 @@ pub struct Status {
     pub node: String,
     pub asn: u32,
     pub router_id: String,
+    /// Why there are no sessions (no local AS or router ID yet, say
+    /// while cluster mode waits for the BgpConf).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
     pub uptime_secs: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_reload: Option<Reload>,
@@ -54,6 +58,13 @@ pub struct Cluster {
     pub errors: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// A valid BgpConf `default` is in force.
+    pub bgp_conf: bool,
+    /// BgpPeer objects, and how many of them are peers (valid, not taken).
+    pub bgp_peers: usize,
+    pub bgp_peers_used: usize,
+    /// The problems of the objects left out, one line each.
+    pub invalid: Vec<String>,
 }
 
 /// The last reload: when it finished (Unix seconds), and what started it
@@ -202,6 +213,9 @@ impl Status {
             self.router_id,
             duration(self.uptime_secs)
         );
+        if let Some(w) = &self.waiting {
+            let _ = writeln!(o, "NO SESSIONS: {w}");
+        }
         let _ = writeln!(
             o,
             "\n{:<28} {:>10}  {:<12} {:<10} {:>6} {:>5} {:>8} {:>8}",
@@ -307,6 +321,15 @@ impl Status {
                 "cluster: {state}, {} events (last at unix time {}), {} errors{err}",
                 c.events, c.last_event_unix, c.errors
             );
+            let conf = if c.bgp_conf { "in force" } else { "none" };
+            let _ = writeln!(
+                o,
+                "    BgpConf default: {conf}; BgpPeers: {} of {} used",
+                c.bgp_peers_used, c.bgp_peers
+            );
+            for why in &c.invalid {
+                let _ = writeln!(o, "    INVALID: {why}");
+            }
         }
         if self.refused_connections + self.accept_errors > 0 {
             let _ = writeln!(

@@ -32,7 +32,7 @@ prefix = "2001:db8:1::200/128"
 #[test]
 fn parses_the_documented_example() {
     let c = Config::parse("leafvip.toml", GOOD).unwrap();
-    assert_eq!(c.bgp.asn, 65100);
+    assert_eq!(c.bgp.asn, Some(65100));
     assert_eq!(c.peers().count(), 2);
     let v = c.vips().next().unwrap();
     assert_eq!(
@@ -105,6 +105,10 @@ fn errors_name_file_line_and_problem() {
     assert!(err("[bgp] # main\nasn = 1\nrouter_id = \"0.0.0.0\"\n")
         .starts_with("leafvip.toml:3: bgp.router_id"));
     assert_eq!(err("[node]\n"), "leafvip.toml: missing table [bgp]");
+    assert_eq!(
+        err("[bgp] # no asn\nrouter_id = \"198.51.100.3\"\n"),
+        "leafvip.toml:1: [bgp] needs asn (only in cluster mode may OpenELB's BgpConf give it)"
+    );
 }
 
 #[test]

@@ -1,13 +1,16 @@
 //! Cluster access (feature `kube`): kube-client on a thread of its own with
 //! a current-thread tokio runtime, so that tokio never touches the smol
 //! loop. It watches this node's own Node object only (a field selector on
-//! `metadata.name`) and sends its labels over a channel; the loop re-plans
-//! from them as it does for a labels file. The watcher relists after a
-//! dropped stream or a 410 and backs off on errors; meanwhile the last
-//! labels it sent stay in force.
+//! `metadata.name`), OpenELB's BgpPeers and the BgpConf named `default`,
+//! and sends what it sees over a channel; the loop re-plans from it as it
+//! does for a labels file. The watchers relist after a dropped stream or a
+//! 410 and back off on errors; meanwhile the last state they sent stays in
+//! force. Writes (Events, BgpPeer status) go the other way, through
+//! [`super::kube_write`].
 use crate::labels::Labels;
 use futures_lite::StreamExt;
 use k8s_openapi::api::core::v1::Node;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use std::path::PathBuf;
@@ -17,15 +20,47 @@ use std::time::Duration;
 const RETRY_MIN: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(4);
 
+/// One OpenELB object as the loop needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    pub name: String,
+    /// For the Events written about it.
+    pub uid: String,
+    pub spec: serde_json::Value,
+}
+
+impl Object {
+    fn of(o: &DynamicObject) -> Object {
+        Object {
+            name: o.metadata.name.clone().unwrap_or_default(),
+            uid: o.metadata.uid.clone().unwrap_or_default(),
+            spec: o.data["spec"].clone(),
+        }
+    }
+}
+
 /// What the cluster thread tells the loop.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KubeEvent {
     /// The Node object's labels (empty when the object is gone).
     Labels(Labels),
-    /// Every BgpPeer object: (name, spec), after each change.
-    Peers(Vec<(String, serde_json::Value)>),
+    /// Every BgpPeer object, after each change.
+    Peers(Vec<Object>),
+    /// The BgpConf named `default`; None when there is none.
+    Conf(Option<Object>),
     /// A list or watch failed; the watcher retries with backoff.
     Error(String),
+}
+
+const GROUP: &str = "network.kubesphere.io";
+/// The version read and written; v1alpha1 objects read back in it too
+/// (the CRDs convert with `None`), in their older shape.
+pub const VERSION: &str = "v1alpha2";
+
+/// An OpenELB kind's API, cluster-scoped.
+pub fn openelb_api(client: Client, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk(GROUP, VERSION, kind);
+    Api::all_with(client, &ApiResource::from_gvk_with_plural(&gvk, plural))
 }
 
 async fn client(kubeconfig: Option<PathBuf>) -> Result<Client, String> {
@@ -58,6 +93,7 @@ async fn watch(
     what: Watch,
     kubeconfig: Option<PathBuf>,
     tx: async_channel::Sender<KubeEvent>,
+    writes: async_channel::Receiver<super::kube_write::KubeCmd>,
 ) {
     let client = match client(kubeconfig).await {
         Ok(c) => c,
@@ -71,12 +107,17 @@ async fn watch(
             watch_node(node, client.clone(), tx.clone()).await
         }
     };
-    let peers = async {
+    let crds = async {
         if what.peers {
-            watch_peers(client.clone(), tx.clone()).await
+            futures_lite::future::zip(
+                watch_peers(client.clone(), tx.clone()),
+                watch_conf(client.clone(), tx.clone()),
+            )
+            .await;
         }
     };
-    futures_lite::future::zip(labels, peers).await;
+    let write = super::kube_write::run(client.clone(), writes);
+    futures_lite::future::zip(futures_lite::future::zip(labels, crds), write).await;
 }
 
 /// What to watch.
@@ -99,20 +140,13 @@ async fn pause_after(failed: bool, pause: &mut Duration) {
 /// OpenELB's BgpPeer objects, all of them, as a whole set after each
 /// change (a relist sends the set once, when it is complete).
 async fn watch_peers(client: Client, tx: async_channel::Sender<KubeEvent>) {
-    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
-    let gvk = GroupVersionKind::gvk("network.kubesphere.io", "v1alpha2", "BgpPeer");
-    let ar = ApiResource::from_gvk_with_plural(&gvk, "bgppeers");
-    let api: Api<DynamicObject> = Api::all_with(client, &ar);
+    let api = openelb_api(client, "BgpPeer", "bgppeers");
     let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
     let (mut now, mut next) = (
         std::collections::BTreeMap::new(),
         std::collections::BTreeMap::new(),
     );
     let mut pause = RETRY_MIN;
-    let spec = |o: &DynamicObject| {
-        let name = o.metadata.name.clone().unwrap_or_default();
-        (name, o.data["spec"].clone())
-    };
     while let Some(ev) = events.next().await {
         let out = match ev {
             Ok(watcher::Event::Init) => {
@@ -120,24 +154,58 @@ async fn watch_peers(client: Client, tx: async_channel::Sender<KubeEvent>) {
                 continue;
             }
             Ok(watcher::Event::InitApply(o)) => {
-                let (n, s) = spec(&o);
-                next.insert(n, s);
+                let o = Object::of(&o);
+                next.insert(o.name.clone(), o);
                 continue;
             }
             Ok(watcher::Event::InitDone) => {
                 now = std::mem::take(&mut next);
-                KubeEvent::Peers(now.clone().into_iter().collect())
+                KubeEvent::Peers(now.values().cloned().collect())
             }
             Ok(watcher::Event::Apply(o)) => {
-                let (n, s) = spec(&o);
-                now.insert(n, s);
-                KubeEvent::Peers(now.clone().into_iter().collect())
+                let o = Object::of(&o);
+                now.insert(o.name.clone(), o);
+                KubeEvent::Peers(now.values().cloned().collect())
             }
             Ok(watcher::Event::Delete(o)) => {
-                now.remove(&spec(&o).0);
-                KubeEvent::Peers(now.clone().into_iter().collect())
+                now.remove(&Object::of(&o).name);
+                KubeEvent::Peers(now.values().cloned().collect())
             }
             Err(e) => KubeEvent::Error(format!("BgpPeer: {e}")),
+        };
+        let failed = matches!(out, KubeEvent::Error(_));
+        if tx.send(out).await.is_err() {
+            return;
+        }
+        pause_after(failed, &mut pause).await;
+    }
+}
+
+/// The BgpConf named `default`, the only one OpenELB reads.
+async fn watch_conf(client: Client, tx: async_channel::Sender<KubeEvent>) {
+    let api = openelb_api(client, "BgpConf", "bgpconfs");
+    let config = watcher::Config::default().fields("metadata.name=default");
+    let mut events = std::pin::pin!(watcher(api, config));
+    let mut pause = RETRY_MIN;
+    let mut seen = None;
+    while let Some(ev) = events.next().await {
+        let out = match ev {
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                seen = Some(Object::of(&o));
+                KubeEvent::Conf(seen.clone())
+            }
+            Ok(watcher::Event::Delete(_)) => {
+                seen = None;
+                KubeEvent::Conf(None)
+            }
+            Ok(watcher::Event::Init) => {
+                seen = None;
+                continue;
+            }
+            // A relist that found none says so.
+            Ok(watcher::Event::InitDone) if seen.is_none() => KubeEvent::Conf(None),
+            Ok(watcher::Event::InitDone) => continue,
+            Err(e) => KubeEvent::Error(format!("BgpConf: {e}")),
         };
         let failed = matches!(out, KubeEvent::Error(_));
         if tx.send(out).await.is_err() {
@@ -173,20 +241,28 @@ async fn watch_node(node: String, client: Client, tx: async_channel::Sender<Kube
     }
 }
 
-/// Starts the cluster thread; its events arrive on the returned channel.
+/// Starts the cluster thread; its events arrive on the returned channel,
+/// and writes for it go into the other.
 pub fn start(
     node: String,
     what: Watch,
     kubeconfig: Option<PathBuf>,
-) -> Result<async_channel::Receiver<KubeEvent>, String> {
+) -> Result<
+    (
+        async_channel::Receiver<KubeEvent>,
+        async_channel::Sender<super::kube_write::KubeCmd>,
+    ),
+    String,
+> {
     let (tx, rx) = async_channel::bounded(16);
+    let (wtx, wrx) = async_channel::bounded(64);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     std::thread::Builder::new()
         .name("leafvip-kube".into())
-        .spawn(move || rt.block_on(watch(node, what, kubeconfig, tx)))
+        .spawn(move || rt.block_on(watch(node, what, kubeconfig, tx, wrx)))
         .map_err(|e| format!("cluster thread: {e}"))?;
-    Ok(rx)
+    Ok((rx, wtx))
 }

@@ -1,9 +1,11 @@
-//! The sockets' settings from the config: each peer's options (MD5, TTL,
-//! GTSM, local address) and the listener, whose MD5 keys follow reloads.
+//! The sockets' settings: each peer's options (MD5, TTL, GTSM, local
+//! address) and the listeners, whose MD5 keys follow reloads and BgpPeers.
 use super::sockopt::{self, SockOpts};
-use crate::config::{Config, PeerConfig};
+use crate::config::PeerConfig;
 use async_io::Async;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use socket2::SockRef;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 
 /// The socket options for a peer; its MD5 key was read with the config.
 pub fn sock_opts(p: &PeerConfig, local_as: u32) -> SockOpts {
@@ -23,44 +25,110 @@ pub fn sock_opts(p: &PeerConfig, local_as: u32) -> SockOpts {
     }
 }
 
-pub fn listener(addr: SocketAddr, cfg: &Config) -> std::io::Result<Async<TcpListener>> {
+/// A listening socket on `addr`; an IPv6 one takes IPv4 too.
+pub fn listener(addr: SocketAddr) -> std::io::Result<Async<TcpListener>> {
     let s = sockopt::new_tcp(&addr)?;
     s.set_reuse_address(true)?;
     if addr.is_ipv6() {
         s.set_only_v6(false)?;
     }
-    key_listener(&s, addr, None, cfg)?;
     s.bind(&addr.into())?;
     s.listen(64)?;
     Async::new(TcpListener::from(s))
 }
 
-/// Gives the listener the keys of `new`'s peers and takes away the keys
-/// of `old`'s peers that `new` no longer keys, so that a rotated or removed
-/// `password_file` takes effect on reload for incoming connections too.
-pub fn key_listener(
-    s: &socket2::Socket,
-    addr: SocketAddr,
-    old: Option<&Config>,
-    new: &Config,
-) -> std::io::Result<()> {
-    let on_listener = |a: IpAddr| match (addr, a) {
+/// The listening sockets, from `[bgp] listen` or the BgpConf's
+/// `listenPort`/`listenAddresses`, and the MD5 keys they hold: the keys of
+/// every peer, from the file or a BgpPeer, so that a rotated, added or
+/// removed key takes effect for incoming connections too.
+#[derive(Default)]
+pub struct Listeners {
+    bound: Vec<(SocketAddr, Async<TcpListener>)>,
+    keys: BTreeMap<IpAddr, Vec<u8>>,
+}
+
+impl Listeners {
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.bound.iter().map(|(a, _)| *a).collect()
+    }
+
+    /// Binds what `want` adds and closes what it drops; a failure to bind
+    /// one address is returned for it, the others stand.
+    pub fn set(&mut self, want: &[SocketAddr]) -> Vec<(SocketAddr, std::io::Error)> {
+        self.bound.retain(|(a, _)| want.contains(a));
+        let mut failed = Vec::new();
+        for a in want {
+            if self.bound.iter().any(|(b, _)| b == a) {
+                continue;
+            }
+            match listener(*a).and_then(|l| {
+                for (peer, key) in &self.keys {
+                    sockopt::set_md5(&SockRef::from(l.get_ref()), on(*a, *peer), key)?;
+                }
+                Ok(l)
+            }) {
+                Ok(l) => self.bound.push((*a, l)),
+                Err(e) => failed.push((*a, e)),
+            }
+        }
+        failed
+    }
+
+    /// Gives every listener the keys of `peers` and takes away the others.
+    pub fn rekey<'p>(
+        &mut self,
+        peers: impl Iterator<Item = &'p PeerConfig>,
+    ) -> std::io::Result<()> {
+        let want: BTreeMap<IpAddr, Vec<u8>> = peers
+            .filter_map(|p| Some((p.address, p.md5_key.as_ref()?.bytes().to_vec())))
+            .collect();
+        for (a, l) in &self.bound {
+            let s = SockRef::from(l.get_ref());
+            for peer in self.keys.keys().filter(|p| !want.contains_key(p)) {
+                // An empty key removes it.
+                sockopt::set_md5(&s, on(*a, *peer), &[])?;
+            }
+            for (peer, key) in &want {
+                if self.keys.get(peer) != Some(key) {
+                    sockopt::set_md5(&s, on(*a, *peer), key)?;
+                }
+            }
+        }
+        self.keys = want;
+        Ok(())
+    }
+
+    /// The next connection on any listener; never, when there is none.
+    pub async fn accept(&self) -> std::io::Result<(Async<TcpStream>, SocketAddr)> {
+        use std::task::Poll;
+        if self.bound.is_empty() {
+            return futures_lite::future::pending().await;
+        }
+        futures_lite::future::poll_fn(|cx| {
+            for (_, l) in &self.bound {
+                loop {
+                    match l.poll_readable(cx) {
+                        Poll::Pending => break,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    match l.get_ref().accept() {
+                        Ok((s, from)) => return Poll::Ready(Async::new(s).map(|s| (s, from))),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A peer's address as a listener of `addr`'s family sees it.
+fn on(addr: SocketAddr, a: IpAddr) -> IpAddr {
+    match (addr, a) {
         (SocketAddr::V6(_), IpAddr::V4(a)) => IpAddr::V6(a.to_ipv6_mapped()),
         (_, a) => a,
-    };
-    for p in old.into_iter().flat_map(Config::peers) {
-        let still = new
-            .peers()
-            .any(|n| n.address == p.address && n.md5_key.is_some());
-        if p.md5_key.is_some() && !still {
-            // An empty key removes it.
-            sockopt::set_md5(s, on_listener(p.address), &[])?;
-        }
     }
-    for p in new.peers() {
-        if let Some(k) = &p.md5_key {
-            sockopt::set_md5(s, on_listener(p.address), k.bytes())?;
-        }
-    }
-    Ok(())
 }

@@ -5,6 +5,8 @@ pub mod addrs;
 mod alloc;
 pub mod board;
 pub mod busy;
+#[cfg(feature = "kube")]
+mod cluster;
 mod collision;
 pub mod control;
 mod health;
@@ -12,6 +14,8 @@ mod health;
 mod http;
 #[cfg(feature = "kube")]
 mod kube;
+#[cfg(feature = "kube")]
+mod kube_write;
 pub mod listen;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -23,6 +27,7 @@ pub mod sockopt;
 mod throttle;
 
 use crate::config::{Config, ConfigError, PeerConfig};
+use crate::global::{Global, GlobalError};
 use crate::labels::Labels;
 use crate::plan::{PeerPlan, Plan};
 use async_executor::{LocalExecutor, Task};
@@ -31,11 +36,11 @@ use async_signal::{Signal, Signals};
 use board::Board;
 use futures_lite::{future, StreamExt};
 use leafvip_bgp::wire::cease;
-use listen::{key_listener, listener, sock_opts};
+use listen::{sock_opts, Listeners};
 use peer::{Clock, Cmd, PeerTask};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -52,6 +57,8 @@ type Key = (IpAddr, u16);
 struct Handle {
     tx: async_channel::Sender<Cmd>,
     plan: PeerPlan,
+    /// The global settings its session was made with.
+    local: (u32, std::net::Ipv4Addr, u16),
     task: Task<()>,
 }
 
@@ -60,7 +67,10 @@ struct Daemon<'a> {
     path: PathBuf,
     cfg: Config,
     node: String,
-    router_id: std::net::Ipv4Addr,
+    /// Local AS, router ID, GR time and listen addresses, from `[bgp]` and
+    /// (cluster mode) the BgpConf; none while something is missing.
+    global: Result<Global, GlobalError>,
+    listeners: Listeners,
     clock: Clock,
     peers: BTreeMap<Key, Handle>,
     labels_stamp: Option<FileStamp>,
@@ -93,7 +103,7 @@ struct Daemon<'a> {
     /// Peers from OpenELB's BgpPeer objects (cluster mode).
     crd_peers: Vec<PeerConfig>,
     #[cfg(feature = "kube")]
-    cluster_log: throttle::Throttle,
+    cluster: cluster::ClusterState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +150,11 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 
 impl Daemon<'_> {
     fn reconcile(&mut self, plan: Plan) {
+        // Without a local AS or router ID no session can be made.
+        let local = self.global.as_ref().ok().map(Global::session_key);
         let wanted: BTreeMap<Key, PeerPlan> = plan
             .selected()
+            .filter(|_| local.is_some())
             .map(|p| ((p.peer.address, p.peer.port), p.clone()))
             .collect();
         let gone: Vec<Key> = self
@@ -162,7 +175,7 @@ impl Daemon<'_> {
         }
         for (k, p) in wanted {
             match self.peers.get_mut(&k) {
-                Some(h) if h.plan.peer == p.peer => {
+                Some(h) if h.plan.peer == p.peer && Some(h.local) == local => {
                     if h.plan != p {
                         h.plan = p.clone();
                         let _ = h.tx.try_send(Cmd::Plan(Box::new(p)));
@@ -185,13 +198,10 @@ impl Daemon<'_> {
     }
 
     fn spawn(&mut self, k: Key, p: PeerPlan) {
-        let opts = sock_opts(&p.peer, self.cfg.bgp.asn);
-        let session = p.session_config(
-            self.cfg.bgp.asn,
-            self.router_id,
-            self.cfg.bgp.graceful_restart,
-            seed(&p.peer),
-        );
+        let Ok(g) = &self.global else { return };
+        let local = g.session_key();
+        let opts = sock_opts(&p.peer, g.asn);
+        let session = p.session_config(g.asn, g.router_id, g.graceful_restart, seed(&p.peer));
         let (tx, rx) = async_channel::unbounded();
         info!(peer = %k.0, asn = p.peer.asn, "peer selected: starting session");
         let task = self.ex.spawn(
@@ -205,7 +215,15 @@ impl Daemon<'_> {
             )
             .run(rx),
         );
-        self.peers.insert(k, Handle { tx, plan: p, task });
+        self.peers.insert(
+            k,
+            Handle {
+                tx,
+                plan: p,
+                local,
+                task,
+            },
+        );
     }
 
     /// The STATUS line systemd shows; sent only when it changes.
@@ -248,23 +266,13 @@ impl Daemon<'_> {
     }
 
     /// Applies a finished load, or keeps the running state if it failed.
-    fn loaded(&mut self, result: Result<Loaded, ConfigError>, listen: Option<&Async<TcpListener>>) {
+    fn loaded(&mut self, result: Result<Loaded, ConfigError>) {
         let Some((why, stamp_before)) = self.loading.take() else {
             return;
         };
         let at = std::time::SystemTime::now();
         match result {
             Ok(l) => {
-                if let (Some(s), Some(a)) = (listen, self.cfg.bgp.listen) {
-                    if let Err(e) = key_listener(
-                        &socket2::SockRef::from(s.get_ref()),
-                        a,
-                        Some(&self.cfg),
-                        &l.cfg,
-                    ) {
-                        error!("listener MD5 keys: {e}");
-                    }
-                }
                 self.apply(why, l);
                 // Taken before the load: a change during it is seen again.
                 self.labels_stamp = stamp_before;
@@ -295,20 +303,16 @@ impl Daemon<'_> {
 
     fn apply(&mut self, why: &str, loaded: Loaded) {
         let Loaded { cfg, labels, vips } = loaded;
-        if cfg.bgp != self.cfg.bgp {
-            warn!("changes to [bgp] take effect on restart");
-        }
         if cfg.control != self.cfg.control {
             warn!("changes to [control] take effect on restart");
         }
-        let keep_bgp = self.cfg.bgp.clone();
         let keep_control = self.cfg.control.clone();
         self.cfg = cfg;
-        self.cfg.bgp = keep_bgp;
         self.cfg.control = keep_control;
         self.start_checks();
         self.base_labels = labels;
         self.inputs = Some((self.labels(), vips));
+        self.refresh_global();
         self.replan();
         info!(reason = why, selected = self.peers.len(), "reloaded");
         alloc::trim();
@@ -321,71 +325,38 @@ impl Daemon<'_> {
         l
     }
 
-    /// The Node object's labels changed (cluster mode): re-plan at once, as
-    /// a labels-file change does; sessions that still match stay up.
-    #[cfg(feature = "kube")]
-    fn cluster_event(&mut self, ev: kube::KubeEvent) {
-        let now = std::time::SystemTime::now();
-        match ev {
-            kube::KubeEvent::Labels(l) => {
-                {
-                    let mut b = self.board.borrow_mut();
-                    let c = b.base.cluster.get_or_insert_with(Default::default);
-                    c.events += 1;
-                    c.last_event_unix = unix(now);
-                    c.connected = true;
-                }
-                if l == self.node_labels {
-                    return;
-                }
-                info!(labels = ?l, "the Node object's labels changed: re-planning");
-                self.node_labels = l;
-                if let Some((_, vips)) = self.inputs.take() {
-                    self.inputs = Some((self.labels(), vips));
-                }
-                self.replan();
-            }
-            kube::KubeEvent::Peers(objects) => {
-                self.crd_peers = self.peers_from_objects(objects);
-                self.replan();
-            }
-            kube::KubeEvent::Error(e) => {
-                let mut b = self.board.borrow_mut();
-                let c = b.base.cluster.get_or_insert_with(Default::default);
-                c.connected = false;
-                c.errors += 1;
-                c.last_error = Some(crate::quote::clip(&e));
-                drop(b);
-                if let Some(more) = self.cluster_log.hit(std::time::Instant::now()) {
-                    warn!(more, "cluster: {e}; keeping the last known labels");
-                }
-            }
+    /// Works out the global settings again (after a reload, a BgpConf or
+    /// label change): rebinds the listeners if their addresses changed,
+    /// and the next replan restarts the sessions whose OPEN would change.
+    fn refresh_global(&mut self) {
+        #[cfg(feature = "kube")]
+        let conf = self.cluster.conf.as_ref();
+        #[cfg(not(feature = "kube"))]
+        let conf = None;
+        let labels = self.labels();
+        let g = crate::global::resolve(&self.cfg.bgp, conf, &labels, addrs::first_global_ipv4());
+        if g == self.global {
+            return;
         }
-    }
-
-    /// OpenELB BgpPeer objects as peers. One that fails validation, or
-    /// whose address the config or another object already has, is left
-    /// out with its reason logged; the others are unaffected.
-    #[cfg(feature = "kube")]
-    fn peers_from_objects(&mut self, objects: Vec<(String, serde_json::Value)>) -> Vec<PeerConfig> {
-        let mut out: Vec<PeerConfig> = Vec::new();
-        for (name, spec) in objects {
-            match crate::openelb::bgp_peer(&name, &spec) {
-                Ok(p) => {
-                    let taken = self.cfg.peers().chain(&out).any(|q| q.address == p.address);
-                    if taken {
-                        error!(
-                            "BgpPeer {name}: spec.conf.neighborAddress {} is configured already",
-                            p.address
-                        );
-                    } else {
-                        out.push(p);
-                    }
+        match &g {
+            Ok(g) => {
+                info!(asn = g.asn, router_id = %g.router_id, graceful_restart = g.graceful_restart,
+                      listen = ?g.listen, "global BGP settings");
+                for (a, e) in self.listeners.set(&g.listen) {
+                    error!("listen on {a}: {e}");
                 }
-                Err(e) => error!("{e}; the other peers are unaffected"),
             }
+            Err(e) => warn!("no sessions: {e}"),
         }
-        out
+        {
+            let mut b = self.board.borrow_mut();
+            b.base.asn = g.as_ref().map_or(0, |g| g.asn);
+            b.base.router_id = g
+                .as_ref()
+                .map_or(String::new(), |g| g.router_id.to_string());
+            b.base.waiting = g.as_ref().err().map(ToString::to_string);
+        }
+        self.global = g;
     }
 
     /// (Re)starts the health checks; hosts keep their state across reloads.
@@ -411,6 +382,12 @@ impl Daemon<'_> {
         let Some((labels, vips)) = self.inputs.clone() else {
             return;
         };
+        if let Err(e) = self
+            .listeners
+            .rekey(self.cfg.peers().chain(&self.crd_peers))
+        {
+            error!("listener MD5 keys: {e}");
+        }
         let healthy = &self.healthy;
         let plan = Plan::with_peers(
             &self.cfg,
@@ -539,17 +516,20 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     alloc::tune();
     let Loaded { cfg, labels, vips } = load(path).map_err(|e| e.to_string())?;
     let node = cfg.node_name();
-    let router_id = cfg
-        .bgp
-        .router_id
-        .or_else(addrs::first_global_ipv4)
-        .ok_or("no global IPv4 address on this host: set bgp.router_id")?;
+    // On a plain host everything is in the file, so what is missing is an
+    // error now; in cluster mode the BgpConf may still bring it.
+    let global = crate::global::resolve(&cfg.bgp, None, &labels, addrs::first_global_ipv4());
+    if cfg.kubernetes.is_none() {
+        global.as_ref().map_err(ToString::to_string)?;
+    }
     let mut signals = Signals::new([Signal::Hup, Signal::Term, Signal::Int])
         .map_err(|e| format!("signals: {e}"))?;
-    let listen = match cfg.bgp.listen {
-        Some(a) => Some(listener(a, &cfg).map_err(|e| format!("listen on {a}: {e}"))?),
-        None => None,
-    };
+    let mut listeners = Listeners::default();
+    if let Ok(g) = &global {
+        if let Some((a, e)) = listeners.set(&g.listen).into_iter().next() {
+            return Err(format!("listen on {a}: {e}"));
+        }
+    }
     let socket = socket
         .or_else(|| cfg.control.socket.clone())
         .unwrap_or_else(|| control::DEFAULT_SOCKET.into());
@@ -567,8 +547,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         base: crate::status::Status {
             version: env!("CARGO_PKG_VERSION").into(),
             node: node.clone(),
-            asn: cfg.bgp.asn,
-            router_id: router_id.to_string(),
+            asn: global.as_ref().map_or(0, |g| g.asn),
+            router_id: global
+                .as_ref()
+                .map_or(String::new(), |g| g.router_id.to_string()),
+            waiting: global.as_ref().err().map(ToString::to_string),
             ..Default::default()
         },
         started: Some(std::time::Instant::now()),
@@ -583,7 +566,8 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         labels_stamp: cfg.node.labels_file.as_deref().map(stamp),
         cfg,
         node,
-        router_id,
+        global,
+        listeners,
         clock: Clock(std::time::Instant::now()),
         peers: BTreeMap::new(),
         healthy: std::collections::BTreeSet::new(),
@@ -604,9 +588,14 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         node_labels: Labels::new(),
         crd_peers: Vec::new(),
         #[cfg(feature = "kube")]
-        cluster_log: Default::default(),
+        cluster: Default::default(),
     };
-    info!(node = %d.node, asn = d.cfg.bgp.asn, router_id = %router_id, version = env!("CARGO_PKG_VERSION"), "leafvip starting");
+    match &d.global {
+        Ok(g) => info!(node = %d.node, asn = g.asn, router_id = %g.router_id,
+                       version = env!("CARGO_PKG_VERSION"), "leafvip starting"),
+        Err(e) => info!(node = %d.node, version = env!("CARGO_PKG_VERSION"),
+                        "leafvip starting; waiting for the cluster: {e}"),
+    }
     d.start_checks();
     d.replan();
     if let Some(l) = control {
@@ -621,23 +610,10 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     // Config loaded, listener bound, sessions starting: ready.
     d.report_status();
     notify::ready(&d.last_status);
-    // Cluster mode: the Node object's labels, from a thread of its own.
+    // Cluster mode: the Node object's labels, BgpPeers and BgpConf, from
+    // a thread of its own.
     #[cfg(feature = "kube")]
-    let cluster = match d
-        .cfg
-        .kubernetes
-        .clone()
-        .filter(|k| k.node_labels || k.peers_from_crds)
-    {
-        Some(k) => {
-            let what = kube::Watch {
-                node_labels: k.node_labels,
-                peers: k.peers_from_crds,
-            };
-            Some(kube::start(d.node.clone(), what, k.kubeconfig)?)
-        }
-        None => None,
-    };
+    let cluster = d.start_cluster()?;
     let watchdog = notify::watchdog_interval();
     let busy = board.borrow().busy.clone();
     // async-io's block_on drives the reactor on this thread.
@@ -653,16 +629,12 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         loop {
             let sig = async { Wake::Signal(signals.next().await.and_then(Result::ok)) };
             let resume = d.accept_resume;
+            let listeners = &d.listeners;
             let acc = async {
-                match &listen {
-                    Some(l) => {
-                        if let Some(t) = resume {
-                            Timer::at(t).await;
-                        }
-                        Wake::Accepted(l.accept().await)
-                    }
-                    None => future::pending().await,
+                if let Some(t) = resume {
+                    Timer::at(t).await;
                 }
+                Wake::Accepted(listeners.accept().await)
             };
             let t = async {
                 tick.next().await;
@@ -701,7 +673,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 Wake::Watchdog => notify::watchdog(),
                 Wake::Health(c) => d.health_changed(c),
                 Wake::Signal(Some(Signal::Hup)) => d.request_reload("SIGHUP"),
-                Wake::Loaded(r) => d.loaded(*r, listen.as_ref()),
+                Wake::Loaded(r) => d.loaded(*r),
                 #[cfg(feature = "kube")]
                 Wake::Cluster(ev) => d.cluster_event(ev),
                 Wake::Signal(_) => {

@@ -249,6 +249,17 @@ impl Lab {
         )
     }
 
+    /// `leafvip status --json` of the daemon started as `name`.
+    pub fn status_json(&self, name: &str) -> serde_json::Value {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_leafvip"))
+            .args(["status", "--json", "-s"])
+            .arg(self.path(&format!("{name}.sock")))
+            .output()
+            .expect("leafvip status");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).expect("status JSON")
+    }
+
     /// Starts tcpdump in `ns` on `dev`; the capture is `<name>.pcap`.
     pub fn capture(&mut self, ns: &str, dev: &str, name: &str, filter: &str) -> (usize, PathBuf) {
         let pcap = self.path(&format!("{name}.pcap"));

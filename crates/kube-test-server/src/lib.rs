@@ -59,8 +59,18 @@ impl Server {
     /// made by a thread that joined the namespace, and the rest of the
     /// test process stays where it is.
     pub fn start_in_netns(ns: &str) -> Server {
+        Self::serve(Self::bind_in_netns(ns))
+    }
+
+    /// This same server (one store, one history, the same faults) also on
+    /// the loopback of another namespace, for a second node's daemon.
+    pub fn also_in_netns(&self, ns: &str) -> Server {
+        Self::serve_shared(Self::bind_in_netns(ns), self.shared.clone())
+    }
+
+    fn bind_in_netns(ns: &str) -> TcpListener {
         let path = format!("/run/netns/{ns}");
-        let listener = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             let f = std::fs::File::open(&path).expect("the namespace");
             use std::os::fd::AsRawFd;
             // SAFETY: setns on a valid namespace fd changes only this
@@ -74,13 +84,15 @@ impl Server {
             l
         })
         .join()
-        .expect("the namespace thread");
-        Self::serve(listener)
+        .expect("the namespace thread")
     }
 
     fn serve(listener: TcpListener) -> Server {
+        Self::serve_shared(listener, Arc::new(Shared::default()))
+    }
+
+    fn serve_shared(listener: TcpListener, shared: Arc<Shared>) -> Server {
         let addr = listener.local_addr().expect("an address");
-        let shared = Arc::new(Shared::default());
         let s = shared.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
@@ -144,6 +156,22 @@ impl Server {
             .objects
             .get(&t.key(name))
             .cloned()
+    }
+
+    /// Every stored object of a kind (in `namespace`, for namespaced ones).
+    pub fn list(&self, api_version: &str, kind: &str, namespace: &str) -> Vec<Value> {
+        let Some(t) = target_of(
+            &json!({"apiVersion": api_version, "kind": kind, "metadata": {"namespace": namespace}}),
+        ) else {
+            return Vec::new();
+        };
+        let (g, r, ns, _) = t.key("");
+        let st = self.shared.store.lock().unwrap();
+        st.objects
+            .iter()
+            .filter(|((g2, r2, ns2, _), _)| (g2, r2, ns2) == (&g, &r, &ns))
+            .map(|(_, o)| o.clone())
+            .collect()
     }
 
     pub fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) {

@@ -1,36 +1,35 @@
-//! OpenELB's BgpPeer objects (`network.kubesphere.io`, v1alpha2 and
-//! v1alpha1) read as leafvip peers, unchanged: a user's existing objects
-//! work as they are. Pure: a spec in, a `PeerConfig` or the field that is
-//! wrong out (`spec.timers.config.holdTime "2": must be 0 or at least 3`).
-//! Fields leafvip does not use are kept by the API and ignored here.
+//! A BgpPeer (v1alpha2 `spec.conf`, or v1alpha1's older `spec.config`
+//! shape) read as a leafvip peer.
+use super::{ip, small};
 use crate::config::{FamilyName, PeerConfig};
+use crate::keys::Md5Key;
 use crate::labels::{LabelSelector, Operator, Requirement};
 use leafvip_bgp::wire::Family;
 use serde_json::Value;
 
-/// A number that OpenELB may store as a string ("90") or as a number.
-fn number(v: &Value, field: &str) -> Result<Option<u64>, String> {
-    match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| format!("{field} {n}: not a whole number")),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("{field} {}: not a whole number", crate::quote::quoted(s))),
-        other => Err(format!("{field}: a number, not {other}")),
-    }
-}
-
-fn small<T: TryFrom<u64>>(v: &Value, field: &str) -> Result<Option<T>, String> {
-    number(v, field)?
-        .map(|n| T::try_from(n).map_err(|_| format!("{field} {n}: too large")))
-        .transpose()
-}
+/// The fields leafvip reads, for [`super::unused`]; both shapes.
+pub const USED: &[&str] = &[
+    "spec.conf.neighborAddress",
+    "spec.conf.peerAs",
+    "spec.conf.authPassword",
+    "spec.conf.description",
+    "spec.timers.config.holdTime",
+    "spec.timers.config.keepaliveInterval",
+    "spec.timers.config.connectRetry",
+    "spec.transport.passiveMode",
+    "spec.transport.remotePort",
+    "spec.ebgpMultihop.enabled",
+    "spec.ebgpMultihop.multihopTtl",
+    "spec.afiSafis[].config.family.afi",
+    "spec.afiSafis[].config.family.safi",
+    "spec.afiSafis[].config.enabled",
+    "spec.afiSafis[].addPaths.config.sendMax",
+    "spec.nodeSelector",
+    // v1alpha1
+    "spec.config.neighborAddress",
+    "spec.config.peerAs",
+    "spec.addPaths.sendMax",
+];
 
 fn selector(v: &Value) -> Result<Option<LabelSelector>, String> {
     if v.is_null() {
@@ -116,87 +115,74 @@ fn families(v: &Value) -> Result<(Vec<FamilyName>, Option<u8>), String> {
 
 /// A BgpPeer's spec as a leafvip peer. `name` names it in errors.
 pub fn bgp_peer(name: &str, spec: &Value) -> Result<PeerConfig, String> {
-    let fail = |e: String| format!("BgpPeer {name}: {e}");
-    let conf = &spec["conf"];
-    let address = conf["neighborAddress"]
-        .as_str()
-        .ok_or("spec.conf.neighborAddress: required".to_string())
-        .and_then(|a| {
-            a.parse().map_err(|_| {
-                format!(
-                    "spec.conf.neighborAddress {}: not an IP address",
-                    crate::quote::quoted(a)
-                )
-            })
-        })
-        .map_err(fail)?;
-    let asn = small::<u32>(&conf["peerAs"], "spec.conf.peerAs")
-        .and_then(|a| a.ok_or("spec.conf.peerAs: required".to_string()))
-        .map_err(fail)?;
+    read(spec).map_err(|e| format!("BgpPeer {name}: {e}"))
+}
+
+fn read(spec: &Value) -> Result<PeerConfig, String> {
+    // v1alpha1 kept the neighbour under `config` and ADD-PATH at the top.
+    let (conf, at) = match (&spec["conf"], &spec["config"]) {
+        (Value::Null, c @ Value::Object(_)) => (c, "spec.config"),
+        (c, _) => (c, "spec.conf"),
+    };
+    let address: std::net::IpAddr = ip(&conf["neighborAddress"], &format!("{at}.neighborAddress"))?
+        .ok_or(format!("{at}.neighborAddress: required"))?;
+    let asn = small::<u32>(&conf["peerAs"], &format!("{at}.peerAs"))?
+        .ok_or(format!("{at}.peerAs: required"))?;
     let timers = &spec["timers"]["config"];
-    let hold_time =
-        small::<u16>(&timers["holdTime"], "spec.timers.config.holdTime").map_err(fail)?;
+    let hold_time = small::<u16>(&timers["holdTime"], "spec.timers.config.holdTime")?;
     let keepalive = small::<u16>(
         &timers["keepaliveInterval"],
         "spec.timers.config.keepaliveInterval",
-    )
-    .map_err(fail)?;
-    let connect_retry =
-        small::<u16>(&timers["connectRetry"], "spec.timers.config.connectRetry").map_err(fail)?;
+    )?;
+    let connect_retry = small::<u16>(&timers["connectRetry"], "spec.timers.config.connectRetry")?;
     if let Some(h) = hold_time.filter(|h| *h != 0 && *h < 3) {
-        return Err(fail(format!(
+        return Err(format!(
             "spec.timers.config.holdTime \"{h}\": must be 0 or at least 3"
-        )));
+        ));
     }
-    let (mut families, send_max) = families(&spec["afiSafis"]).map_err(fail)?;
+    let (mut families, mut send_max) = families(&spec["afiSafis"])?;
+    if let Some(m) = small::<u8>(&spec["addPaths"]["sendMax"], "spec.addPaths.sendMax")? {
+        send_max = Some(m);
+    }
     if families.is_empty() {
-        families = vec![
-            FamilyName(Family::IPV4_UNICAST),
-            FamilyName(Family::IPV6_UNICAST),
-        ];
+        // As GoBGP, which OpenELB drives: the neighbour address's family.
+        families = vec![FamilyName(match address {
+            std::net::IpAddr::V4(_) => Family::IPV4_UNICAST,
+            std::net::IpAddr::V6(_) => Family::IPV6_UNICAST,
+        })];
     }
-    let peer = PeerConfig {
+    let multihop = &spec["ebgpMultihop"];
+    let md5_key = match conf["authPassword"].as_str().filter(|p| !p.is_empty()) {
+        Some(p) => Some(
+            Md5Key::new(p.as_bytes().to_vec()).map_err(|e| format!("{at}.authPassword: {e}"))?,
+        ),
+        None => None,
+    };
+    Ok(PeerConfig {
         address,
         asn,
         port: small::<u16>(
             &spec["transport"]["remotePort"],
             "spec.transport.remotePort",
-        )
-        .map_err(fail)?
+        )?
+        .filter(|p| *p != 0)
         .unwrap_or(179),
         local_address: None,
         hold_time: hold_time.unwrap_or(90),
         keepalive,
         connect_retry,
         passive: spec["transport"]["passiveMode"].as_bool().unwrap_or(false),
-        ebgp_multihop: small::<u8>(
-            &spec["ebgpMultihop"]["config"]["multihopTtl"],
-            "spec.ebgpMultihop.config.multihopTtl",
-        )
-        .map_err(fail)?
-        .filter(|_| {
-            spec["ebgpMultihop"]["config"]["enabled"]
-                .as_bool()
-                .unwrap_or(false)
-        }),
+        ebgp_multihop: small::<u8>(&multihop["multihopTtl"], "spec.ebgpMultihop.multihopTtl")?
+            .filter(|_| multihop["enabled"].as_bool().unwrap_or(false)),
         ttl_security: None,
         password_file: None,
-        // OpenELB keeps the key in the object; leafvip takes it from there.
-        md5_key: None,
+        // OpenELB keeps the key in the object (spec.conf.authPassword).
+        md5_key,
         families,
         add_paths_send_max: send_max.unwrap_or(16),
-        description: Some(format!("BgpPeer {name}")),
-        node_selector: selector(&spec["nodeSelector"]).map_err(fail)?,
-    };
-    if spec["conf"]["authPassword"]
-        .as_str()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(fail(
-            "spec.conf.authPassword: TCP MD5 from a BgpPeer is not supported yet".into(),
-        ));
-    }
-    Ok(peer)
+        description: conf["description"].as_str().map(str::to_string),
+        node_selector: selector(&spec["nodeSelector"])?,
+    })
 }
 
 #[cfg(test)]
@@ -242,5 +228,30 @@ mod tests {
         assert!(bgp_peer("x", &bad)
             .unwrap_err()
             .ends_with("spec.conf.peerAs: required"));
+        let bad = json!({"conf": {"neighborAddress": "198.51.100.1", "peerAs": 1,
+                                  "authPassword": "x".repeat(81)}});
+        assert!(bgp_peer("x", &bad)
+            .unwrap_err()
+            .contains("spec.conf.authPassword: a TCP MD5 key is 1 to 80 bytes"));
+    }
+
+    #[test]
+    fn the_v1alpha1_shape_and_the_key_are_read() {
+        let old = json!({"config": {"neighborAddress": "2001:db8::1", "peerAs": 65001},
+                         "addPaths": {"sendMax": 4},
+                         "transport": {"passiveMode": true, "remotePort": 1790},
+                         "usingPortForward": false});
+        let p = bgp_peer("old", &old).unwrap();
+        assert_eq!((p.asn, p.port, p.passive), (65001, 1790, true));
+        assert_eq!(p.add_paths_send_max, 4);
+        assert_eq!(p.families, vec![FamilyName(Family::IPV6_UNICAST)]);
+        assert_eq!(super::super::unused(&old, USED), ["spec.usingPortForward"]);
+        let keyed = json!({"conf": {"neighborAddress": "198.51.100.1", "peerAs": 65001,
+                                    "authPassword": "s3cret"},
+                           "ebgpMultihop": {"enabled": true, "multihopTtl": 3}});
+        let p = bgp_peer("keyed", &keyed).unwrap();
+        assert_eq!(p.md5_key.unwrap().bytes(), b"s3cret");
+        assert_eq!(p.ebgp_multihop, Some(3));
+        assert_eq!(p.families, vec![FamilyName(Family::IPV4_UNICAST)]);
     }
 }

@@ -1,0 +1,164 @@
+//! What the agent writes to the cluster (feature `kube`), on the cluster
+//! thread: Warning Events on OpenELB objects that fail validation, and
+//! this node's entry in each BgpPeer's `status.nodesPeerStatus`, where
+//! OpenELB users' dashboards read session state.
+//!
+//! A status write is a JSON merge patch of this node's key alone, so two
+//! nodes writing the same object never overwrite each other's entries,
+//! and there is no read-modify-write to lose an update in. A write that
+//! fails (the API server down, 409, 429, 5xx) is kept and retried with a
+//! pause doubling up to 4 s; a newer state for the same object replaces
+//! it, so an outage leaves one write per object, never a backlog.
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// Events waiting while the API server is away, at most; older ones go.
+const EVENTS_HELD: usize = 64;
+
+/// What the loop asks the cluster thread to write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KubeCmd {
+    /// A Warning Event on an OpenELB object (`kind` BgpPeer or BgpConf).
+    Event {
+        kind: &'static str,
+        name: String,
+        uid: String,
+        reason: &'static str,
+        message: String,
+        node: String,
+    },
+    /// This node's entry in a BgpPeer's `status.nodesPeerStatus`; None
+    /// removes it (the peer is no longer this node's).
+    PeerStatus {
+        object: String,
+        node: String,
+        status: Option<Value>,
+    },
+}
+
+fn event(kind: &str, name: &str, uid: &str, reason: &str, message: &str, node: &str) -> Event {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let v = json!({
+        "metadata": {
+            // Unique per write: several nodes may report the same object.
+            "name": format!("{name}.{:x}", now.as_nanosecond()),
+            "namespace": "default",
+        },
+        "involvedObject": {
+            "apiVersion": format!("network.kubesphere.io/{}", super::kube::VERSION),
+            "kind": kind,
+            "name": name,
+            "uid": uid,
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "count": 1,
+        "firstTimestamp": now.to_string(),
+        "lastTimestamp": now.to_string(),
+        "source": {"component": "leafvip", "host": node},
+        "reportingComponent": "leafvip",
+        "reportingInstance": node,
+    });
+    serde_json::from_value(v).unwrap_or_default()
+}
+
+/// Whether a failed write is worth trying again (404: the object is gone).
+fn retry(e: &kube::Error) -> bool {
+    !matches!(e, kube::Error::Api(s) if s.code == 404 || s.code == 422)
+}
+
+/// Writes what the loop sends until the loop goes away.
+pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
+    let peers = super::kube::openelb_api(client.clone(), "BgpPeer", "bgppeers");
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let mut status: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
+    let mut held: VecDeque<Event> = VecDeque::new();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        if status.is_empty() && held.is_empty() {
+            match rx.recv().await {
+                Ok(c) => take(c, &mut status, &mut held),
+                Err(_) => return,
+            }
+        }
+        while let Ok(c) = rx.try_recv() {
+            take(c, &mut status, &mut held);
+        }
+        let mut failed = false;
+        for ((object, node), s) in std::mem::take(&mut status) {
+            let body = json!({"status": {"nodesPeerStatus": {&node: s}}});
+            let r = peers
+                .patch_status(&object, &PatchParams::default(), &Patch::Merge(&body))
+                .await;
+            if let Err(e) = r {
+                if retry(&e) {
+                    tracing::debug!("BgpPeer {object}: status for {node}: {e}; retrying");
+                    failed = true;
+                    status.entry((object, node)).or_insert(s);
+                }
+            }
+        }
+        while let Some(ev) = held.pop_front() {
+            if let Err(e) = events.create(&PostParams::default(), &ev).await {
+                if retry(&e) {
+                    tracing::debug!("event: {e}; retrying");
+                    failed = true;
+                    held.push_front(ev);
+                    break;
+                }
+            }
+        }
+        if failed {
+            // Wait, but wake for new work: it may replace what failed.
+            let wait = tokio::time::sleep(pause);
+            futures_lite::future::or(
+                async {
+                    wait.await;
+                },
+                async {
+                    if let Ok(c) = rx.recv().await {
+                        take(c, &mut status, &mut held);
+                    }
+                },
+            )
+            .await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+        } else {
+            pause = Duration::from_millis(250);
+        }
+    }
+}
+
+fn take(
+    c: KubeCmd,
+    status: &mut BTreeMap<(String, String), Option<Value>>,
+    held: &mut VecDeque<Event>,
+) {
+    match c {
+        KubeCmd::PeerStatus {
+            object,
+            node,
+            status: s,
+        } => {
+            status.insert((object, node), s);
+        }
+        KubeCmd::Event {
+            kind,
+            name,
+            uid,
+            reason,
+            message,
+            node,
+        } => {
+            if held.len() == EVENTS_HELD {
+                held.pop_front();
+            }
+            held.push_back(event(kind, &name, &uid, reason, &message, &node));
+        }
+    }
+}
