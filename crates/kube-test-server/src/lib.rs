@@ -12,6 +12,7 @@
 //!   the whole server down for a while.
 mod api;
 mod http;
+mod openapi;
 mod store;
 
 pub use api::KINDS;
@@ -267,7 +268,9 @@ fn serve(conn: TcpStream, s: &Shared, addr: SocketAddr) -> std::io::Result<()> {
             };
             (code, api::status(code, reason, "injected by the test"))
         } else if let Some(doc) = (req.method == "GET")
-            .then(|| api::discovery(&req.path, &addr.to_string()))
+            .then(|| {
+                api::discovery(&req.path, &addr.to_string()).or_else(|| openapi::v3(&req.path))
+            })
             .flatten()
         {
             (200, doc)

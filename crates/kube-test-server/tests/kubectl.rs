@@ -124,3 +124,83 @@ fn kubectl_lists_gets_watches_and_labels_nodes() {
         s.requests()
     );
 }
+
+/// `kubectl apply -f deploy/`, as a user installs leafvip, against the
+/// fake server: every object is created, and applying again changes
+/// nothing it should not.
+#[test]
+fn kubectl_applies_the_deploy_manifests() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = Server::start();
+    let k = Kubectl::new(&s, "deploy");
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/");
+    let out = k.run(&["apply", "-f", deploy]);
+    for made in [
+        "customresourcedefinition.apiextensions.k8s.io/bgpconfs.network.kubesphere.io created",
+        "customresourcedefinition.apiextensions.k8s.io/bgppeers.network.kubesphere.io created",
+        "customresourcedefinition.apiextensions.k8s.io/eips.network.kubesphere.io created",
+        "namespace/leafvip-system created",
+        "serviceaccount/leafvip created",
+        "clusterrole.rbac.authorization.k8s.io/leafvip created",
+        "clusterrolebinding.rbac.authorization.k8s.io/leafvip created",
+        "configmap/leafvip created",
+        "daemonset.apps/leafvip created",
+    ] {
+        assert!(out.contains(made), "{made}: {out}");
+    }
+    let ds = s
+        .get("apps/v1", "DaemonSet", "leafvip-system", "leafvip")
+        .unwrap();
+    let c = &ds["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(ds["spec"]["template"]["spec"]["hostNetwork"], true);
+    assert_eq!(
+        c["securityContext"]["capabilities"]["add"],
+        json!(["NET_BIND_SERVICE"])
+    );
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(
+        c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"],
+        "spec.nodeName"
+    );
+    let again = k.run(&["apply", "-f", deploy]);
+    assert!(
+        again.contains("daemonset.apps/leafvip unchanged"),
+        "{again}"
+    );
+    // The same objects through the kustomization.
+    let kustomized = k.run(&["apply", "-k", deploy]);
+    assert!(
+        kustomized.contains("daemonset.apps/leafvip unchanged"),
+        "{kustomized}"
+    );
+    // And the CRDs serve objects, v1alpha1 too, with their status.
+    let crd = s
+        .get(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            "bgppeers.network.kubesphere.io",
+        )
+        .unwrap();
+    let versions: Vec<(String, bool, bool)> = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_string(),
+                v["storage"] == true,
+                v["subresources"]["status"].is_object(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("v1alpha2".into(), true, true),
+            ("v1alpha1".into(), false, true)
+        ]
+    );
+}
