@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 # As root on Debian, install the routers and tools the interop tests use.
 need=()
-for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd vtysh:frr kubectl:kubernetes-client tcpdump:tcpdump ip:iproute2 ss:iproute2 curl:curl debootstrap:debootstrap systemd-nspawn:systemd-container; do
+for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd vtysh:frr kubectl:kubernetes-client tcpdump:tcpdump ip:iproute2 ss:iproute2 curl:curl debootstrap:debootstrap systemd-nspawn:systemd-container podman:podman runc:runc; do
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -36,13 +36,18 @@ done
 run -p leafvip --all-targets --all-features
 
 # The package, installed for real: dpkg -i on this machine, then the unit
-# under a real systemd in a container (needs root).
+# under a real systemd in a container; then the container image under
+# podman (needs root).
 if [ "$(id -u)" = 0 ]; then
     echo "==> the .deb: dpkg -i, check, purge; then under systemd in a container"
     command -v cargo-deb >/dev/null || cargo install --locked cargo-deb@3.8.0
     deb=$(dist/deb.sh | tail -1)
     dist/deb.sh --check
     tests/nspawn.sh "$deb"
+    echo "==> the image: deploy/Containerfile built and run by podman against BIRD"
+    read -r bin _ < <(dist/static.sh --features kube,metrics | tail -1)
+    cp "$bin" /var/tmp/leafvip-image-bin
+    tests/container.sh /var/tmp/leafvip-image-bin
 elif [ "${LEAFVIP_REQUIRE_ROOT_TESTS:-}" = 1 ]; then
     echo "the package tests need root (LEAFVIP_REQUIRE_ROOT_TESTS=1)" >&2
     exit 1

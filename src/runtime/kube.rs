@@ -10,7 +10,7 @@
 use crate::labels::Labels;
 use futures_lite::StreamExt;
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PartialObjectMeta};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use std::path::PathBuf;
@@ -79,7 +79,7 @@ async fn client(kubeconfig: Option<PathBuf>) -> Result<Client, String> {
     Client::try_from(config).map_err(|e| format!("cluster client: {e}"))
 }
 
-fn labels_of(n: &Node) -> Labels {
+fn labels_of(n: &PartialObjectMeta<Node>) -> Labels {
     n.metadata
         .labels
         .clone()
@@ -215,9 +215,11 @@ async fn watch_conf(client: Client, tx: async_channel::Sender<KubeEvent>) {
     }
 }
 
-/// This node's own Node object: its labels.
+/// This node's own Node object: its labels, from a metadata-only watch
+/// (PartialObjectMetadata): nothing of the Node's spec or status is sent,
+/// kept or linked in.
 async fn watch_node(node: String, client: Client, tx: async_channel::Sender<KubeEvent>) {
-    let api: Api<Node> = Api::all(client);
+    let api: Api<PartialObjectMeta<Node>> = Api::all(client);
     let config = watcher::Config::default().fields(&format!("metadata.name={node}"));
     let mut events = std::pin::pin!(watcher(api, config));
     // The watcher retries when polled again after an error; the pause in

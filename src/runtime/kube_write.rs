@@ -10,7 +10,7 @@
 //! pause doubling up to 4 s; a newer state for the same object replaces
 //! it, so an outage leaves one write per object, never a backlog.
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
@@ -40,9 +40,20 @@ pub enum KubeCmd {
     },
 }
 
-fn event(kind: &str, name: &str, uid: &str, reason: &str, message: &str, node: &str) -> Event {
+/// A core/v1 Event, as a dynamic object: k8s-openapi's typed Event would
+/// link its whole (de)serializer for one write.
+fn event(
+    kind: &str,
+    name: &str,
+    uid: &str,
+    reason: &str,
+    message: &str,
+    node: &str,
+) -> DynamicObject {
     let now = k8s_openapi::jiff::Timestamp::now();
     let v = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
         "metadata": {
             // Unique per write: several nodes may report the same object.
             "name": format!("{name}.{:x}", now.as_nanosecond()),
@@ -64,7 +75,7 @@ fn event(kind: &str, name: &str, uid: &str, reason: &str, message: &str, node: &
         "reportingComponent": "leafvip",
         "reportingInstance": node,
     });
-    serde_json::from_value(v).unwrap_or_default()
+    serde_json::from_value(v).expect("an object with metadata")
 }
 
 /// Whether a failed write is worth trying again (404: the object is gone).
@@ -75,9 +86,10 @@ fn retry(e: &kube::Error) -> bool {
 /// Writes what the loop sends until the loop goes away.
 pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
     let peers = super::kube::openelb_api(client.clone(), "BgpPeer", "bgppeers");
-    let events: Api<Event> = Api::namespaced(client, "default");
+    let events: Api<DynamicObject> =
+        Api::namespaced_with(client, "default", &ApiResource::erase::<Event>(&()));
     let mut status: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
-    let mut held: VecDeque<Event> = VecDeque::new();
+    let mut held: VecDeque<DynamicObject> = VecDeque::new();
     let mut pause = Duration::from_millis(250);
     loop {
         if status.is_empty() && held.is_empty() {
@@ -137,7 +149,7 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
 fn take(
     c: KubeCmd,
     status: &mut BTreeMap<(String, String), Option<Value>>,
-    held: &mut VecDeque<Event>,
+    held: &mut VecDeque<DynamicObject>,
 ) {
     match c {
         KubeCmd::PeerStatus {
