@@ -102,3 +102,47 @@ fn without_graceful_restart_a_crash_withdraws_at_once() {
         || bird.route(VIP),
     );
 }
+
+/// `[bgp]` applies on reload: a new Graceful Restart time restarts the
+/// session with Cease/Other Configuration Change, and BIRD sees the new
+/// time in the OPEN; a reload that leaves `[bgp]` alone restarts nothing.
+#[test]
+fn a_reload_applies_bgp_settings() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("grreload");
+    let (leaf, host) = rack(&mut lab);
+    let bird = leaf1(&mut lab, &leaf, "");
+    let lv = lab.leafvip(&host, "leafvip", &config("graceful_restart = 120"));
+    wait_for(
+        T,
+        "the route",
+        || held(&bird).then_some(()),
+        || bird.route(VIP),
+    );
+    let caps = || bird.cmd("show protocols all h1").unwrap_or_default();
+    assert!(caps().contains("Restart time: 120"), "{}", caps());
+    let since = bird.up_since("h1");
+    lab.write("leafvip.toml", &config("graceful_restart = 120\n# touched"));
+    lab.proc(lv).signal(Signal::SIGHUP);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        bird.up_since("h1"),
+        since,
+        "an unchanged [bgp] restarts nothing"
+    );
+    lab.write("leafvip.toml", &config("graceful_restart = 77"));
+    lab.proc(lv).signal(Signal::SIGHUP);
+    wait_for(
+        T,
+        "the session again, with the new Restart time",
+        || (bird.established("h1") && caps().contains("Restart time: 77")).then_some(()),
+        || caps() + &lab.log("leafvip"),
+    );
+    assert!(
+        lab.log("leafvip").contains("Other Configuration Change"),
+        "{}",
+        lab.log("leafvip")
+    );
+}
