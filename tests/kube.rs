@@ -120,8 +120,8 @@ fn node_labels_follow_the_node_object_live() {
         "still running"
     );
 
-    // API trouble: a dropped watch, a 410 after compaction, 500s, then the
-    // server down for 30 s. The session and the route stay as they are.
+    // API trouble: a dropped watch, a 410 after compaction, 500s, 429s,
+    // then the server down for 30 s. The session and the route stay as they are.
     let since = extra.up_since("extra").expect("extra up");
     api.compact();
     api.drop_watches();
@@ -129,12 +129,15 @@ fn node_labels_follow_the_node_object_live() {
     api.fail_next(3, 500);
     api.drop_watches();
     std::thread::sleep(Duration::from_secs(1));
+    api.fail_next(3, 429);
+    api.drop_watches();
+    std::thread::sleep(Duration::from_secs(1));
     api.set_down(true);
     std::thread::sleep(Duration::from_secs(30));
     assert_eq!(
         extra.up_since("extra"),
         Some(since),
-        "no flap through a 410, 500s and 30 s down"
+        "no flap through a 410, 500s, 429s and 30 s down"
     );
     assert_eq!(extra.next_hops("192.0.2.200/32"), ["203.0.113.3"]);
     assert!(!bird.established("h1"));
@@ -195,6 +198,7 @@ fn bgp_peers_come_from_openelb_objects() {
     let api = Server::start_in_netns(&host);
     api.put(node("node-1", "leaf1"));
     api.put(bgp_conf(json!({"as": 65100, "routerId": "198.51.100.3",
+                            "listenPort": 17900, "listenAddresses": ["198.51.100.3"],
                             "gracefulRestart": {"enabled": true, "restartTime": 77}})));
     let mut keyed = bgp_peer("leaf1", "198.51.100.1", 65001, "leaf1", "90");
     keyed["spec"]["conf"]["authPassword"] = json!("s3cret");
@@ -230,6 +234,11 @@ fn bgp_peers_come_from_openelb_objects() {
     assert!(
         h1.contains("Restart time: 77"),
         "spec.gracefulRestart from the BgpConf in the OPEN: {h1}"
+    );
+    let listening = support::sh(&format!("ip netns exec {host} ss -Hltn"));
+    assert!(
+        listening.contains("198.51.100.3:17900"),
+        "the BgpConf's listenPort on its listenAddresses: {listening}"
     );
     let log = lab.log("leafvip");
     assert!(
