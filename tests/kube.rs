@@ -197,7 +197,7 @@ fn bgp_peers_come_from_openelb_objects() {
     );
     let api = Server::start_in_netns(&host);
     api.put(node("node-1", "leaf1"));
-    api.put(bgp_conf(json!({"as": 65100, "routerId": "198.51.100.3",
+    api.put(bgp_conf(json!({"as": 65100, "asPerRack": {"r9": 65109}, "routerId": "198.51.100.3",
                             "listenPort": 17900, "listenAddresses": ["198.51.100.3"],
                             "gracefulRestart": {"enabled": true, "restartTime": 77}})));
     let mut keyed = bgp_peer("leaf1", "198.51.100.1", 65001, "leaf1", "90");
@@ -271,9 +271,10 @@ fn bgp_peers_come_from_openelb_objects() {
         .unwrap()
         .contains("BgpPeer broken"));
 
-    // A bad edit of the BgpConf: an Event, and the last good one stays.
+    // A bad edit of the BgpConf: an Event, and the last good one stays
+    // (asPerRack with it).
     let since = bird.up_since("h1").expect("h1 up");
-    api.put(bgp_conf(json!({"as": 23456})));
+    api.put(bgp_conf(json!({"as": 23456, "asPerRack": {"r9": 65109}})));
     wait_for(
         T,
         "a Warning Event on the BgpConf",
@@ -310,6 +311,25 @@ fn bgp_peers_come_from_openelb_objects() {
         "the route is withdrawn"
     );
     assert!(extra.established("extra"), "the other peer is unaffected");
+
+    // The node's OpenELB rack label picks spec.asPerRack's AS, live: the
+    // session restarts with AS 65109, which this leaf, expecting 65100,
+    // refuses.
+    let mut racked = node("node-1", "leaf1");
+    racked["metadata"]["labels"]["openelb.kubesphere.io/rack"] = json!("r9");
+    api.put(racked);
+    wait_for(
+        T,
+        "the OPEN with spec.asPerRack's AS at BIRD",
+        || {
+            extra
+                .cmd("show protocols all extra")
+                .filter(|o| o.contains("Bad peer AS") && !extra.established("extra"))
+                .map(|_| ())
+        },
+        || extra.cmd("show protocols all extra").unwrap_or_default() + &lab.log("leafvip"),
+    );
+    assert_eq!(lab.status_json("leafvip")["asn"], 65109);
 }
 
 /// Two nodes, one BgpPeer that selects both: each writes its own entry of
