@@ -197,9 +197,11 @@ fn bgp_peers_come_from_openelb_objects() {
     );
     let api = Server::start_in_netns(&host);
     api.put(node("node-1", "leaf1"));
-    api.put(bgp_conf(json!({"as": 65100, "asPerRack": {"r9": 65109}, "routerId": "198.51.100.3",
+    api.put(bgp_conf(
+        json!({"as": 65100, "asPerRack": {"r9": 65109}, "routerId": "198.51.100.3",
                             "listenPort": 17900, "listenAddresses": ["198.51.100.3"],
-                            "gracefulRestart": {"enabled": true, "restartTime": 77}})));
+                            "gracefulRestart": {"enabled": true, "restartTime": 77}}),
+    ));
     let mut keyed = bgp_peer("leaf1", "198.51.100.1", 65001, "leaf1", "90");
     keyed["spec"]["conf"]["authPassword"] = json!("s3cret");
     keyed["spec"]["conf"]["localAs"] = json!(65100);
@@ -376,6 +378,8 @@ fn nodes_peer_status_is_written_for_two_nodes_without_lost_updates() {
     api.put(node("node-2", "leaf1"));
     api.put(bgp_conf(json!({"as": 65100})));
     api.put(bgp_peer("leaf1", "198.51.100.1", 65001, "leaf1", "90"));
+    api.put(bgp_peer("broken", "203.0.113.99", 65003, "leaf1", "1"));
+    let mut daemons = Vec::new();
     for (i, (ns, server)) in [(&host, &api), (&host2, &api2)].into_iter().enumerate() {
         let name = format!("node-{}", i + 1);
         let kubeconfig = lab.path(&format!("kubeconfig-{name}"));
@@ -385,7 +389,7 @@ fn nodes_peer_status_is_written_for_two_nodes_without_lost_updates() {
              [[vip]]\nprefix = \"192.0.2.200/32\"\n",
             kubeconfig.display()
         );
-        lab.leafvip(ns, &name, &cfg);
+        daemons.push(lab.leafvip(ns, &name, &cfg));
     }
     let states = || {
         let o = api.get("network.kubesphere.io/v1alpha2", "BgpPeer", "", "leaf1")?;
@@ -444,4 +448,33 @@ fn nodes_peer_status_is_written_for_two_nodes_without_lost_updates() {
         bird.cmd("enable h2").unwrap();
         both("ESTABLISHED");
     }
+    // Both nodes found the broken object: the cluster has one Event.
+    assert!(lab
+        .log("node-2")
+        .contains("BgpPeer broken: spec.timers.config.holdTime"));
+    assert!(lab
+        .log("node-1")
+        .contains("BgpPeer broken: spec.timers.config.holdTime"));
+    assert_eq!(
+        events_about(&api, "broken").len(),
+        1,
+        "{:#?}",
+        api.list("v1", "Event", "default")
+    );
+    // A node that stops takes its entry out; the other's stays.
+    lab.proc(daemons[1])
+        .signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        lab.proc(daemons[1]).wait_exit(T).is_some(),
+        "node-2 stopped"
+    );
+    let o = api
+        .get("network.kubesphere.io/v1alpha2", "BgpPeer", "", "leaf1")
+        .unwrap();
+    let entries = &o["status"]["nodesPeerStatus"];
+    assert!(entries["node-2"].is_null(), "{entries}");
+    assert_eq!(
+        entries["node-1"]["peerState"]["sessionState"],
+        "ESTABLISHED"
+    );
 }

@@ -208,12 +208,41 @@ impl Daemon<'_> {
                 kind,
                 name: o.name.clone(),
                 uid: o.uid.clone(),
+                version: o.version.clone(),
                 reason: "InvalidSpec",
                 message: why.clone(),
                 node: self.node.clone(),
             });
         }
         self.cluster.reported.insert(key, why);
+    }
+
+    /// On shutdown: this node's entries leave the BgpPeers' status (its
+    /// sessions are closing), waiting at most `wait` for the writes.
+    pub(super) async fn withdraw_status(&mut self, wait: Duration) {
+        let Some(tx) = self.cluster.writes.clone() else {
+            return;
+        };
+        let objects: BTreeSet<String> = self.cluster.names.borrow().values().cloned().collect();
+        for object in objects {
+            let _ = tx.try_send(KubeCmd::PeerStatus {
+                object,
+                node: self.node.clone(),
+                status: None,
+            });
+        }
+        let (done, flushed) = async_channel::bounded(1);
+        if tx.try_send(KubeCmd::Flush(done)).is_ok() {
+            futures_lite::future::or(
+                async {
+                    let _ = flushed.recv().await;
+                },
+                async {
+                    Timer::after(wait).await;
+                },
+            )
+            .await;
+        }
     }
 
     /// Fields leafvip does not read are kept by the API server, and said

@@ -24,8 +24,10 @@ const RETRY_MAX: Duration = Duration::from_secs(4);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Object {
     pub name: String,
-    /// For the Events written about it.
+    /// For the Events written about it: every node names an Event about
+    /// one version of one object alike, so the cluster gets one.
     pub uid: String,
+    pub version: String,
     pub spec: serde_json::Value,
 }
 
@@ -34,6 +36,7 @@ impl Object {
         Object {
             name: o.metadata.name.clone().unwrap_or_default(),
             uid: o.metadata.uid.clone().unwrap_or_default(),
+            version: o.metadata.resource_version.clone().unwrap_or_default(),
             spec: o.data["spec"].clone(),
         }
     }

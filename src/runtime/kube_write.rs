@@ -20,17 +20,21 @@ use std::time::Duration;
 const EVENTS_HELD: usize = 64;
 
 /// What the loop asks the cluster thread to write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum KubeCmd {
     /// A Warning Event on an OpenELB object (`kind` BgpPeer or BgpConf).
     Event {
         kind: &'static str,
         name: String,
         uid: String,
+        /// The object's resourceVersion the problem was found in.
+        version: String,
         reason: &'static str,
         message: String,
         node: String,
     },
+    /// Answer once what was asked before has been tried (on shutdown).
+    Flush(async_channel::Sender<()>),
     /// This node's entry in a BgpPeer's `status.nodesPeerStatus`; None
     /// removes it (the peer is no longer this node's).
     PeerStatus {
@@ -42,21 +46,39 @@ pub enum KubeCmd {
 
 /// A core/v1 Event, as a dynamic object: k8s-openapi's typed Event would
 /// link its whole (de)serializer for one write.
-fn event(
-    kind: &str,
-    name: &str,
-    uid: &str,
-    reason: &str,
-    message: &str,
-    node: &str,
-) -> DynamicObject {
+/// FNV-1a, for Event names that every node derives alike.
+fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().flat_map(|p| p.bytes().chain([0])) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// An Event's name: the object's, and a hash of the object's version and
+/// the problem. Every node that finds the same problem in the same
+/// version names it alike, so the first create wins and the others get
+/// 409, which counts as done: one Event per problem, not one per node.
+fn event_name(name: &str, uid: &str, version: &str, message: &str) -> String {
+    format!("{name}.{:016x}", fnv(&[uid, version, message]))
+}
+
+fn event(c: &EventArgs<'_>) -> DynamicObject {
+    let EventArgs {
+        kind,
+        name,
+        uid,
+        version,
+        reason,
+        message,
+        node,
+    } = *c;
     let now = k8s_openapi::jiff::Timestamp::now();
     let v = json!({
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {
-            // Unique per write: several nodes may report the same object.
-            "name": format!("{name}.{:x}", now.as_nanosecond()),
+            "name": event_name(name, uid, version, message),
             "namespace": "default",
         },
         "involvedObject": {
@@ -78,6 +100,17 @@ fn event(
     serde_json::from_value(v).expect("an object with metadata")
 }
 
+#[derive(Clone, Copy)]
+struct EventArgs<'a> {
+    kind: &'a str,
+    name: &'a str,
+    uid: &'a str,
+    version: &'a str,
+    reason: &'a str,
+    message: &'a str,
+    node: &'a str,
+}
+
 /// Whether a failed write is worth trying again (404: the object is gone).
 fn retry(e: &kube::Error) -> bool {
     !matches!(e, kube::Error::Api(s) if s.code == 404 || s.code == 422)
@@ -90,16 +123,17 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
         Api::namespaced_with(client, "default", &ApiResource::erase::<Event>(&()));
     let mut status: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
     let mut held: VecDeque<DynamicObject> = VecDeque::new();
+    let mut flush: Vec<async_channel::Sender<()>> = Vec::new();
     let mut pause = Duration::from_millis(250);
     loop {
         if status.is_empty() && held.is_empty() {
             match rx.recv().await {
-                Ok(c) => take(c, &mut status, &mut held),
+                Ok(c) => take(c, &mut status, &mut held, &mut flush),
                 Err(_) => return,
             }
         }
         while let Ok(c) = rx.try_recv() {
-            take(c, &mut status, &mut held);
+            take(c, &mut status, &mut held, &mut flush);
         }
         let mut failed = false;
         for ((object, node), s) in std::mem::take(&mut status) {
@@ -117,13 +151,18 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
         }
         while let Some(ev) = held.pop_front() {
             if let Err(e) = events.create(&PostParams::default(), &ev).await {
-                if retry(&e) {
+                // 409: another node wrote this very Event first.
+                let written = matches!(&e, kube::Error::Api(s) if s.code == 409);
+                if !written && retry(&e) {
                     tracing::debug!("event: {e}; retrying");
                     failed = true;
                     held.push_front(ev);
                     break;
                 }
             }
+        }
+        for f in flush.drain(..) {
+            let _ = f.try_send(());
         }
         if failed {
             // Wait, but wake for new work: it may replace what failed.
@@ -134,7 +173,7 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
                 },
                 async {
                     if let Ok(c) = rx.recv().await {
-                        take(c, &mut status, &mut held);
+                        take(c, &mut status, &mut held, &mut flush);
                     }
                 },
             )
@@ -150,6 +189,7 @@ fn take(
     c: KubeCmd,
     status: &mut BTreeMap<(String, String), Option<Value>>,
     held: &mut VecDeque<DynamicObject>,
+    flush: &mut Vec<async_channel::Sender<()>>,
 ) {
     match c {
         KubeCmd::PeerStatus {
@@ -163,6 +203,7 @@ fn take(
             kind,
             name,
             uid,
+            version,
             reason,
             message,
             node,
@@ -170,7 +211,36 @@ fn take(
             if held.len() == EVENTS_HELD {
                 held.pop_front();
             }
-            held.push_back(event(kind, &name, &uid, reason, &message, &node));
+            held.push_back(event(&EventArgs {
+                kind,
+                name: &name,
+                uid: &uid,
+                version: &version,
+                reason,
+                message: &message,
+                node: &node,
+            }));
         }
+        KubeCmd::Flush(done) => flush.push(done),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_node_names_one_problem_alike() {
+        let a = event_name("leaf1", "u-1", "42", "spec.conf.peerAs: required");
+        assert_eq!(
+            a,
+            event_name("leaf1", "u-1", "42", "spec.conf.peerAs: required")
+        );
+        assert_ne!(
+            a,
+            event_name("leaf1", "u-1", "43", "spec.conf.peerAs: required")
+        );
+        assert_ne!(a, event_name("leaf1", "u-1", "42", "another problem"));
+        assert!(a.starts_with("leaf1.") && a.len() == "leaf1.".len() + 16);
     }
 }

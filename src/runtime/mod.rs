@@ -471,6 +471,8 @@ impl Daemon<'_> {
 
     async fn shutdown(&mut self) {
         notify::stopping();
+        #[cfg(feature = "kube")]
+        self.withdraw_status(Duration::from_secs(1)).await;
         for h in self.peers.values() {
             let _ = h.tx.try_send(Cmd::Stop {
                 subcode: cease::ADMIN_SHUTDOWN,
