@@ -302,6 +302,20 @@ pub fn as_version(mut obj: Value, t: &Target) -> Value {
 }
 
 /// A list answer with `limit`/`continue` paging by name.
+/// The client asked for metadata only (`Accept: ...;as=PartialObjectMetadata...`),
+/// as kube's metadata watches and `kubectl get` with server-side printing
+/// of metadata do: answer as the API server does, with nothing else.
+pub fn wants_meta(req: &Request) -> bool {
+    req.headers
+        .get("accept")
+        .is_some_and(|a| a.contains("as=PartialObjectMetadata"))
+}
+
+/// An object as a PartialObjectMetadata.
+pub fn meta_only(o: &Value) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": o["metadata"]})
+}
+
 pub fn list(s: &store::Store, t: &Target, req: &Request) -> Value {
     let labels = req.query.get("labelSelector").map_or("", String::as_str);
     let fields = req.query.get("fieldSelector").map_or("", String::as_str);
@@ -332,6 +346,13 @@ pub fn list(s: &store::Store, t: &Target, req: &Request) -> Value {
             .unwrap_or("");
         meta["continue"] = json!(last);
         meta["remainingItemCount"] = json!(all.len() - page.len());
+    }
+    if wants_meta(req) {
+        let items: Vec<Value> = page.iter().map(meta_only).collect();
+        return json!({
+            "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+            "metadata": meta, "items": items
+        });
     }
     json!({
         "kind": format!("{}List", t.kind.kind),

@@ -432,7 +432,12 @@ fn watch_stream(
     let end = Instant::now() + timeout;
     let generation = s.faults.lock().unwrap().generation;
     http::start_chunked(w)?;
-    let event = |kind: &str, obj: Value| json!({"type": kind, "object": api::as_version(obj, t)});
+    let meta = api::wants_meta(req);
+    let event = |kind: &str, obj: Value| {
+        let o = api::as_version(obj, t);
+        let o = if meta { api::meta_only(&o) } else { o };
+        json!({"type": kind, "object": o})
+    };
     let mut st = s.store.lock().unwrap();
     let mut seen: u64 = match req
         .query

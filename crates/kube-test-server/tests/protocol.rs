@@ -171,3 +171,27 @@ fn faults_on_demand() {
     s.set_down(false);
     assert_eq!(request(&s, "GET", "/api/v1/nodes", None).0, 200);
 }
+
+/// A client that asks for metadata only (kube's metadata watches) gets
+/// PartialObjectMetadata, as from the API server: no spec, no status.
+#[test]
+fn metadata_only_lists_carry_metadata_alone() {
+    let s = Server::start();
+    let mut n = node("a", "leaf1");
+    n["status"] = json!({"capacity": {"cpu": "2"}});
+    s.put(n);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET /api/v1/nodes HTTP/1.1\r\nHost: x\r\nAccept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    let list = json_of(&out);
+    assert_eq!(list["kind"], "PartialObjectMetadataList");
+    assert_eq!(list["items"][0]["kind"], "PartialObjectMetadata");
+    assert_eq!(list["items"][0]["metadata"]["labels"]["rack"], "leaf1");
+    assert!(list["items"][0]["status"].is_null(), "{list}");
+}
