@@ -38,6 +38,8 @@ pub struct ClusterState {
     unused: BTreeSet<(String, String)>,
     /// The BgpPeer each object-made peer came from, for status writes.
     names: Rc<RefCell<BTreeMap<IpAddr, String>>>,
+    /// The BgpPeers that hold an entry of this node's.
+    written: Rc<RefCell<BTreeSet<String>>>,
 }
 
 impl Daemon<'_> {
@@ -60,8 +62,13 @@ impl Daemon<'_> {
         };
         let (rx, tx) = kube::start(self.node.clone(), what, k.kubeconfig)?;
         if k.peers_from_crds {
-            let names = self.cluster.names.clone();
-            let task = write_status(self.board.clone(), names, self.node.clone(), tx.clone());
+            let task = write_status(
+                self.board.clone(),
+                self.cluster.names.clone(),
+                self.cluster.written.clone(),
+                self.node.clone(),
+                tx.clone(),
+            );
             self.ex.spawn(task).detach();
         }
         self.cluster.writes = Some(tx);
@@ -223,7 +230,7 @@ impl Daemon<'_> {
         let Some(tx) = self.cluster.writes.clone() else {
             return;
         };
-        let objects: BTreeSet<String> = self.cluster.names.borrow().values().cloned().collect();
+        let objects = std::mem::take(&mut *self.cluster.written.borrow_mut());
         for object in objects {
             let _ = tx.try_send(KubeCmd::PeerStatus {
                 object,
@@ -314,6 +321,7 @@ fn shape(v: &Value) -> (Value, Value, Value) {
 async fn write_status(
     board: Rc<RefCell<Board>>,
     names: Rc<RefCell<BTreeMap<IpAddr, String>>>,
+    written: Rc<RefCell<BTreeSet<String>>>,
     node: String,
     tx: async_channel::Sender<KubeCmd>,
 ) {
@@ -343,6 +351,7 @@ async fn write_status(
                 status: None,
             };
             if tx.try_send(cmd).is_ok() {
+                written.borrow_mut().remove(&object);
                 last.remove(&object);
             }
         }
@@ -356,6 +365,7 @@ async fn write_status(
                 status: Some(v.clone()),
             };
             if tx.try_send(cmd).is_ok() {
+                written.borrow_mut().insert(object.clone());
                 last.insert(object, v);
             }
         }

@@ -166,18 +166,28 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
         }
         if failed {
             // Wait, but wake for new work: it may replace what failed.
+            // A closed channel means the daemon is exiting: stop, rather
+            // than find it closed again at once and spin.
             let wait = tokio::time::sleep(pause);
-            futures_lite::future::or(
+            let closed = futures_lite::future::or(
                 async {
                     wait.await;
+                    false
                 },
                 async {
-                    if let Ok(c) = rx.recv().await {
-                        take(c, &mut status, &mut held, &mut flush);
+                    match rx.recv().await {
+                        Ok(c) => {
+                            take(c, &mut status, &mut held, &mut flush);
+                            false
+                        }
+                        Err(_) => true,
                     }
                 },
             )
             .await;
+            if closed {
+                return;
+            }
             pause = (pause * 2).min(Duration::from_secs(4));
         } else {
             pause = Duration::from_millis(250);
