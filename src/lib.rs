@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod keys;
 pub mod kube_config;
 pub mod labels;
+pub mod lb;
 pub mod logging;
 pub mod openelb;
 pub mod plan;

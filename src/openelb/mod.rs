@@ -7,6 +7,7 @@
 mod conf;
 mod peer;
 
+use crate::labels::{LabelSelector, Operator, Requirement};
 pub use conf::{bgp_conf, USED as CONF_USED};
 pub use peer::{bgp_peer, USED as PEER_USED};
 use serde_json::Value;
@@ -45,6 +46,59 @@ fn ip<T: std::str::FromStr>(v: &Value, field: &str) -> Result<Option<T>, String>
             .map_err(|_| format!("{field} {}: not an IP address", crate::quote::quoted(s))),
         other => Err(format!("{field}: an address, not {other}")),
     }
+}
+
+/// A Kubernetes LabelSelector (matchLabels, matchExpressions) at `field`.
+pub fn label_selector(v: &Value, field: &str) -> Result<LabelSelector, String> {
+    let mut s = LabelSelector::default();
+    if let Some(m) = v["matchLabels"].as_object() {
+        for (k, val) in m {
+            let val = val
+                .as_str()
+                .ok_or(format!("{field}.matchLabels: values are strings"))?;
+            s.match_labels.insert(k.clone(), val.to_string());
+        }
+    }
+    for (i, e) in v["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let field = format!("{field}.matchExpressions[{i}]");
+        let operator = match e["operator"].as_str() {
+            Some("In") => Operator::In,
+            Some("NotIn") => Operator::NotIn,
+            Some("Exists") => Operator::Exists,
+            Some("DoesNotExist") => Operator::DoesNotExist,
+            other => {
+                return Err(format!(
+                    "{field}.operator {other:?}: In, NotIn, Exists or DoesNotExist"
+                ))
+            }
+        };
+        let values = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or(format!("{field}.values: strings"))
+            })
+            .collect::<Result<_, _>>()?;
+        let key = e["key"]
+            .as_str()
+            .ok_or(format!("{field}.key: required"))?
+            .to_string();
+        s.match_expressions.push(Requirement {
+            key,
+            operator,
+            values,
+        });
+    }
+    s.validate().map_err(|e| format!("{field}: {e}"))?;
+    Ok(s)
 }
 
 /// Every field under `spec` that leafvip does not read, as a path

@@ -3,7 +3,6 @@
 use super::{ip, small};
 use crate::config::{FamilyName, PeerConfig};
 use crate::keys::Md5Key;
-use crate::labels::{LabelSelector, Operator, Requirement};
 use leafvip_bgp::wire::Family;
 use serde_json::Value;
 
@@ -30,62 +29,6 @@ pub const USED: &[&str] = &[
     "spec.config.peerAs",
     "spec.addPaths.sendMax",
 ];
-
-fn selector(v: &Value) -> Result<Option<LabelSelector>, String> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    let mut s = LabelSelector::default();
-    if let Some(m) = v["matchLabels"].as_object() {
-        for (k, val) in m {
-            let val = val
-                .as_str()
-                .ok_or("spec.nodeSelector.matchLabels: values are strings")?;
-            s.match_labels.insert(k.clone(), val.to_string());
-        }
-    }
-    for (i, e) in v["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let field = format!("spec.nodeSelector.matchExpressions[{i}]");
-        let operator = match e["operator"].as_str() {
-            Some("In") => Operator::In,
-            Some("NotIn") => Operator::NotIn,
-            Some("Exists") => Operator::Exists,
-            Some("DoesNotExist") => Operator::DoesNotExist,
-            other => {
-                return Err(format!(
-                    "{field}.operator {other:?}: In, NotIn, Exists or DoesNotExist"
-                ))
-            }
-        };
-        let values = e["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or(format!("{field}.values: strings"))
-            })
-            .collect::<Result<_, _>>()?;
-        let key = e["key"]
-            .as_str()
-            .ok_or(format!("{field}.key: required"))?
-            .to_string();
-        s.match_expressions.push(Requirement {
-            key,
-            operator,
-            values,
-        });
-    }
-    s.validate()
-        .map_err(|e| format!("spec.nodeSelector: {e}"))?;
-    Ok(Some(s))
-}
 
 fn families(v: &Value) -> Result<(Vec<FamilyName>, Option<u8>), String> {
     let mut out = Vec::new();
@@ -181,7 +124,10 @@ fn read(spec: &Value) -> Result<PeerConfig, String> {
         families,
         add_paths_send_max: send_max.unwrap_or(16),
         description: conf["description"].as_str().map(str::to_string),
-        node_selector: selector(&spec["nodeSelector"])?,
+        node_selector: match &spec["nodeSelector"] {
+            Value::Null => None,
+            v => Some(super::label_selector(v, "spec.nodeSelector")?),
+        },
     })
 }
 

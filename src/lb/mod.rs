@@ -1,0 +1,9 @@
+//! LoadBalancer Services (cluster mode): OpenELB's Eip pools and
+//! annotations, one allocator, and which Service addresses this node
+//! announces. Pure, like `openelb`: objects in, decisions out; the
+//! cluster thread (`runtime/kube_lb.rs`) feeds it and writes the results.
+pub mod alloc;
+pub mod announce;
+pub mod lease;
+pub mod pool;
+pub mod service;

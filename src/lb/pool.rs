@@ -1,0 +1,281 @@
+//! OpenELB's Eip (`network.kubesphere.io`) read as an address pool. Pure:
+//! the object in, the pool or the field that is wrong out.
+//!
+//! `spec.address` is one address, a CIDR (every address in it, as OpenELB
+//! counts them) or a range `first-last`, of one family. Only
+//! `spec.protocol: bgp` (or none) is served; `layer2` and `vip` are refused
+//! with a reason until leafvip has them.
+use crate::labels::{LabelSelector, Labels};
+use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The annotation that marks the default pool, as OpenELB's.
+pub const DEFAULT_ANNOTATION: &str = "eip.openelb.kubesphere.io/is-default-eip";
+
+/// Addresses `first..=last` of one family, as integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    V4 { first: u32, last: u32 },
+    V6 { first: u128, last: u128 },
+}
+
+impl Range {
+    pub fn is_v4(&self) -> bool {
+        matches!(self, Range::V4 { .. })
+    }
+
+    pub fn contains(&self, a: IpAddr) -> bool {
+        match (self, a) {
+            (Range::V4 { first, last }, IpAddr::V4(a)) => (*first..=*last).contains(&u32::from(a)),
+            (Range::V6 { first, last }, IpAddr::V6(a)) => (*first..=*last).contains(&u128::from(a)),
+            _ => false,
+        }
+    }
+
+    /// How many addresses, saturating (a /0 of IPv6 does not fit a u128).
+    pub fn size(&self) -> u128 {
+        match self {
+            Range::V4 { first, last } => u128::from(last - first) + 1,
+            Range::V6 { first, last } => (last - first).saturating_add(1),
+        }
+    }
+
+    pub fn first(&self) -> IpAddr {
+        self.nth(0).expect("a range is never empty")
+    }
+
+    pub fn last(&self) -> IpAddr {
+        match self {
+            Range::V4 { last, .. } => IpAddr::V4(Ipv4Addr::from(*last)),
+            Range::V6 { last, .. } => IpAddr::V6(Ipv6Addr::from(*last)),
+        }
+    }
+
+    /// The `i`th address, if the range has one.
+    pub fn nth(&self, i: u128) -> Option<IpAddr> {
+        match self {
+            Range::V4 { first, last } => {
+                let a = u128::from(*first) + i;
+                (a <= u128::from(*last)).then(|| IpAddr::V4(Ipv4Addr::from(a as u32)))
+            }
+            Range::V6 { first, last } => {
+                let a = first.checked_add(i)?;
+                (a <= *last).then(|| IpAddr::V6(Ipv6Addr::from(a)))
+            }
+        }
+    }
+
+    /// Whether two ranges share an address.
+    pub fn overlaps(&self, o: &Range) -> bool {
+        match (self, o) {
+            (Range::V4 { first: a, last: b }, Range::V4 { first: c, last: d }) => a <= d && c <= b,
+            (Range::V6 { first: a, last: b }, Range::V6 { first: c, last: d }) => a <= d && c <= b,
+            _ => false,
+        }
+    }
+}
+
+fn addr(s: &str) -> Option<IpAddr> {
+    s.trim().parse().ok()
+}
+
+/// `spec.address`: an address, a CIDR or `first-last`.
+pub fn range(s: &str) -> Result<Range, String> {
+    let bad = || {
+        format!(
+            "spec.address {}: an address, a CIDR or a range first-last of one family",
+            crate::quote::quoted(s)
+        )
+    };
+    let (first, last) = if let Some((a, len)) = s.split_once('/') {
+        let a = addr(a).ok_or_else(bad)?;
+        let len: u32 = len.trim().parse().map_err(|_| bad())?;
+        match a {
+            IpAddr::V4(a) if len <= 32 => {
+                let host = u32::MAX.checked_shr(len).unwrap_or(0);
+                let net = u32::from(a) & !host;
+                return Ok(Range::V4 {
+                    first: net,
+                    last: net | host,
+                });
+            }
+            IpAddr::V6(a) if len <= 128 => {
+                let host = u128::MAX.checked_shr(len).unwrap_or(0);
+                let net = u128::from(a) & !host;
+                return Ok(Range::V6 {
+                    first: net,
+                    last: net | host,
+                });
+            }
+            _ => return Err(bad()),
+        }
+    } else if let Some((a, b)) = s.split_once('-') {
+        (addr(a).ok_or_else(bad)?, addr(b).ok_or_else(bad)?)
+    } else {
+        let a = addr(s).ok_or_else(bad)?;
+        (a, a)
+    };
+    match (first, last) {
+        (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => Ok(Range::V4 {
+            first: a.into(),
+            last: b.into(),
+        }),
+        (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => Ok(Range::V6 {
+            first: a.into(),
+            last: b.into(),
+        }),
+        _ => Err(bad()),
+    }
+}
+
+/// An Eip as leafvip serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    pub name: String,
+    pub range: Range,
+    pub disabled: bool,
+    /// `spec.namespaces`; with `namespace_selector`, both empty: every namespace.
+    pub namespaces: Vec<String>,
+    pub namespace_selector: Option<LabelSelector>,
+    /// `spec.priority`: among pools that may serve a Service, the lowest
+    /// number is tried first.
+    pub priority: i64,
+    /// The annotation `eip.openelb.kubesphere.io/is-default-eip: "true"`.
+    pub default: bool,
+}
+
+impl Pool {
+    /// Whether a Service in namespace `ns` (with these labels) may use it.
+    pub fn allows(&self, ns: &str, ns_labels: &Labels) -> bool {
+        if self.namespaces.is_empty() && self.namespace_selector.is_none() {
+            return true;
+        }
+        self.namespaces.iter().any(|n| n == ns)
+            || self
+                .namespace_selector
+                .as_ref()
+                .is_some_and(|s| s.matches(ns_labels).is_ok())
+    }
+}
+
+/// An Eip object (its metadata and spec) as a pool. `name` names it in errors.
+pub fn eip(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
+    read(name, annotations, spec).map_err(|e| format!("Eip {name}: {e}"))
+}
+
+fn read(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
+    let address = spec["address"].as_str().ok_or("spec.address: required")?;
+    let range = range(address)?;
+    match spec["protocol"].as_str().unwrap_or("bgp") {
+        "bgp" | "" => {}
+        p @ ("layer2" | "vip") => {
+            return Err(format!(
+                "spec.protocol {p}: leafvip serves bgp pools only (layer 2 is not built yet)"
+            ))
+        }
+        p => {
+            return Err(format!(
+                "spec.protocol {}: bgp, layer2 or vip",
+                crate::quote::quoted(p)
+            ))
+        }
+    }
+    let namespaces = spec["namespaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            n.as_str()
+                .map(str::to_string)
+                .ok_or("spec.namespaces: names")
+        })
+        .collect::<Result<_, _>>()?;
+    let namespace_selector = match &spec["namespaceSelector"] {
+        Value::Null => None,
+        v => Some(crate::openelb::label_selector(v, "spec.namespaceSelector")?),
+    };
+    let priority = match &spec["priority"] {
+        Value::Null => 0,
+        v => v.as_i64().ok_or("spec.priority: a whole number")?,
+    };
+    Ok(Pool {
+        name: name.to_string(),
+        range,
+        disabled: spec["disable"].as_bool().unwrap_or(false),
+        namespaces,
+        namespace_selector,
+        priority,
+        default: annotations[DEFAULT_ANNOTATION].as_str() == Some("true"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn addresses_cidrs_and_ranges() {
+        let r = range("192.0.2.16/30").unwrap();
+        assert_eq!(
+            (r.first().to_string(), r.last().to_string()),
+            ("192.0.2.16".into(), "192.0.2.19".into())
+        );
+        assert_eq!(r.size(), 4);
+        let r = range("192.0.2.10-192.0.2.12").unwrap();
+        assert_eq!(r.nth(2).unwrap().to_string(), "192.0.2.12");
+        assert_eq!(r.nth(3), None);
+        let r = range("2001:db8::/126").unwrap();
+        assert_eq!((r.size(), r.is_v4()), (4, false));
+        assert!(r.contains("2001:db8::3".parse().unwrap()));
+        assert_eq!(range("192.0.2.7").unwrap().size(), 1);
+        assert!(range("2001:db8::/0").unwrap().size() == u128::MAX);
+        for bad in [
+            "192.0.2.12-192.0.2.10",
+            "192.0.2.1-2001:db8::1",
+            "192.0.2.0/33",
+            "leaf",
+            "",
+        ] {
+            assert!(range(bad).is_err(), "{bad}");
+        }
+        assert!(range("192.0.2.0/30")
+            .unwrap()
+            .overlaps(&range("192.0.2.3-192.0.2.9").unwrap()));
+        assert!(!range("192.0.2.0/30")
+            .unwrap()
+            .overlaps(&range("192.0.2.4").unwrap()));
+    }
+
+    #[test]
+    fn an_openelb_eip_reads_as_a_pool() {
+        let ann = json!({DEFAULT_ANNOTATION: "true"});
+        let p = eip(
+            "pool",
+            &ann,
+            &json!({"address": "192.0.2.0/28", "protocol": "bgp",
+                                          "namespaces": ["web"], "priority": 5}),
+        )
+        .unwrap();
+        assert!(p.default && !p.disabled && p.priority == 5);
+        assert!(p.allows("web", &Labels::new()) && !p.allows("db", &Labels::new()));
+        let e = eip(
+            "l2",
+            &json!({}),
+            &json!({"address": "192.0.2.1", "protocol": "layer2"}),
+        );
+        assert_eq!(
+            e.unwrap_err(),
+            "Eip l2: spec.protocol layer2: leafvip serves bgp pools only (layer 2 is not built yet)"
+        );
+        let sel = eip(
+            "sel",
+            &json!({}),
+            &json!({"address": "192.0.2.1",
+            "namespaceSelector": {"matchLabels": {"team": "a"}}}),
+        )
+        .unwrap();
+        let team: Labels = [("team".to_string(), "a".to_string())].into();
+        assert!(sel.allows("x", &team) && !sel.allows("x", &Labels::new()));
+    }
+}

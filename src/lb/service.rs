@@ -1,0 +1,143 @@
+//! A Service of type LoadBalancer, pruned to what leafvip uses: whether it
+//! is ours, which pool and address it asks for, which families, its
+//! traffic policy, and the addresses its status holds. Pure: the object's
+//! JSON in, a [`Svc`] out; nothing else of the object is kept.
+use serde_json::Value;
+use std::net::IpAddr;
+
+/// Our `spec.loadBalancerClass`.
+pub const CLASS: &str = "leafvip/bgp";
+/// OpenELB's annotation that makes a Service its own, and its value.
+pub const OPENELB_ANNOTATION: &str = "lb.kubesphere.io/v1alpha1";
+/// Picks the pool (Eip name; for dual stack, a comma-separated pair).
+pub const POOL_ANNOTATION: &str = "eip.openelb.kubesphere.io/v1alpha2";
+/// Asks for an address (for dual stack, a comma-separated pair).
+pub const IP_ANNOTATION: &str = "eip.openelb.kubesphere.io/v1alpha1";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Svc {
+    /// `namespace/name`.
+    pub key: String,
+    pub namespace: String,
+    pub uid: String,
+    /// `metadata.creationTimestamp` (RFC 3339, so it sorts as text): the
+    /// older of two Services claiming one address keeps it.
+    pub created: String,
+    /// Type LoadBalancer, and OpenELB's annotation or our class.
+    pub ours: bool,
+    /// The families it wants an address of, IPv4 first when both.
+    pub v4: bool,
+    pub v6: bool,
+    pub pools: Vec<String>,
+    pub requested: Vec<IpAddr>,
+    /// `status.loadBalancer.ingress[].ip`.
+    pub current: Vec<IpAddr>,
+    /// `externalTrafficPolicy: Local`.
+    pub local: bool,
+}
+
+fn list(v: &Value) -> Vec<String> {
+    v.as_str()
+        .into_iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A Service object as leafvip reads it; `None` when it is not of type
+/// LoadBalancer at all.
+pub fn svc(o: &Value) -> Option<Svc> {
+    let meta = &o["metadata"];
+    let spec = &o["spec"];
+    if spec["type"].as_str() != Some("LoadBalancer") {
+        return None;
+    }
+    let ann = &meta["annotations"];
+    let ours = ann[OPENELB_ANNOTATION].as_str() == Some("openelb")
+        || spec["loadBalancerClass"].as_str() == Some(CLASS);
+    let families: Vec<&str> = spec["ipFamilies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let dual = matches!(
+        spec["ipFamilyPolicy"].as_str(),
+        Some("PreferDualStack" | "RequireDualStack")
+    );
+    let (mut v4, mut v6) = match families.first() {
+        Some(&"IPv6") => (false, true),
+        _ => (true, false),
+    };
+    if dual {
+        v4 |= families.contains(&"IPv4");
+        v6 |= families.contains(&"IPv6");
+    }
+    let mut requested: Vec<IpAddr> = list(&ann[IP_ANNOTATION])
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    if let Some(ip) = spec["loadBalancerIP"].as_str().and_then(|s| s.parse().ok()) {
+        if !requested.contains(&ip) {
+            requested.push(ip);
+        }
+    }
+    let current = o["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["ip"].as_str()?.parse().ok())
+        .collect();
+    let namespace = meta["namespace"].as_str().unwrap_or("default").to_string();
+    Some(Svc {
+        key: format!("{namespace}/{}", meta["name"].as_str().unwrap_or_default()),
+        namespace,
+        uid: meta["uid"].as_str().unwrap_or_default().to_string(),
+        created: meta["creationTimestamp"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        ours,
+        v4,
+        v6,
+        pools: list(&ann[POOL_ANNOTATION]),
+        requested,
+        current,
+        local: spec["externalTrafficPolicy"].as_str() == Some("Local"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_service_reads_pruned() {
+        let o = json!({
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u1",
+                         "creationTimestamp": "2026-11-30T10:00:00Z",
+                         "annotations": {OPENELB_ANNOTATION: "openelb", POOL_ANNOTATION: "v4pool, v6pool",
+                                         IP_ANNOTATION: "192.0.2.10"}},
+            "spec": {"type": "LoadBalancer", "ipFamilyPolicy": "RequireDualStack",
+                     "ipFamilies": ["IPv6", "IPv4"], "externalTrafficPolicy": "Local",
+                     "loadBalancerIP": "2001:db8::10", "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}
+        });
+        let s = svc(&o).unwrap();
+        assert_eq!(s.key, "shop/web");
+        assert!(s.ours && s.v4 && s.v6 && s.local);
+        assert_eq!(s.pools, ["v4pool", "v6pool"]);
+        assert_eq!(s.requested.len(), 2);
+        assert_eq!(s.current, ["192.0.2.10".parse::<IpAddr>().unwrap()]);
+        let class = json!({"metadata": {"name": "a"}, "spec": {"type": "LoadBalancer", "loadBalancerClass": CLASS}});
+        let c = svc(&class).unwrap();
+        assert!(c.ours && c.v4 && !c.v6 && !c.local);
+        assert_eq!(c.key, "default/a");
+        let other = json!({"metadata": {"name": "a"}, "spec": {"type": "LoadBalancer"}});
+        assert!(!svc(&other).unwrap().ours);
+        assert!(svc(&json!({"metadata": {"name": "a"}, "spec": {"type": "ClusterIP"}})).is_none());
+    }
+}
