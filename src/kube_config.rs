@@ -4,6 +4,8 @@
 //! [kubernetes]
 //! node_labels = true          # this node's labels from its Node object, live
 //! peers_from_crds = true      # peers from OpenELB's BgpPeer objects too
+//! services = true             # LoadBalancer Services and Eip pools (crate::lb)
+//! lease_namespace = "leafvip-system"  # where the allocator's Lease lives
 //! kubeconfig = "/path/config" # else KUBECONFIG, ~/.kube/config, in-cluster
 //! ```
 //! On a shared key the host's own config wins over the Node object: the
@@ -18,6 +20,10 @@ pub struct KubernetesConfig {
     pub node_labels: bool,
     /// Peers from OpenELB's BgpPeer objects, beside the `[[peer]]` tables.
     pub peers_from_crds: bool,
+    /// LoadBalancer Services: allocate from Eips (on the Lease holder) and
+    /// announce their addresses.
+    pub services: bool,
+    pub lease_namespace: String,
     pub kubeconfig: Option<PathBuf>,
 }
 
@@ -31,10 +37,21 @@ impl FromValue for KubernetesConfig {
                     .into(),
             });
         }
-        let t = Table::value(v, &["node_labels", "peers_from_crds", "kubeconfig"])?;
+        let t = Table::value(
+            v,
+            &[
+                "node_labels",
+                "peers_from_crds",
+                "services",
+                "lease_namespace",
+                "kubeconfig",
+            ],
+        )?;
         Ok(KubernetesConfig {
             node_labels: t.or("node_labels", true)?,
             peers_from_crds: t.or("peers_from_crds", true)?,
+            services: t.or("services", true)?,
+            lease_namespace: t.or("lease_namespace", "leafvip-system".to_string())?,
             kubeconfig: t.get("kubeconfig")?,
         })
     }

@@ -65,6 +65,10 @@ pub struct Cluster {
     pub bgp_peers_used: usize,
     /// The problems of the objects left out, one line each.
     pub invalid: Vec<String>,
+    /// Service addresses this node announces, and (up to 64) Services
+    /// with an address it does not, with why.
+    pub service_addresses: usize,
+    pub services_not_announced: Vec<String>,
 }
 
 /// The last reload: when it finished (Unix seconds), and what started it
@@ -329,6 +333,14 @@ impl Status {
             );
             for why in &c.invalid {
                 let _ = writeln!(o, "    INVALID: {why}");
+            }
+            let _ = writeln!(
+                o,
+                "    Service addresses announced here: {}",
+                c.service_addresses
+            );
+            for why in &c.services_not_announced {
+                let _ = writeln!(o, "    not announced: {why}");
             }
         }
         if self.refused_connections + self.accept_errors > 0 {

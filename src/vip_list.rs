@@ -27,6 +27,27 @@ pub struct VipList {
 
 pub type Vips = Arc<VipList>;
 
+impl VipList {
+    /// This list and `extra` (addresses of LoadBalancer Services: next hop
+    /// self, default attributes); a prefix already here keeps its settings.
+    pub fn with_extra(&self, extra: &[Prefix]) -> VipList {
+        let mut b = Builder::with_capacity(self.entries.len() + extra.len());
+        b.list.hops = self.hops.clone();
+        b.list.attrs = self.attrs.clone();
+        if b.list.attrs.is_empty() {
+            b.list.attrs.push(Arc::new(RouteAttrs::default()));
+        }
+        b.list.entries.extend_from_slice(&self.entries);
+        for p in extra.iter().filter(|p| self.get(p).is_none()) {
+            b.push(*p, NextHopSpec::SelfAddress);
+        }
+        let e = &mut b.list.entries;
+        e.sort_unstable_by_key(|e| e.prefix);
+        e.dedup_by_key(|e| e.prefix);
+        b.list
+    }
+}
+
 /// One VIP as the plan reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VipPlan<'a> {
@@ -172,5 +193,18 @@ mod tests {
         b.push("192.0.2.1/32".parse().unwrap(), hop);
         b.push("192.0.2.1/32".parse().unwrap(), NextHopSpec::SelfAddress);
         assert_eq!(b.finish(), Err(Duplicate("192.0.2.1/32".parse().unwrap())));
+        let both = l.with_extra(&[
+            "192.0.2.9/32".parse().unwrap(),
+            "192.0.2.2/32".parse().unwrap(),
+        ]);
+        assert_eq!(both.len(), 4);
+        assert_eq!(
+            both.get(&"192.0.2.2/32".parse().unwrap()).unwrap().next_hop,
+            hop
+        );
+        assert_eq!(
+            both.get(&"192.0.2.9/32".parse().unwrap()).unwrap().next_hop,
+            NextHopSpec::SelfAddress
+        );
     }
 }

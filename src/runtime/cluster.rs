@@ -22,6 +22,9 @@ use std::rc::Rc;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
+/// Services not announced here that status lists, at most.
+const SHOWN_NOT_ANNOUNCED: usize = 64;
+
 /// How often this node's sessions are compared with what it last wrote.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
 
@@ -52,13 +55,14 @@ impl Daemon<'_> {
             .cfg
             .kubernetes
             .clone()
-            .filter(|k| k.node_labels || k.peers_from_crds)
+            .filter(|k| k.node_labels || k.peers_from_crds || k.services)
         else {
             return Ok(None);
         };
         let what = kube::Watch {
             node_labels: k.node_labels,
             peers: k.peers_from_crds,
+            services: k.services.then(|| k.lease_namespace.clone()),
         };
         let (rx, tx) = kube::start(self.node.clone(), what, k.kubeconfig)?;
         if k.peers_from_crds {
@@ -105,6 +109,32 @@ impl Daemon<'_> {
                 self.crd_peers = self.peers_from_objects(objects);
                 self.note_objects(n);
                 self.replan();
+            }
+            KubeEvent::Services { addrs, not } => {
+                let vips: Vec<leafvip_bgp::wire::Prefix> = addrs
+                    .iter()
+                    .filter_map(|a| {
+                        leafvip_bgp::wire::Prefix::new(*a, if a.is_ipv4() { 32 } else { 128 })
+                    })
+                    .collect();
+                {
+                    let mut b = self.board.borrow_mut();
+                    let c = b.base.cluster.get_or_insert_with(Default::default);
+                    c.service_addresses = vips.len();
+                    c.services_not_announced = not
+                        .iter()
+                        .take(SHOWN_NOT_ANNOUNCED)
+                        .map(|(k, why)| format!("{k}: {why}"))
+                        .collect();
+                }
+                if vips != self.service_vips {
+                    info!(
+                        addresses = vips.len(),
+                        "Service addresses to announce changed"
+                    );
+                    self.service_vips = vips;
+                    self.replan();
+                }
             }
             KubeEvent::Conf(o) => {
                 self.conf_from_object(o);
@@ -213,6 +243,7 @@ impl Daemon<'_> {
         if let Some(tx) = &self.cluster.writes {
             let _ = tx.try_send(KubeCmd::Event {
                 kind,
+                namespace: String::new(),
                 name: o.name.clone(),
                 uid: o.uid.clone(),
                 version: o.version.clone(),

@@ -51,6 +51,12 @@ pub enum KubeEvent {
     Peers(Vec<Object>),
     /// The BgpConf named `default`; None when there is none.
     Conf(Option<Object>),
+    /// The Service addresses this node announces, and the Services with
+    /// an address it does not announce, with why (`crate::lb::announce`).
+    Services {
+        addrs: Vec<std::net::IpAddr>,
+        not: Vec<(String, String)>,
+    },
     /// A list or watch failed; the watcher retries with backoff.
     Error(String),
 }
@@ -96,8 +102,12 @@ async fn watch(
     what: Watch,
     kubeconfig: Option<PathBuf>,
     tx: async_channel::Sender<KubeEvent>,
-    writes: async_channel::Receiver<super::kube_write::KubeCmd>,
+    (wtx, writes): (
+        async_channel::Sender<super::kube_write::KubeCmd>,
+        async_channel::Receiver<super::kube_write::KubeCmd>,
+    ),
 ) {
+    let node_name = node.clone();
     let client = match client(kubeconfig).await {
         Ok(c) => c,
         Err(e) => {
@@ -119,15 +129,26 @@ async fn watch(
             .await;
         }
     };
+    let services = async {
+        if let Some(ns) = what.services.clone() {
+            super::kube_lb::run(client.clone(), node_name, ns, tx.clone(), wtx).await
+        }
+    };
     let write = super::kube_write::run(client.clone(), writes);
-    futures_lite::future::zip(futures_lite::future::zip(labels, crds), write).await;
+    futures_lite::future::zip(
+        futures_lite::future::zip(labels, crds),
+        futures_lite::future::zip(services, write),
+    )
+    .await;
 }
 
 /// What to watch.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Watch {
     pub node_labels: bool,
     pub peers: bool,
+    /// LoadBalancer Services, with the Lease in this namespace.
+    pub services: Option<String>,
 }
 
 /// Sleeps after a failed list or watch; the pause doubles up to RETRY_MAX.
@@ -267,7 +288,10 @@ pub fn start(
         .map_err(|e| format!("tokio runtime: {e}"))?;
     std::thread::Builder::new()
         .name("leafvip-kube".into())
-        .spawn(move || rt.block_on(watch(node, what, kubeconfig, tx, wrx)))
+        .spawn({
+            let wtx = wtx.clone();
+            move || rt.block_on(watch(node, what, kubeconfig, tx, (wtx, wrx)))
+        })
         .map_err(|e| format!("cluster thread: {e}"))?;
     Ok((rx, wtx))
 }

@@ -25,6 +25,8 @@ pub enum KubeCmd {
     /// A Warning Event on an OpenELB object (`kind` BgpPeer or BgpConf).
     Event {
         kind: &'static str,
+        /// Empty for cluster-scoped objects (their Events go to `default`).
+        namespace: String,
         name: String,
         uid: String,
         /// The object's resourceVersion the problem was found in.
@@ -66,6 +68,7 @@ fn event_name(name: &str, uid: &str, version: &str, message: &str) -> String {
 fn event(c: &EventArgs<'_>) -> DynamicObject {
     let EventArgs {
         kind,
+        namespace,
         name,
         uid,
         version,
@@ -79,12 +82,16 @@ fn event(c: &EventArgs<'_>) -> DynamicObject {
         "kind": "Event",
         "metadata": {
             "name": event_name(name, uid, version, message),
-            "namespace": "default",
+            "namespace": event_namespace(namespace),
         },
         "involvedObject": {
-            "apiVersion": format!("network.kubesphere.io/{}", super::kube::VERSION),
+            "apiVersion": match kind {
+                "Service" => "v1".to_string(),
+                _ => format!("network.kubesphere.io/{}", super::kube::VERSION),
+            },
             "kind": kind,
             "name": name,
+            "namespace": (!namespace.is_empty()).then_some(namespace),
             "uid": uid,
         },
         "reason": reason,
@@ -100,9 +107,19 @@ fn event(c: &EventArgs<'_>) -> DynamicObject {
     serde_json::from_value(v).expect("an object with metadata")
 }
 
+/// Where an Event about an object goes: its namespace, or `default`.
+fn event_namespace(ns: &str) -> &str {
+    if ns.is_empty() {
+        "default"
+    } else {
+        ns
+    }
+}
+
 #[derive(Clone, Copy)]
 struct EventArgs<'a> {
     kind: &'a str,
+    namespace: &'a str,
     name: &'a str,
     uid: &'a str,
     version: &'a str,
@@ -119,8 +136,7 @@ fn retry(e: &kube::Error) -> bool {
 /// Writes what the loop sends until the loop goes away.
 pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
     let peers = super::kube::openelb_api(client.clone(), "BgpPeer", "bgppeers");
-    let events: Api<DynamicObject> =
-        Api::namespaced_with(client, "default", &ApiResource::erase::<Event>(&()));
+    let event_api = ApiResource::erase::<Event>(&());
     let mut status: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
     let mut held: VecDeque<DynamicObject> = VecDeque::new();
     let mut flush: Vec<async_channel::Sender<()>> = Vec::new();
@@ -150,6 +166,8 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
             }
         }
         while let Some(ev) = held.pop_front() {
+            let ns = ev.metadata.namespace.clone().unwrap_or_default();
+            let events: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &event_api);
             if let Err(e) = events.create(&PostParams::default(), &ev).await {
                 // 409: another node wrote this very Event first.
                 let written = matches!(&e, kube::Error::Api(s) if s.code == 409);
@@ -211,6 +229,7 @@ fn take(
         }
         KubeCmd::Event {
             kind,
+            namespace,
             name,
             uid,
             version,
@@ -223,6 +242,7 @@ fn take(
             }
             held.push_back(event(&EventArgs {
                 kind,
+                namespace: &namespace,
                 name: &name,
                 uid: &uid,
                 version: &version,

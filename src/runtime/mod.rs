@@ -15,6 +15,10 @@ mod http;
 #[cfg(feature = "kube")]
 mod kube;
 #[cfg(feature = "kube")]
+mod kube_alloc;
+#[cfg(feature = "kube")]
+mod kube_lb;
+#[cfg(feature = "kube")]
 mod kube_write;
 pub mod listen;
 #[cfg(feature = "metrics")]
@@ -102,6 +106,10 @@ struct Daemon<'a> {
     node_labels: Labels,
     /// Peers from OpenELB's BgpPeer objects (cluster mode).
     crd_peers: Vec<PeerConfig>,
+    /// LoadBalancer Service addresses this node announces (cluster mode),
+    /// beside the configured VIPs, and the list the peers plan from.
+    service_vips: Vec<leafvip_bgp::wire::Prefix>,
+    vips_now: Option<crate::plan::Vips>,
     #[cfg(feature = "kube")]
     cluster: cluster::ClusterState,
 }
@@ -232,7 +240,7 @@ impl Daemon<'_> {
             "{}/{} sessions established, {} VIPs",
             self.established.get(),
             self.peers.len(),
-            self.inputs.as_ref().map_or(0, |(_, v)| v.len())
+            self.vips_now.as_ref().map_or(0, |v| v.len())
         );
         if s != self.last_status {
             notify::status(&s);
@@ -382,6 +390,13 @@ impl Daemon<'_> {
         let Some((labels, vips)) = self.inputs.clone() else {
             return;
         };
+        // Service addresses beside the configured VIPs; a configured VIP
+        // keeps its own settings.
+        let vips = match self.service_vips.is_empty() {
+            true => vips,
+            false => std::sync::Arc::new(vips.with_extra(&self.service_vips)),
+        };
+        self.vips_now = Some(vips.clone());
         if let Err(e) = self
             .listeners
             .rekey(self.cfg.peers().chain(&self.crd_peers))
@@ -423,7 +438,7 @@ impl Daemon<'_> {
             .count();
         let mut b = self.board.borrow_mut();
         b.peers = self.peers.values().map(|h| h.tx.clone()).collect();
-        b.vips = self.inputs.as_ref().map(|(_, vips)| vips.clone());
+        b.vips = self.vips_now.clone();
         b.hosts_up = (up, hosts);
     }
 
@@ -589,6 +604,8 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         base_labels: labels,
         node_labels: Labels::new(),
         crd_peers: Vec::new(),
+        service_vips: Vec::new(),
+        vips_now: None,
         #[cfg(feature = "kube")]
         cluster: Default::default(),
     };

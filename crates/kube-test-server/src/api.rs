@@ -68,6 +68,27 @@ pub const KINDS: &[Kind] = &[
         ..kind("", &["v1"], "configmaps", "configmap", "ConfigMap", true)
     },
     Kind {
+        short: &["svc"],
+        status: true,
+        ..kind("", &["v1"], "services", "service", "Service", true)
+    },
+    kind(
+        "discovery.k8s.io",
+        &["v1"],
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+    ),
+    kind(
+        "coordination.k8s.io",
+        &["v1"],
+        "leases",
+        "lease",
+        "Lease",
+        true,
+    ),
+    Kind {
         status: true,
         ..kind("events.k8s.io", &["v1"], "events", "event", "Event", true)
     },
@@ -98,6 +119,22 @@ pub const KINDS: &[Kind] = &[
         "clusterrolebinding",
         "ClusterRoleBinding",
         false,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "roles",
+        "role",
+        "Role",
+        true,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "rolebindings",
+        "rolebinding",
+        "RoleBinding",
+        true,
     ),
     Kind {
         short: &["crd", "crds"],

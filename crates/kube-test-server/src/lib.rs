@@ -393,8 +393,11 @@ fn handle(s: &Shared, t: &api::Target, req: &http::Request) -> (u16, Value) {
                     ),
                 );
             }
+            // The status subresource changes status only; a resourceVersion
+            // in the patch is a precondition either way.
             let patch = if t.status {
-                json!({"status": body["status"]})
+                json!({"status": body["status"],
+                       "metadata": {"resourceVersion": body["metadata"]["resourceVersion"]}})
             } else {
                 body
             };

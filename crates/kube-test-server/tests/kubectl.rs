@@ -145,6 +145,8 @@ fn kubectl_applies_the_deploy_manifests() {
         "serviceaccount/leafvip created",
         "clusterrole.rbac.authorization.k8s.io/leafvip created",
         "clusterrolebinding.rbac.authorization.k8s.io/leafvip created",
+        "role.rbac.authorization.k8s.io/leafvip-lease created",
+        "rolebinding.rbac.authorization.k8s.io/leafvip-lease created",
         "configmap/leafvip created",
         "daemonset.apps/leafvip created",
     ] {

@@ -1,0 +1,319 @@
+//! The one allocator (feature `kube`): the Lease that picks it, and its
+//! writes. A pass claims addresses in the Eips' status first, each write
+//! with the Eip's resourceVersion as a precondition, and only then writes
+//! the Services' status (with theirs). Two agents that both think they
+//! lead for a moment both try the same Eip write: one gets 409 and gives
+//! up the pass, so one address never goes to two Services. A claim whose
+//! Service write failed is read back from the Eip next pass and finished.
+use super::kube_lb::{Ref, Shared};
+use super::kube_write::KubeCmd;
+use crate::lb::alloc;
+use crate::lb::lease::{self, LeaseView, Step};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// The Lease's name, in `[kubernetes] lease_namespace`.
+pub const LEASE: &str = "leafvip-allocator";
+/// client-go's defaults: held 15 s, renewed every 2 s, and a leader that
+/// could not renew for 10 s stops before anyone may take over at 15.
+const DURATION_S: i64 = 15;
+const RETRY: Duration = Duration::from_secs(2);
+const RENEW_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A Lease time as Kubernetes' MicroTime writes it.
+fn micro(t: Timestamp) -> String {
+    format!(
+        "{}.{:06}Z",
+        t.strftime("%Y-%m-%dT%H:%M:%S"),
+        t.subsec_microsecond()
+    )
+}
+
+fn view(o: &DynamicObject) -> LeaseView {
+    let spec = &o.data["spec"];
+    LeaseView {
+        holder: spec["holderIdentity"].as_str().map(str::to_string),
+        renewed_ms: spec["renewTime"]
+            .as_str()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map(|t| t.as_millisecond()),
+        duration_s: spec["leaseDurationSeconds"].as_i64().unwrap_or(DURATION_S),
+        transitions: spec["leaseTransitions"].as_i64().unwrap_or(0),
+    }
+}
+
+/// Takes or renews the Lease every 2 s; `leader` in the state says
+/// whether this agent allocates.
+pub async fn lead(
+    client: Client,
+    namespace: String,
+    me: String,
+    st: Shared,
+    wake: async_channel::Sender<()>,
+) {
+    let leases: Api<DynamicObject> =
+        Api::namespaced_with(client, &namespace, &ApiResource::erase::<Lease>(&()));
+    let mut renewed: Option<Instant> = None;
+    loop {
+        let now = Timestamp::now();
+        let wrote = match leases.get_opt(LEASE).await {
+            Ok(current) => {
+                let v = current.as_ref().map(view);
+                match lease::step(&me, v.as_ref(), now.as_millisecond()) {
+                    Step::Follow { .. } => {
+                        renewed = None;
+                        false
+                    }
+                    step => write(&leases, current, &me, step, now).await,
+                }
+            }
+            Err(e) => {
+                tracing::debug!("Lease {namespace}/{LEASE}: {e}");
+                false
+            }
+        };
+        if wrote {
+            renewed = Some(Instant::now());
+        }
+        let leading = renewed.is_some_and(|t| t.elapsed() < RENEW_DEADLINE);
+        let was = std::mem::replace(&mut st.borrow_mut().leader, leading);
+        if was != leading {
+            match leading {
+                true => info!("holding Lease {namespace}/{LEASE}: allocating addresses"),
+                false => warn!("not holding Lease {namespace}/{LEASE}: another agent allocates"),
+            }
+            let _ = wake.try_send(());
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Creates, takes or renews the Lease; a 409 (another agent wrote it
+/// since it was read) means not ours.
+async fn write(
+    leases: &Api<DynamicObject>,
+    current: Option<DynamicObject>,
+    me: &str,
+    step: Step,
+    now: Timestamp,
+) -> bool {
+    let t = micro(now);
+    let Some(mut o) = current else {
+        let o: DynamicObject = match serde_json::from_value(json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": LEASE},
+            "spec": {"holderIdentity": me, "leaseDurationSeconds": DURATION_S,
+                     "acquireTime": t, "renewTime": t, "leaseTransitions": 0}
+        })) {
+            Ok(o) => o,
+            Err(_) => return false,
+        };
+        return leases.create(&PostParams::default(), &o).await.is_ok();
+    };
+    let spec = &mut o.data["spec"];
+    if step == Step::Acquire {
+        let taken = spec["holderIdentity"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty() && h != me);
+        let n = spec["leaseTransitions"].as_i64().unwrap_or(0) + i64::from(taken);
+        spec["leaseTransitions"] = json!(n);
+        spec["acquireTime"] = json!(t);
+        spec["holderIdentity"] = json!(me);
+        spec["leaseDurationSeconds"] = json!(DURATION_S);
+    }
+    spec["renewTime"] = json!(t);
+    // The resourceVersion read is sent back: the write is a compare-and-swap.
+    leases
+        .replace(LEASE, &PostParams::default(), &o)
+        .await
+        .is_ok()
+}
+
+/// The leader's writes, remembering what it reported.
+pub struct Allocator {
+    client: Client,
+    writes: async_channel::Sender<KubeCmd>,
+    /// The problem last reported per Service or Eip.
+    reported: BTreeMap<String, String>,
+}
+
+impl Allocator {
+    pub fn new(client: Client, writes: async_channel::Sender<KubeCmd>) -> Self {
+        Allocator {
+            client,
+            writes,
+            reported: BTreeMap::new(),
+        }
+    }
+
+    /// One pass: allocate from what the watches hold, claim in the Eips,
+    /// then write the Services; stop at the first conflict.
+    pub async fn pass(&mut self, st: &Shared) {
+        let (pools, mut svcs, namespaces, eips, refs) = {
+            let s = st.borrow();
+            let eips: Vec<(String, Ref, Value, Option<crate::lb::pool::Range>)> = s
+                .eips
+                .iter()
+                .map(|(n, (p, r, status))| {
+                    (
+                        n.clone(),
+                        r.clone(),
+                        status.clone(),
+                        p.as_ref().ok().map(|p| p.range),
+                    )
+                })
+                .collect();
+            let refs: BTreeMap<String, Ref> = s
+                .services
+                .iter()
+                .map(|(k, (_, r))| (k.clone(), r.clone()))
+                .collect();
+            for (name, (p, r, _)) in &s.eips {
+                if let Err(e) = p {
+                    self.report("Eip", r, &format!("eip/{name}"), e.clone());
+                }
+            }
+            (s.pools(), s.svcs(), s.namespaces.clone(), eips, refs)
+        };
+        // Claims already in the Eips count as held by their Service.
+        for (_, _, status, _) in &eips {
+            for (ip, who) in status["used"].as_object().into_iter().flatten() {
+                let (Ok(ip), Some(who)) = (ip.parse::<IpAddr>(), who.as_str()) else {
+                    continue;
+                };
+                if let Some(s) = svcs.iter_mut().find(|s| s.key == who && s.ours) {
+                    if !s.current.contains(&ip) {
+                        s.current.push(ip);
+                    }
+                }
+            }
+        }
+        let a = alloc::allocate(&pools, &svcs, &namespaces);
+        for (name, r, status, range) in &eips {
+            let Some(range) = range else { continue };
+            let used = a.used.get(name).cloned().unwrap_or_default();
+            let Some(body) = eip_status(status, range, &used, &r.version) else {
+                continue;
+            };
+            let api = super::kube::openelb_api(self.client.clone(), "Eip", "eips");
+            match api
+                .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
+                .await
+            {
+                Ok(_) => info!(eip = %name, usage = used.len(), "Eip status written"),
+                Err(e) => {
+                    // 409: changed since read (another writer); the watch
+                    // brings the new version and wakes the next pass.
+                    tracing::debug!("Eip {name}: status: {e}; next pass");
+                    return;
+                }
+            }
+        }
+        for s in &svcs {
+            let Some(d) = a.services.get(&s.key) else {
+                continue;
+            };
+            let Some(r) = refs.get(&s.key) else { continue };
+            if let Some(addrs) = &d.write {
+                let ingress: Vec<Value> = addrs
+                    .iter()
+                    .map(|ip| json!({"ip": ip.to_string()}))
+                    .collect();
+                let body = json!({"metadata": {"resourceVersion": r.version},
+                                  "status": {"loadBalancer": {"ingress": ingress}}});
+                let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&());
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), &r.namespace, &ar);
+                match api
+                    .patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&body))
+                    .await
+                {
+                    Ok(_) => info!(service = %s.key, addresses = ?addrs, "allocated"),
+                    Err(e) => tracing::debug!("Service {}: status: {e}; next pass", s.key),
+                }
+            }
+            match d.problems.is_empty() {
+                true => {
+                    self.reported.remove(&s.key);
+                }
+                false => self.report("Service", r, &s.key, d.problems.join("; ")),
+            }
+        }
+    }
+
+    /// A Warning Event on the object, once per problem.
+    fn report(&mut self, kind: &'static str, r: &Ref, key: &str, why: String) {
+        if self.reported.get(key) == Some(&why) {
+            return;
+        }
+        warn!("{kind} {key}: {why}");
+        let _ = self.writes.try_send(KubeCmd::Event {
+            kind,
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            uid: r.uid.clone(),
+            version: r.version.clone(),
+            reason: "AllocationFailed",
+            message: why.clone(),
+            node: String::new(),
+        });
+        self.reported.insert(key.to_string(), why);
+    }
+}
+
+/// The Eip status OpenELB writes, as a merge patch over `current` with the
+/// Eip's resourceVersion as a precondition; None when nothing changes.
+fn eip_status(
+    current: &Value,
+    range: &crate::lb::pool::Range,
+    used: &BTreeMap<IpAddr, String>,
+    version: &str,
+) -> Option<Value> {
+    let size = i64::try_from(range.size()).unwrap_or(i64::MAX);
+    let mut used_map = serde_json::Map::new();
+    for (ip, who) in used {
+        used_map.insert(ip.to_string(), json!(who));
+    }
+    let want = json!({
+        "occupied": used.len() as i64 >= size,
+        "usage": used.len(),
+        "poolSize": size,
+        "used": used_map,
+        "firstIP": range.first().to_string(),
+        "lastIP": range.last().to_string(),
+        "ready": true,
+        "v4": range.is_v4(),
+    });
+    let same = [
+        "occupied", "usage", "poolSize", "firstIP", "lastIP", "ready", "v4",
+    ]
+    .iter()
+    .all(|k| current[*k] == want[*k])
+        && current["used"].as_object().cloned().unwrap_or_default() == used_map;
+    if same {
+        return None;
+    }
+    let mut status = want;
+    // A merge patch keeps map keys it does not name: free ones are nulled.
+    for old in current["used"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+    {
+        if !status["used"]
+            .as_object()
+            .is_some_and(|m| m.contains_key(old))
+        {
+            status["used"][old] = Value::Null;
+        }
+    }
+    Some(json!({"metadata": {"resourceVersion": version}, "status": status}))
+}

@@ -1,0 +1,403 @@
+//! LoadBalancer Services on the cluster thread (feature `kube`): watches
+//! Services, Eips, EndpointSlices, Namespaces and this node's Node, keeps
+//! of each only what `crate::lb` reads, tells the loop which Service
+//! addresses this node announces, and, on the agent that holds the Lease,
+//! allocates (`kube_alloc.rs`).
+//!
+//! Everything runs as futures of the thread's one task, so the state is
+//! an `Rc<RefCell<_>>`, never borrowed across an await. A change to it
+//! wakes the decider through a one-slot channel: a burst of watch events
+//! makes one pass.
+use super::kube::KubeEvent;
+use super::kube_write::KubeCmd;
+use crate::labels::Labels;
+use crate::lb::announce::{self, NodeState};
+use crate::lb::pool::{self, Pool};
+use crate::lb::service::{self, Svc};
+use futures_lite::StreamExt;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// One watched object's identity, for preconditions and Events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ref {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub version: String,
+}
+
+impl Ref {
+    fn of(o: &DynamicObject) -> Ref {
+        Ref {
+            namespace: o.metadata.namespace.clone().unwrap_or_default(),
+            name: o.metadata.name.clone().unwrap_or_default(),
+            uid: o.metadata.uid.clone().unwrap_or_default(),
+            version: o.metadata.resource_version.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Which initial lists are complete (a bit each).
+pub const SERVICES: u8 = 1;
+pub const EIPS: u8 = 2;
+pub const SLICES: u8 = 4;
+pub const NODE: u8 = 8;
+pub const NAMESPACES: u8 = 16;
+pub const ALL: u8 = 31;
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub node: String,
+    /// LoadBalancer Services only.
+    pub services: BTreeMap<String, (Svc, Ref)>,
+    /// Eips: the pool or why not, and the status as read.
+    pub eips: BTreeMap<String, (Result<Pool, String>, Ref, Value)>,
+    /// EndpointSlices (`namespace/name`): their Service, and whether it
+    /// has an endpoint here that may take traffic.
+    pub slices: BTreeMap<String, (String, bool)>,
+    pub node_state: NodeState,
+    pub namespaces: BTreeMap<String, Labels>,
+    pub synced: u8,
+    pub leader: bool,
+}
+
+impl State {
+    pub fn svcs(&self) -> Vec<Svc> {
+        self.services.values().map(|(s, _)| s.clone()).collect()
+    }
+
+    pub fn pools(&self) -> Vec<Pool> {
+        self.eips
+            .values()
+            .filter_map(|(p, _, _)| p.as_ref().ok().cloned())
+            .collect()
+    }
+
+    /// Services with a usable endpoint on this node.
+    pub fn here(&self) -> BTreeSet<String> {
+        self.slices
+            .values()
+            .filter(|(_, usable)| *usable)
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+}
+
+pub type Shared = Rc<RefCell<State>>;
+
+/// How one kind is kept: its key, what to store, what to drop.
+struct Keep {
+    what: &'static str,
+    bit: u8,
+    upsert: fn(&mut State, &DynamicObject),
+    remove: fn(&mut State, &DynamicObject),
+    keys: fn(&State) -> Vec<String>,
+    key: fn(&DynamicObject) -> String,
+    drop_key: fn(&mut State, &str),
+}
+
+fn ns_key(o: &DynamicObject) -> String {
+    format!(
+        "{}/{}",
+        o.metadata.namespace.as_deref().unwrap_or("default"),
+        o.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+fn name_key(o: &DynamicObject) -> String {
+    o.metadata.name.clone().unwrap_or_default()
+}
+
+fn json(o: &DynamicObject) -> Value {
+    serde_json::to_value(o).unwrap_or_default()
+}
+
+const KEEP_SERVICES: Keep = Keep {
+    what: "Service",
+    bit: SERVICES,
+    upsert: |st, o| match service::svc(&json(o)) {
+        Some(s) => {
+            st.services.insert(s.key.clone(), (s, Ref::of(o)));
+        }
+        None => {
+            st.services.remove(&ns_key(o));
+        }
+    },
+    remove: |st, o| {
+        st.services.remove(&ns_key(o));
+    },
+    keys: |st| st.services.keys().cloned().collect(),
+    key: ns_key,
+    drop_key: |st, k| {
+        st.services.remove(k);
+    },
+};
+
+const KEEP_EIPS: Keep = Keep {
+    what: "Eip",
+    bit: EIPS,
+    upsert: |st, o| {
+        let name = name_key(o);
+        // DynamicObject keeps metadata apart from the rest.
+        let ann = serde_json::to_value(&o.metadata.annotations).unwrap_or_default();
+        let p = pool::eip(&name, &ann, &o.data["spec"]);
+        st.eips
+            .insert(name, (p, Ref::of(o), o.data["status"].clone()));
+    },
+    remove: |st, o| {
+        st.eips.remove(&name_key(o));
+    },
+    keys: |st| st.eips.keys().cloned().collect(),
+    key: name_key,
+    drop_key: |st, k| {
+        st.eips.remove(k);
+    },
+};
+
+const KEEP_SLICES: Keep = Keep {
+    what: "EndpointSlice",
+    bit: SLICES,
+    upsert: |st, o| {
+        let mut v = o.data.clone();
+        v["metadata"] = serde_json::to_value(&o.metadata).unwrap_or_default();
+        match announce::slice_here(&v, &st.node) {
+            Some(x) => {
+                st.slices.insert(ns_key(o), x);
+            }
+            None => {
+                st.slices.remove(&ns_key(o));
+            }
+        }
+    },
+    remove: |st, o| {
+        st.slices.remove(&ns_key(o));
+    },
+    keys: |st| st.slices.keys().cloned().collect(),
+    key: ns_key,
+    drop_key: |st, k| {
+        st.slices.remove(k);
+    },
+};
+
+const KEEP_NODE: Keep = Keep {
+    what: "Node",
+    bit: NODE,
+    upsert: |st, o| st.node_state = announce::node_state(&json(o)),
+    remove: |st, _| st.node_state = NodeState::default(),
+    keys: |_| Vec::new(),
+    key: name_key,
+    drop_key: |st, _| st.node_state = NodeState::default(),
+};
+
+const KEEP_NAMESPACES: Keep = Keep {
+    what: "Namespace",
+    bit: NAMESPACES,
+    upsert: |st, o| {
+        let l = o.metadata.labels.clone().unwrap_or_default();
+        st.namespaces.insert(name_key(o), l.into_iter().collect());
+    },
+    remove: |st, o| {
+        st.namespaces.remove(&name_key(o));
+    },
+    keys: |st| st.namespaces.keys().cloned().collect(),
+    key: name_key,
+    drop_key: |st, k| {
+        st.namespaces.remove(k);
+    },
+};
+
+fn api(
+    client: &Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(&gvk, plural),
+    )
+}
+
+/// Keeps one kind in the state: a relist replaces what it held, each
+/// event updates it, and every change wakes the decider.
+async fn keep(
+    api: Api<DynamicObject>,
+    config: watcher::Config,
+    k: Keep,
+    st: Shared,
+    wake: async_channel::Sender<()>,
+    tx: async_channel::Sender<KubeEvent>,
+) {
+    let mut events = std::pin::pin!(watcher(api, config));
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut pause = Duration::from_millis(250);
+    while let Some(ev) = events.next().await {
+        let mut failed = false;
+        match ev {
+            Ok(watcher::Event::Init) => seen.clear(),
+            Ok(watcher::Event::InitApply(o)) => {
+                seen.insert((k.key)(&o));
+                (k.upsert)(&mut st.borrow_mut(), &o);
+            }
+            Ok(watcher::Event::InitDone) => {
+                let mut s = st.borrow_mut();
+                for gone in (k.keys)(&s).into_iter().filter(|x| !seen.contains(x)) {
+                    (k.drop_key)(&mut s, &gone);
+                }
+                s.synced |= k.bit;
+            }
+            Ok(watcher::Event::Apply(o)) => (k.upsert)(&mut st.borrow_mut(), &o),
+            Ok(watcher::Event::Delete(o)) => (k.remove)(&mut st.borrow_mut(), &o),
+            Err(e) => {
+                failed = true;
+                if tx
+                    .send(KubeEvent::Error(format!("{}: {e}", k.what)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        let _ = wake.try_send(());
+        if failed {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+        } else {
+            pause = Duration::from_millis(250);
+        }
+    }
+}
+
+/// What to run: the watches, the announcer, and the Lease and allocator.
+pub async fn run(
+    client: Client,
+    node: String,
+    lease_namespace: String,
+    tx: async_channel::Sender<KubeEvent>,
+    writes: async_channel::Sender<KubeCmd>,
+) {
+    let st: Shared = Rc::new(RefCell::new(State {
+        node: node.clone(),
+        ..Default::default()
+    }));
+    let (wake, woken) = async_channel::bounded(1);
+    let c = &client;
+    let all = watcher::Config::default();
+    let watches = [
+        keep(
+            api(c, "", "v1", "Service", "services"),
+            all.clone(),
+            KEEP_SERVICES,
+            st.clone(),
+            wake.clone(),
+            tx.clone(),
+        ),
+        keep(
+            api(
+                c,
+                "network.kubesphere.io",
+                super::kube::VERSION,
+                "Eip",
+                "eips",
+            ),
+            all.clone(),
+            KEEP_EIPS,
+            st.clone(),
+            wake.clone(),
+            tx.clone(),
+        ),
+        keep(
+            api(
+                c,
+                "discovery.k8s.io",
+                "v1",
+                "EndpointSlice",
+                "endpointslices",
+            ),
+            all.clone(),
+            KEEP_SLICES,
+            st.clone(),
+            wake.clone(),
+            tx.clone(),
+        ),
+        keep(
+            api(c, "", "v1", "Node", "nodes"),
+            watcher::Config::default().fields(&format!("metadata.name={node}")),
+            KEEP_NODE,
+            st.clone(),
+            wake.clone(),
+            tx.clone(),
+        ),
+        keep(
+            api(c, "", "v1", "Namespace", "namespaces"),
+            all,
+            KEEP_NAMESPACES,
+            st.clone(),
+            wake.clone(),
+            tx.clone(),
+        ),
+    ];
+    let watches = futures_util_join(watches);
+    let lead = super::kube_alloc::lead(
+        client.clone(),
+        lease_namespace,
+        node.clone(),
+        st.clone(),
+        wake.clone(),
+    );
+    let decide = decide(client.clone(), st, woken, tx, writes);
+    futures_lite::future::zip(watches, futures_lite::future::zip(lead, decide)).await;
+}
+
+/// Runs the five watches side by side.
+async fn futures_util_join<F: std::future::Future<Output = ()>>(fs: [F; 5]) {
+    let [a, b, c, d, e] = fs;
+    use futures_lite::future::zip;
+    zip(zip(zip(a, b), zip(c, d)), e).await;
+}
+
+/// On every wake: what this node announces goes to the loop when it
+/// changes; the leader allocates.
+async fn decide(
+    client: Client,
+    st: Shared,
+    woken: async_channel::Receiver<()>,
+    tx: async_channel::Sender<KubeEvent>,
+    writes: async_channel::Sender<KubeCmd>,
+) {
+    let mut last: Option<announce::Announce> = None;
+    let mut alloc = super::kube_alloc::Allocator::new(client, writes);
+    while woken.recv().await.is_ok() {
+        let (synced, now) = {
+            let s = st.borrow();
+            (
+                s.synced,
+                announce::announce(&s.svcs(), s.node_state, &s.here()),
+            )
+        };
+        let ready = SERVICES | SLICES | NODE;
+        if synced & ready == ready && last.as_ref() != Some(&now) {
+            let ev = KubeEvent::Services {
+                addrs: now.addrs.clone(),
+                not: now.not.clone(),
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+            last = Some(now);
+        }
+        if synced == ALL && st.borrow().leader {
+            alloc.pass(&st).await;
+        }
+    }
+}
