@@ -10,9 +10,10 @@
 use crate::labels::Labels;
 use futures_lite::StreamExt;
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PartialObjectMeta};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::watcher;
 use kube::{Api, Client};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -88,7 +89,7 @@ async fn client(kubeconfig: Option<PathBuf>) -> Result<Client, String> {
     Client::try_from(config).map_err(|e| format!("cluster client: {e}"))
 }
 
-fn labels_of(n: &PartialObjectMeta<Node>) -> Labels {
+fn labels_of(n: &DynamicObject) -> Labels {
     n.metadata
         .labels
         .clone()
@@ -122,10 +123,10 @@ async fn watch(
     };
     let crds = async {
         if what.peers {
-            futures_lite::future::zip(
-                watch_peers(client.clone(), tx.clone()),
-                watch_conf(client.clone(), tx.clone()),
-            )
+            join_all(vec![
+                Box::pin(watch_peers(client.clone(), tx.clone())),
+                Box::pin(watch_conf(client.clone(), tx.clone())),
+            ])
             .await;
         }
     };
@@ -135,11 +136,53 @@ async fn watch(
         }
     };
     let write = super::kube_write::run(client.clone(), writes);
-    futures_lite::future::zip(
-        futures_lite::future::zip(labels, crds),
-        futures_lite::future::zip(services, write),
-    )
+    join_all(vec![
+        Box::pin(labels),
+        Box::pin(crds),
+        Box::pin(services),
+        Box::pin(write),
+    ])
     .await;
+}
+
+/// A merge patch of an object's status. The request's future is boxed, so
+/// its code exists once rather than inlined into every caller's state
+/// machine (the static binary's budget counts each copy).
+pub async fn patch_status(
+    api: &Api<DynamicObject>,
+    name: &str,
+    body: &serde_json::Value,
+) -> Result<(), kube::Error> {
+    let params = kube::api::PatchParams::default();
+    let patch = kube::api::Patch::Merge(body);
+    let f: std::pin::Pin<Box<dyn std::future::Future<Output = _> + '_>> =
+        Box::pin(api.patch_status(name, &params, &patch));
+    f.await.map(|_| ())
+}
+
+/// Creates an object; boxed as [`patch_status`] is.
+pub async fn create(api: &Api<DynamicObject>, o: &DynamicObject) -> Result<(), kube::Error> {
+    let params = kube::api::PostParams::default();
+    let f: std::pin::Pin<Box<dyn std::future::Future<Output = _> + '_>> =
+        Box::pin(api.create(&params, o));
+    f.await.map(|_| ())
+}
+
+/// A future of the cluster thread, boxed.
+pub type Task<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+
+/// Runs futures side by side until all end: one poll loop with dynamic
+/// calls, where a tree of `zip`s would be a copy of its children's code
+/// per combination (tens of KiB of the static binary's 6 MiB budget).
+pub async fn join_all(mut fs: Vec<Task<'_>>) {
+    futures_lite::future::poll_fn(|cx| {
+        fs.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        match fs.is_empty() {
+            true => std::task::Poll::Ready(()),
+            false => std::task::Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// What to watch.
@@ -165,99 +208,96 @@ async fn pause_after(failed: bool, pause: &mut Duration) {
 /// change (a relist sends the set once, when it is complete).
 async fn watch_peers(client: Client, tx: async_channel::Sender<KubeEvent>) {
     let api = openelb_api(client, "BgpPeer", "bgppeers");
-    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
-    let (mut now, mut next) = (
-        std::collections::BTreeMap::new(),
-        std::collections::BTreeMap::new(),
-    );
-    let mut pause = RETRY_MIN;
-    while let Some(ev) = events.next().await {
-        let out = match ev {
-            Ok(watcher::Event::Init) => {
-                next = std::collections::BTreeMap::new();
-                continue;
-            }
-            Ok(watcher::Event::InitApply(o)) => {
-                let o = Object::of(&o);
-                next.insert(o.name.clone(), o);
-                continue;
-            }
-            Ok(watcher::Event::InitDone) => {
-                now = std::mem::take(&mut next);
-                KubeEvent::Peers(now.values().cloned().collect())
-            }
-            Ok(watcher::Event::Apply(o)) => {
-                let o = Object::of(&o);
-                now.insert(o.name.clone(), o);
-                KubeEvent::Peers(now.values().cloned().collect())
-            }
-            Ok(watcher::Event::Delete(o)) => {
-                now.remove(&Object::of(&o).name);
-                KubeEvent::Peers(now.values().cloned().collect())
-            }
-            Err(e) => KubeEvent::Error(format!("BgpPeer: {e}")),
-        };
-        let failed = matches!(out, KubeEvent::Error(_));
-        if tx.send(out).await.is_err() {
-            return;
+    let (mut now, mut next) = (BTreeMap::new(), BTreeMap::new());
+    let mut on = |ev| match ev {
+        watcher::Event::Init => {
+            next = BTreeMap::new();
+            None
         }
-        pause_after(failed, &mut pause).await;
-    }
+        watcher::Event::InitApply(o) => {
+            let o = Object::of(&o);
+            next.insert(o.name.clone(), o);
+            None
+        }
+        watcher::Event::InitDone => {
+            now = std::mem::take(&mut next);
+            Some(KubeEvent::Peers(now.values().cloned().collect()))
+        }
+        watcher::Event::Apply(o) => {
+            let o = Object::of(&o);
+            now.insert(o.name.clone(), o);
+            Some(KubeEvent::Peers(now.values().cloned().collect()))
+        }
+        watcher::Event::Delete(o) => {
+            now.remove(&Object::of(&o).name);
+            Some(KubeEvent::Peers(now.values().cloned().collect()))
+        }
+    };
+    each_event(api, watcher::Config::default(), "BgpPeer", &tx, &mut on).await
 }
 
 /// The BgpConf named `default`, the only one OpenELB reads.
 async fn watch_conf(client: Client, tx: async_channel::Sender<KubeEvent>) {
     let api = openelb_api(client, "BgpConf", "bgpconfs");
     let config = watcher::Config::default().fields("metadata.name=default");
-    let mut events = std::pin::pin!(watcher(api, config));
-    let mut pause = RETRY_MIN;
     let mut seen = None;
-    while let Some(ev) = events.next().await {
-        let out = match ev {
-            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                seen = Some(Object::of(&o));
-                KubeEvent::Conf(seen.clone())
-            }
-            Ok(watcher::Event::Delete(_)) => {
-                seen = None;
-                KubeEvent::Conf(None)
-            }
-            Ok(watcher::Event::Init) => {
-                seen = None;
-                continue;
-            }
-            // A relist that found none says so.
-            Ok(watcher::Event::InitDone) if seen.is_none() => KubeEvent::Conf(None),
-            Ok(watcher::Event::InitDone) => continue,
-            Err(e) => KubeEvent::Error(format!("BgpConf: {e}")),
-        };
-        let failed = matches!(out, KubeEvent::Error(_));
-        if tx.send(out).await.is_err() {
-            return;
+    let mut on = |ev| match ev {
+        watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+            seen = Some(Object::of(&o));
+            Some(KubeEvent::Conf(seen.clone()))
         }
-        pause_after(failed, &mut pause).await;
-    }
+        watcher::Event::Delete(_) => {
+            seen = None;
+            Some(KubeEvent::Conf(None))
+        }
+        watcher::Event::Init => {
+            seen = None;
+            None
+        }
+        // A relist that found none says so.
+        watcher::Event::InitDone => seen.is_none().then_some(KubeEvent::Conf(None)),
+    };
+    each_event(api, config, "BgpConf", &tx, &mut on).await
 }
 
-/// This node's own Node object: its labels, from a metadata-only watch
-/// (PartialObjectMetadata): nothing of the Node's spec or status is sent,
-/// kept or linked in.
+/// This node's own Node object: its labels. Read as a DynamicObject like
+/// every other watch, so the watcher's code exists once in the binary; a
+/// metadata-only watch (PartialObjectMeta<Node>) cost 27 KB more of it
+/// for one small object.
 async fn watch_node(node: String, client: Client, tx: async_channel::Sender<KubeEvent>) {
-    let api: Api<PartialObjectMeta<Node>> = Api::all(client);
+    let api: Api<DynamicObject> = Api::all_with(client, &ApiResource::erase::<Node>(&()));
     let config = watcher::Config::default().fields(&format!("metadata.name={node}"));
+    let mut on = |ev| match ev {
+        watcher::Event::Apply(n) | watcher::Event::InitApply(n) => {
+            Some(KubeEvent::Labels(labels_of(&n)))
+        }
+        watcher::Event::Delete(_) => Some(KubeEvent::Labels(Labels::new())),
+        watcher::Event::Init | watcher::Event::InitDone => None,
+    };
+    each_event(api, config, "Node", &tx, &mut on).await
+}
+
+/// One watch: each event through `on`, what it makes to the loop, errors
+/// too. The watcher retries when polled again after an error; the pause
+/// in between doubles up to RETRY_MAX, so that an API server back from an
+/// outage is seen within seconds (kube's default backoff reaches 30 s).
+/// `on` is a `dyn`, so this loop exists once in the binary.
+async fn each_event(
+    api: Api<DynamicObject>,
+    config: watcher::Config,
+    what: &str,
+    tx: &async_channel::Sender<KubeEvent>,
+    on: &mut dyn FnMut(watcher::Event<DynamicObject>) -> Option<KubeEvent>,
+) {
     let mut events = std::pin::pin!(watcher(api, config));
-    // The watcher retries when polled again after an error; the pause in
-    // between doubles up to RETRY_MAX, so that an API server back from an
-    // outage is seen within seconds (kube's default backoff reaches 30 s).
     let mut pause = RETRY_MIN;
     while let Some(ev) = events.next().await {
         let out = match ev {
-            Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => {
-                KubeEvent::Labels(labels_of(&n))
-            }
-            Ok(watcher::Event::Delete(_)) => KubeEvent::Labels(Labels::new()),
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
-            Err(e) => KubeEvent::Error(e.to_string()),
+            Ok(e) => match on(e) {
+                Some(out) => out,
+                None => continue,
+            },
+            Err(e) => KubeEvent::Error(format!("{what}: {e}")),
         };
         let failed = matches!(out, KubeEvent::Error(_));
         if tx.send(out).await.is_err() {

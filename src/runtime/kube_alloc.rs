@@ -11,7 +11,7 @@ use crate::lb::alloc;
 use crate::lb::lease::{self, LeaseView, Step};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject, PostParams};
 use kube::{Api, Client};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -27,13 +27,14 @@ const DURATION_S: i64 = 15;
 const RETRY: Duration = Duration::from_secs(2);
 const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 
-/// A Lease time as Kubernetes' MicroTime writes it.
+/// A Lease time as Kubernetes' MicroTime writes it: six fractional digits
+/// (from the RFC 3339 text the binary already formats; jiff's strftime
+/// would add its whole formatter).
 fn micro(t: Timestamp) -> String {
-    format!(
-        "{}.{:06}Z",
-        t.strftime("%Y-%m-%dT%H:%M:%S"),
-        t.subsec_microsecond()
-    )
+    let s = t.to_string();
+    let s = s.trim_end_matches('Z');
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    format!("{secs}.{:0<6.6}Z", frac)
 }
 
 fn view(o: &DynamicObject) -> LeaseView {
@@ -106,16 +107,12 @@ async fn write(
 ) -> bool {
     let t = micro(now);
     let Some(mut o) = current else {
-        let o: DynamicObject = match serde_json::from_value(json!({
-            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": LEASE},
+        let ar = ApiResource::erase::<Lease>(&());
+        let o = DynamicObject::new(LEASE, &ar).data(json!({
             "spec": {"holderIdentity": me, "leaseDurationSeconds": DURATION_S,
                      "acquireTime": t, "renewTime": t, "leaseTransitions": 0}
-        })) {
-            Ok(o) => o,
-            Err(_) => return false,
-        };
-        return leases.create(&PostParams::default(), &o).await.is_ok();
+        }));
+        return super::kube::create(leases, &o).await.is_ok();
     };
     let spec = &mut o.data["spec"];
     if step == Step::Acquire {
@@ -203,11 +200,8 @@ impl Allocator {
                 continue;
             };
             let api = super::kube::openelb_api(self.client.clone(), "Eip", "eips");
-            match api
-                .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
-                .await
-            {
-                Ok(_) => info!(eip = %name, usage = used.len(), "Eip status written"),
+            match super::kube::patch_status(&api, name, &body).await {
+                Ok(()) => info!(eip = %name, usage = used.len(), "Eip status written"),
                 Err(e) => {
                     // 409: changed since read (another writer); the watch
                     // brings the new version and wakes the next pass.
@@ -231,11 +225,8 @@ impl Allocator {
                 let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&());
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(self.client.clone(), &r.namespace, &ar);
-                match api
-                    .patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&body))
-                    .await
-                {
-                    Ok(_) => info!(service = %s.key, addresses = ?addrs, "allocated"),
+                match super::kube::patch_status(&api, &r.name, &body).await {
+                    Ok(()) => info!(service = %s.key, addresses = ?addrs, "allocated"),
                     Err(e) => tracing::debug!("Service {}: status: {e}; next pass", s.key),
                 }
             }
@@ -316,4 +307,19 @@ fn eip_status(
         }
     }
     Some(json!({"metadata": {"resourceVersion": version}, "status": status}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micro_times_have_six_digits() {
+        let t: Timestamp = "2026-11-30T12:00:00.123456789Z".parse().unwrap();
+        assert_eq!(micro(t), "2026-11-30T12:00:00.123456Z");
+        let t: Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
+        assert_eq!(micro(t), "2026-11-30T12:00:00.000000Z");
+        let t: Timestamp = "2026-11-30T12:00:00.5Z".parse().unwrap();
+        assert_eq!(micro(t), "2026-11-30T12:00:00.500000Z");
+    }
 }

@@ -115,8 +115,22 @@ fn name_key(o: &DynamicObject) -> String {
     o.metadata.name.clone().unwrap_or_default()
 }
 
+/// The object as the pure readers take it, with the metadata they read
+/// (name, namespace, uid, creation time, labels, annotations). Built by
+/// hand: serializing ObjectMeta to a Value would link a second copy of its
+/// serializer for nothing.
 fn json(o: &DynamicObject) -> Value {
-    serde_json::to_value(o).unwrap_or_default()
+    let m = &o.metadata;
+    let mut v = o.data.clone();
+    v["metadata"] = serde_json::json!({
+        "name": m.name,
+        "namespace": m.namespace,
+        "uid": m.uid,
+        "creationTimestamp": m.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+        "labels": m.labels,
+        "annotations": m.annotations,
+    });
+    v
 }
 
 const KEEP_SERVICES: Keep = Keep {
@@ -164,16 +178,12 @@ const KEEP_EIPS: Keep = Keep {
 const KEEP_SLICES: Keep = Keep {
     what: "EndpointSlice",
     bit: SLICES,
-    upsert: |st, o| {
-        let mut v = o.data.clone();
-        v["metadata"] = serde_json::to_value(&o.metadata).unwrap_or_default();
-        match announce::slice_here(&v, &st.node) {
-            Some(x) => {
-                st.slices.insert(ns_key(o), x);
-            }
-            None => {
-                st.slices.remove(&ns_key(o));
-            }
+    upsert: |st, o| match announce::slice_here(&json(o), &st.node) {
+        Some(x) => {
+            st.slices.insert(ns_key(o), x);
+        }
+        None => {
+            st.slices.remove(&ns_key(o));
         }
     },
     remove: |st, o| {
@@ -293,16 +303,16 @@ pub async fn run(
     let (wake, woken) = async_channel::bounded(1);
     let c = &client;
     let all = watcher::Config::default();
-    let watches = [
-        keep(
+    let mut tasks: Vec<super::kube::Task<'_>> = vec![
+        Box::pin(keep(
             api(c, "", "v1", "Service", "services"),
             all.clone(),
             KEEP_SERVICES,
             st.clone(),
             wake.clone(),
             tx.clone(),
-        ),
-        keep(
+        )),
+        Box::pin(keep(
             api(
                 c,
                 "network.kubesphere.io",
@@ -315,8 +325,8 @@ pub async fn run(
             st.clone(),
             wake.clone(),
             tx.clone(),
-        ),
-        keep(
+        )),
+        Box::pin(keep(
             api(
                 c,
                 "discovery.k8s.io",
@@ -329,41 +339,33 @@ pub async fn run(
             st.clone(),
             wake.clone(),
             tx.clone(),
-        ),
-        keep(
+        )),
+        Box::pin(keep(
             api(c, "", "v1", "Node", "nodes"),
             watcher::Config::default().fields(&format!("metadata.name={node}")),
             KEEP_NODE,
             st.clone(),
             wake.clone(),
             tx.clone(),
-        ),
-        keep(
+        )),
+        Box::pin(keep(
             api(c, "", "v1", "Namespace", "namespaces"),
             all,
             KEEP_NAMESPACES,
             st.clone(),
             wake.clone(),
             tx.clone(),
-        ),
+        )),
     ];
-    let watches = futures_util_join(watches);
-    let lead = super::kube_alloc::lead(
+    tasks.push(Box::pin(super::kube_alloc::lead(
         client.clone(),
         lease_namespace,
         node.clone(),
         st.clone(),
         wake.clone(),
-    );
-    let decide = decide(client.clone(), st, woken, tx, writes);
-    futures_lite::future::zip(watches, futures_lite::future::zip(lead, decide)).await;
-}
-
-/// Runs the five watches side by side.
-async fn futures_util_join<F: std::future::Future<Output = ()>>(fs: [F; 5]) {
-    let [a, b, c, d, e] = fs;
-    use futures_lite::future::zip;
-    zip(zip(zip(a, b), zip(c, d)), e).await;
+    )));
+    tasks.push(Box::pin(decide(client.clone(), st, woken, tx, writes)));
+    super::kube::join_all(tasks).await;
 }
 
 /// On every wake: what this node announces goes to the loop when it

@@ -10,7 +10,7 @@
 //! pause doubling up to 4 s; a newer state for the same object replaces
 //! it, so an outage leaves one write per object, never a backlog.
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject};
 use kube::{Api, Client};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
@@ -77,13 +77,12 @@ fn event(c: &EventArgs<'_>) -> DynamicObject {
         node,
     } = *c;
     let now = k8s_openapi::jiff::Timestamp::now();
-    let v = json!({
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {
-            "name": event_name(name, uid, version, message),
-            "namespace": event_namespace(namespace),
-        },
+    // Built as a DynamicObject, not parsed from a Value: that would link a
+    // second copy of ObjectMeta's deserializer.
+    let ar = ApiResource::erase::<Event>(&());
+    let mut o = DynamicObject::new(&event_name(name, uid, version, message), &ar)
+        .within(event_namespace(namespace));
+    o.data = json!({
         "involvedObject": {
             "apiVersion": match kind {
                 "Service" => "v1".to_string(),
@@ -104,7 +103,7 @@ fn event(c: &EventArgs<'_>) -> DynamicObject {
         "reportingComponent": "leafvip",
         "reportingInstance": node,
     });
-    serde_json::from_value(v).expect("an object with metadata")
+    o
 }
 
 /// Where an Event about an object goes: its namespace, or `default`.
@@ -154,9 +153,7 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
         let mut failed = false;
         for ((object, node), s) in std::mem::take(&mut status) {
             let body = json!({"status": {"nodesPeerStatus": {&node: s}}});
-            let r = peers
-                .patch_status(&object, &PatchParams::default(), &Patch::Merge(&body))
-                .await;
+            let r = super::kube::patch_status(&peers, &object, &body).await;
             if let Err(e) = r {
                 if retry(&e) {
                     tracing::debug!("BgpPeer {object}: status for {node}: {e}; retrying");
@@ -168,7 +165,7 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
         while let Some(ev) = held.pop_front() {
             let ns = ev.metadata.namespace.clone().unwrap_or_default();
             let events: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &event_api);
-            if let Err(e) = events.create(&PostParams::default(), &ev).await {
+            if let Err(e) = super::kube::create(&events, &ev).await {
                 // 409: another node wrote this very Event first.
                 let written = matches!(&e, kube::Error::Api(s) if s.code == 409);
                 if !written && retry(&e) {
