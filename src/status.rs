@@ -65,10 +65,44 @@ pub struct Cluster {
     pub bgp_peers_used: usize,
     /// The problems of the objects left out, one line each.
     pub invalid: Vec<String>,
-    /// Service addresses this node announces, and (up to 64) Services
-    /// with an address it does not, with why.
+    /// LoadBalancer Services: the addresses this node announces; each
+    /// Service with an address (the first [`SERVICES_SHOWN`]) and how
+    /// many there are; the pools; whether this agent allocates, and how
+    /// many Service writes it made; how often the announced set changed.
     pub service_addresses: usize,
-    pub services_not_announced: Vec<String>,
+    pub services: Vec<ServiceLine>,
+    pub services_total: usize,
+    pub pools: Vec<PoolLine>,
+    pub leader: bool,
+    pub allocations: u64,
+    pub announce_changes: u64,
+}
+
+/// The most Services one status answer describes.
+pub const SERVICES_SHOWN: usize = 1000;
+
+/// One LoadBalancer Service as this node sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceLine {
+    /// `namespace/name`.
+    pub service: String,
+    pub addresses: Vec<String>,
+    /// The Eip its first address is in ("" when none).
+    pub pool: String,
+    /// `Cluster` or `Local`.
+    pub policy: String,
+    pub announced: bool,
+    /// Why this node does not announce it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// One Eip's usage, from its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PoolLine {
+    pub pool: String,
+    pub used: u64,
+    pub size: u64,
 }
 
 /// The last reload: when it finished (Unix seconds), and what started it
@@ -334,13 +368,41 @@ impl Status {
             for why in &c.invalid {
                 let _ = writeln!(o, "    INVALID: {why}");
             }
-            let _ = writeln!(
-                o,
-                "    Service addresses announced here: {}",
-                c.service_addresses
-            );
-            for why in &c.services_not_announced {
-                let _ = writeln!(o, "    not announced: {why}");
+            if c.services_total > 0 || !c.pools.is_empty() {
+                let role = if c.leader {
+                    "allocating (Lease held)"
+                } else {
+                    "reading"
+                };
+                let _ = writeln!(
+                    o,
+                    "    Services: {} with an address, {} addresses announced here; {role}, {} allocations",
+                    c.services_total, c.service_addresses, c.allocations
+                );
+                for p in &c.pools {
+                    let _ = writeln!(o, "    pool {}: {} of {} used", p.pool, p.used, p.size);
+                }
+                for l in c.services.iter().take(64) {
+                    let what = match &l.why {
+                        None => "announced".to_string(),
+                        Some(w) => format!("NOT announced: {w}"),
+                    };
+                    let _ = writeln!(
+                        o,
+                        "    {} {} (pool {}, {}): {what}",
+                        l.service,
+                        l.addresses.join(", "),
+                        l.pool,
+                        l.policy
+                    );
+                }
+                if c.services_total > 64 {
+                    let _ = writeln!(
+                        o,
+                        "    ... {} more in `status --json`",
+                        c.services_total - 64
+                    );
+                }
             }
         }
         if self.refused_connections + self.accept_errors > 0 {

@@ -176,8 +176,14 @@ fn cluster(tag: &str) -> Option<Cluster> {
         let kubeconfig = lab.path(&format!("kubeconfig-{name}"));
         server.write_kubeconfig(&kubeconfig);
         let cfg = format!(
-            "[node]\nname = \"{name}\"\n[kubernetes]\nkubeconfig = \"{}\"\n",
-            kubeconfig.display()
+            "[node]\nname = \"{name}\"\n[kubernetes]\nkubeconfig = \"{}\"\n{}",
+            kubeconfig.display(),
+            // One node serves metrics, in a build that has them.
+            if i == 0 && cfg!(feature = "metrics") {
+                "[control]\nhttp = \"127.0.0.1:9179\"\n"
+            } else {
+                ""
+            }
         );
         daemons.push(lab.leafvip(&hosts[i], name, &cfg));
     }
@@ -311,6 +317,36 @@ fn services_get_addresses_that_route_to_every_node() {
         "ECMP in the leaf's FIB"
     );
     c.vip_on_hosts("192.0.2.128");
+    // Each node's status says what it announces, and from which pool.
+    let st = c.lab.status_json("node-1");
+    let line = &st["cluster"]["services"][0];
+    assert_eq!(
+        (
+            &line["service"],
+            &line["pool"],
+            &line["policy"],
+            &line["announced"]
+        ),
+        (
+            &json!("default/web"),
+            &json!("pool"),
+            &json!("Cluster"),
+            &json!(true)
+        ),
+        "{st}"
+    );
+    assert_eq!(st["cluster"]["pools"][0]["used"], 1);
+    if cfg!(feature = "metrics") {
+        let (code, m) = support::curl(&c.hosts[0], "GET", "http://127.0.0.1:9179/metrics", 5);
+        assert_eq!(code, 200);
+        for want in [
+            "leafvip_service_addresses_announced 1",
+            "leafvip_pool_addresses_used{pool=\"pool\"} 1",
+            "leafvip_pool_addresses{pool=\"pool\"} 8",
+        ] {
+            assert!(m.contains(want), "{want}: {m}");
+        }
+    }
     let reached = c.reached("192.0.2.128");
     assert_eq!(
         reached,
@@ -393,6 +429,16 @@ fn local_services_follow_their_endpoints_and_dual_stack_routes_both() {
     c.wait_hops(&p, &["198.51.100.3", "198.51.100.4", "198.51.100.5"]);
     c.api.put(slice("loc", &["node-2"]));
     let t = c.wait_hops(&p, &["198.51.100.4"]);
+    let st = c.lab.status_json("node-1");
+    let line = &st["cluster"]["services"][0];
+    assert_eq!(line["announced"], false, "{st}");
+    assert!(
+        line["why"]
+            .as_str()
+            .unwrap()
+            .contains("no ready endpoint on this node"),
+        "{st}"
+    );
     eprintln!("EndpointSlice 3 -> 1 nodes to the leaf's routes: {t:?}");
     let fib = Instant::now();
     wait_for(

@@ -12,8 +12,10 @@ use super::kube_write::KubeCmd;
 use super::{throttle, unix, Daemon};
 use crate::config::PeerConfig;
 use crate::global::ClusterConf;
+use crate::status::SERVICES_SHOWN;
 use async_io::Timer;
 use futures_lite::StreamExt;
+use leafvip_bgp::wire::Prefix;
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,9 +23,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 use tracing::{error, info, warn};
-
-/// Services not announced here that status lists, at most.
-const SHOWN_NOT_ANNOUNCED: usize = 64;
 
 /// How often this node's sessions are compared with what it last wrote.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
@@ -110,24 +109,25 @@ impl Daemon<'_> {
                 self.note_objects(n);
                 self.replan();
             }
-            KubeEvent::Services { addrs, not } => {
-                let vips: Vec<leafvip_bgp::wire::Prefix> = addrs
+            KubeEvent::Services(view) => {
+                let vips: Vec<Prefix> = view
+                    .addrs
                     .iter()
-                    .filter_map(|a| {
-                        leafvip_bgp::wire::Prefix::new(*a, if a.is_ipv4() { 32 } else { 128 })
-                    })
+                    .filter_map(|a| Prefix::new(*a, if a.is_ipv4() { 32 } else { 128 }))
                     .collect();
+                let changed = vips != self.service_vips;
                 {
                     let mut b = self.board.borrow_mut();
                     let c = b.base.cluster.get_or_insert_with(Default::default);
                     c.service_addresses = vips.len();
-                    c.services_not_announced = not
-                        .iter()
-                        .take(SHOWN_NOT_ANNOUNCED)
-                        .map(|(k, why)| format!("{k}: {why}"))
-                        .collect();
+                    c.services_total = view.lines.len();
+                    c.services = view.lines.iter().take(SERVICES_SHOWN).cloned().collect();
+                    c.pools = view.pools.clone();
+                    c.leader = view.leader;
+                    c.allocations = view.allocations;
+                    c.announce_changes += u64::from(changed);
                 }
-                if vips != self.service_vips {
+                if changed {
                     info!(
                         addresses = vips.len(),
                         "Service addresses to announce changed"

@@ -21,6 +21,17 @@ use std::time::Duration;
 const RETRY_MIN: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(4);
 
+/// LoadBalancer Services as this node sees them (`crate::lb::announce`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServicesView {
+    /// The addresses this node announces.
+    pub addrs: Vec<std::net::IpAddr>,
+    pub lines: Vec<crate::status::ServiceLine>,
+    pub pools: Vec<crate::status::PoolLine>,
+    pub leader: bool,
+    pub allocations: u64,
+}
+
 /// One OpenELB object as the loop needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Object {
@@ -54,10 +65,7 @@ pub enum KubeEvent {
     Conf(Option<Object>),
     /// The Service addresses this node announces, and the Services with
     /// an address it does not announce, with why (`crate::lb::announce`).
-    Services {
-        addrs: Vec<std::net::IpAddr>,
-        not: Vec<(String, String)>,
-    },
+    Services(Box<ServicesView>),
     /// A list or watch failed; the watcher retries with backoff.
     Error(String),
 }
@@ -73,19 +81,30 @@ pub fn openelb_api(client: Client, kind: &str, plural: &str) -> Api<DynamicObjec
     Api::all_with(client, &ApiResource::from_gvk_with_plural(&gvk, plural))
 }
 
+/// The cluster's config, found as `kube::Config::infer` finds it: the
+/// file given, else `KUBECONFIG` or `~/.kube/config`, else in-cluster.
+/// Written out rather than calling `infer`, so that one kubeconfig path
+/// (read, then `from_custom_kubeconfig`) is in the binary, not two.
 async fn client(kubeconfig: Option<PathBuf>) -> Result<Client, String> {
-    let config = match kubeconfig {
-        Some(p) => {
-            let kc = kube::config::Kubeconfig::read_from(&p)
-                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &Default::default())
-                .await
-                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?
-        }
-        None => kube::Config::infer().await.map_err(|e| {
-            format!("no cluster config (KUBECONFIG, ~/.kube/config, in-cluster): {e}")
-        })?,
+    use kube::config::Kubeconfig;
+    let (kc, what) = match &kubeconfig {
+        Some(p) => (
+            Kubeconfig::read_from(p).map_err(|e| format!("kubeconfig {}: {e}", p.display()))?,
+            format!("kubeconfig {}", p.display()),
+        ),
+        None => match Kubeconfig::read() {
+            Ok(kc) => (kc, "kubeconfig (KUBECONFIG or ~/.kube/config)".to_string()),
+            Err(file) => {
+                let config = kube::Config::incluster().map_err(|e| {
+                    format!("no cluster config: no kubeconfig ({file}), not in a cluster ({e})")
+                })?;
+                return Client::try_from(config).map_err(|e| format!("cluster client: {e}"));
+            }
+        },
     };
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
     Client::try_from(config).map_err(|e| format!("cluster client: {e}"))
 }
 

@@ -139,6 +139,8 @@ pub struct Allocator {
     writes: async_channel::Sender<KubeCmd>,
     /// The problem last reported per Service or Eip.
     reported: BTreeMap<String, String>,
+    /// Service status writes made (for status and metrics).
+    pub allocations: u64,
 }
 
 impl Allocator {
@@ -147,6 +149,7 @@ impl Allocator {
             client,
             writes,
             reported: BTreeMap::new(),
+            allocations: 0,
         }
     }
 
@@ -201,7 +204,7 @@ impl Allocator {
             };
             let api = super::kube::openelb_api(self.client.clone(), "Eip", "eips");
             match super::kube::patch_status(&api, name, &body).await {
-                Ok(()) => info!(eip = %name, usage = used.len(), "Eip status written"),
+                Ok(()) => {}
                 Err(e) => {
                     // 409: changed since read (another writer); the watch
                     // brings the new version and wakes the next pass.
@@ -226,7 +229,10 @@ impl Allocator {
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(self.client.clone(), &r.namespace, &ar);
                 match super::kube::patch_status(&api, &r.name, &body).await {
-                    Ok(()) => info!(service = %s.key, addresses = ?addrs, "allocated"),
+                    Ok(()) => {
+                        self.allocations += 1;
+                        info!(service = %s.key, addresses = ?addrs, "allocated");
+                    }
                     Err(e) => tracing::debug!("Service {}: status: {e}; next pass", s.key),
                 }
             }

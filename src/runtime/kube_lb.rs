@@ -8,7 +8,7 @@
 //! an `Rc<RefCell<_>>`, never borrowed across an await. A change to it
 //! wakes the decider through a one-slot channel: a burst of watch events
 //! makes one pass.
-use super::kube::KubeEvent;
+use super::kube::{KubeEvent, ServicesView};
 use super::kube_write::KubeCmd;
 use crate::labels::Labels;
 use crate::lb::announce::{self, NodeState};
@@ -368,6 +368,56 @@ pub async fn run(
     super::kube::join_all(tasks).await;
 }
 
+/// What this node announces, and every Service with an address.
+fn view(s: &State, allocations: u64) -> ServicesView {
+    let svcs = s.svcs();
+    let a = announce::announce(&svcs, s.node_state, &s.here());
+    let why: BTreeMap<&str, &str> = a
+        .not
+        .iter()
+        .map(|(k, w)| (k.as_str(), w.as_str()))
+        .collect();
+    let ranges: Vec<(&String, &crate::lb::pool::Range)> = s
+        .eips
+        .iter()
+        .filter_map(|(n, (p, _, _))| Some((n, &p.as_ref().ok()?.range)))
+        .collect();
+    let lines = svcs
+        .iter()
+        .filter(|v| v.ours && !v.current.is_empty())
+        .map(|v| {
+            let w = why.get(v.key.as_str()).map(|w| w.to_string());
+            crate::status::ServiceLine {
+                service: v.key.clone(),
+                addresses: v.current.iter().map(ToString::to_string).collect(),
+                pool: ranges
+                    .iter()
+                    .find(|(_, r)| r.contains(v.current[0]))
+                    .map_or(String::new(), |(n, _)| n.to_string()),
+                policy: if v.local { "Local" } else { "Cluster" }.into(),
+                announced: w.is_none(),
+                why: w,
+            }
+        })
+        .collect();
+    let pools = s
+        .eips
+        .iter()
+        .map(|(n, (_, _, status))| crate::status::PoolLine {
+            pool: n.clone(),
+            used: status["usage"].as_u64().unwrap_or(0),
+            size: status["poolSize"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    ServicesView {
+        addrs: a.addrs,
+        lines,
+        pools,
+        leader: s.leader,
+        allocations,
+    }
+}
+
 /// On every wake: what this node announces goes to the loop when it
 /// changes; the leader allocates.
 async fn decide(
@@ -377,22 +427,16 @@ async fn decide(
     tx: async_channel::Sender<KubeEvent>,
     writes: async_channel::Sender<KubeCmd>,
 ) {
-    let mut last: Option<announce::Announce> = None;
+    let mut last: Option<ServicesView> = None;
     let mut alloc = super::kube_alloc::Allocator::new(client, writes);
     while woken.recv().await.is_ok() {
         let (synced, now) = {
             let s = st.borrow();
-            (
-                s.synced,
-                announce::announce(&s.svcs(), s.node_state, &s.here()),
-            )
+            (s.synced, view(&s, alloc.allocations))
         };
         let ready = SERVICES | SLICES | NODE;
         if synced & ready == ready && last.as_ref() != Some(&now) {
-            let ev = KubeEvent::Services {
-                addrs: now.addrs.clone(),
-                not: now.not.clone(),
-            };
+            let ev = KubeEvent::Services(Box::new(now.clone()));
             if tx.send(ev).await.is_err() {
                 return;
             }

@@ -103,10 +103,66 @@ pub fn render(st: &Status) -> String {
             notifications.get_or_create(&l).inc_by(n.count);
         }
     }
+    if let Some(c) = &st.cluster {
+        services(&mut reg, c);
+    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &reg);
     out
+}
+
+/// LoadBalancer Services (cluster mode): aggregates and a series per pool,
+/// never one per Service.
+fn services(reg: &mut Registry, c: &crate::status::Cluster) {
+    let announced = Gauge::<i64>::default();
+    announced.set(c.service_addresses as i64);
+    reg.register(
+        "service_addresses_announced",
+        "LoadBalancer Service addresses this node announces",
+        announced,
+    );
+    let with = Gauge::<i64>::default();
+    with.set(c.services_total as i64);
+    reg.register(
+        "services_with_address",
+        "LoadBalancer Services of ours that hold an address",
+        with,
+    );
+    let changes = Counter::<u64>::default();
+    changes.inc_by(c.announce_changes);
+    reg.register(
+        "service_announce_changes",
+        "Times the set of Service addresses this node announces changed",
+        changes,
+    );
+    let allocations = Counter::<u64>::default();
+    allocations.inc_by(c.allocations);
+    reg.register(
+        "service_allocations",
+        "Service status writes this agent made as the allocator",
+        allocations,
+    );
+    let leader = Gauge::<i64>::default();
+    leader.set(i64::from(c.leader));
+    reg.register(
+        "allocator_leader",
+        "1 while this agent holds the allocator's Lease",
+        leader,
+    );
+    let used = Family::<Labels, Gauge>::default();
+    let size = Family::<Labels, Gauge>::default();
+    reg.register(
+        "pool_addresses_used",
+        "Addresses in use per Eip pool",
+        used.clone(),
+    );
+    reg.register("pool_addresses", "Addresses per Eip pool", size.clone());
+    for p in &c.pools {
+        let l = vec![("pool", p.pool.clone())];
+        used.get_or_create(&l).set(p.used as i64);
+        size.get_or_create(&l).set(p.size as i64);
+    }
 }
 
 /// What readiness is judged on: O(1) at any table size.
