@@ -102,6 +102,9 @@ impl Server {
                     continue;
                 }
                 let s = s.clone();
+                // As Go's net/http does: a response's head and body go out
+                // at once, not 40 ms apart behind the client's delayed ACK.
+                let _ = conn.set_nodelay(true);
                 std::thread::spawn(move || {
                     let _ = serve(conn, &s, addr);
                 });
