@@ -316,6 +316,11 @@ fn services_get_addresses_that_route_to_every_node() {
         3,
         "ECMP in the leaf's FIB"
     );
+    // Service changes go out as UPDATEs: no session resets, to the end.
+    let since = |c: &Cluster| -> Vec<Option<String>> {
+        (1..=3).map(|i| c.bird.up_since(&format!("h{i}"))).collect()
+    };
+    let sessions = since(&c);
     c.vip_on_hosts("192.0.2.128");
     // Each node's status says what it announces, and from which pool.
     let st = c.lab.status_json("node-1");
@@ -411,6 +416,11 @@ fn services_get_addresses_that_route_to_every_node() {
         c.allocated("next", 1),
         ["192.0.2.128"],
         "the freed address is given again"
+    );
+    assert_eq!(
+        since(&c),
+        sessions,
+        "no session reset by any Service change"
     );
 }
 

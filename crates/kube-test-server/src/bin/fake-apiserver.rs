@@ -14,7 +14,11 @@ fn main() {
     let s = kube_test_server::Server::start();
     if let Some(objects) = std::env::args_os().nth(2) {
         let text = std::fs::read_to_string(&objects).expect("the objects file");
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             match serde_json::from_str(line) {
                 Ok(o) => {
                     s.put(o);
