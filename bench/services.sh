@@ -15,7 +15,9 @@
 # Requests go straight to the API with curl; times are observed by polling
 # (the status every 2 ms, BIRD with birdc every 2 ms), so each includes up
 # to one poll and one birdc call.
-# Run as root: bench/services.sh [SERVICES]   (LEAFVIP_BIN: a static kube build)
+# Run as root: bench/services.sh [SERVICES]   (LEAFVIP_BIN: a static kube
+# build; SLICES=N EndpointSlices per Service, default 4, to see what they
+# cost)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000}
@@ -54,7 +56,8 @@ CONF
 ip netns exec "$id-leaf" bird -f -c "$work/bird.conf" -s "$work/bird.ctl" & pids+=($!)
 b() { birdc -s "$work/bird.ctl" "$@"; }
 
-echo "==> objects: 500 Nodes, $n Services, $((n * 4)) EndpointSlices"
+slices=${SLICES:-4}
+echo "==> objects: 500 Nodes, $n Services, $((n * slices)) EndpointSlices"
 gen() { python3 bench/services_objects.py "$@"; }
 gen "$n" all > "$work/objects.jsonl"
 mkfifo "$work/fake.in"
@@ -77,7 +80,7 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$lv/status"; }
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$lv/status"; }
 hz=$(getconf CLK_TCK)
 # Every Cluster Service, and the Local ones with an endpoint on node-1.
-want=$(python3 -c "n=$n; print(sum(1 for i in range(1, n+1) if i % 4 or any((i+j) % 500 == 0 for j in range(1, 5))))")
+want=$(python3 -c "n=$n; print(sum(1 for i in range(1, n+1) if i % 4 or any((i+j) % 500 == 0 for j in range(1, $slices + 1))))")
 got=0
 for _ in $(seq 2400); do
     got=$(b show route count table master6 2>/dev/null | sed -n 's/^\([0-9]*\) of .*/\1/p' | head -1)

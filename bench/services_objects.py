@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The objects bench/services.sh loads, one JSON object a line:
   services_objects.py N all          BgpConf, BgpPeer, an IPv6 Eip, 500 Nodes,
-                                     N Services (a quarter Local), 4 EndpointSlices each
+                                     N Services (a quarter Local), $SLICES (4) EndpointSlices each
   services_objects.py 0 svc NAME Cluster|Local
   services_objects.py 0 slice SERVICE NODE   (its slice NAME-1, one endpoint on NODE)"""
-import json, sys
+import json, os, sys
 n = int(sys.argv[1])
 out = []
 out.append({"apiVersion": "network.kubesphere.io/v1alpha2", "kind": "BgpConf", "metadata": {"name": "default"}, "spec": {"as": 65100}})
@@ -30,7 +30,7 @@ def eps(name, j, node):
 if sys.argv[2] == "all":
     for i in range(1, n + 1):
         out.append(svc(f"s{i}", i % 4 == 0))
-        for j in range(1, 5):
+        for j in range(1, int(os.environ.get("SLICES", "4")) + 1):
             out.append(eps(f"s{i}", j, f"node-{(i + j) % 500 + 1}"))
 elif sys.argv[2] == "svc":
     out = [svc(sys.argv[3], sys.argv[4] == "Local")]
