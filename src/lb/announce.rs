@@ -65,9 +65,16 @@ pub struct Announce {
 }
 
 /// `here`: the Services with a usable endpoint on this node.
-pub fn announce(services: &[Svc], node: NodeState, here: &BTreeSet<String>) -> Announce {
+pub fn announce<'a>(
+    services: impl IntoIterator<Item = &'a Svc>,
+    node: NodeState,
+    here: &BTreeSet<String>,
+) -> Announce {
     let mut out = Announce::default();
-    for s in services.iter().filter(|s| s.ours && !s.current.is_empty()) {
+    for s in services
+        .into_iter()
+        .filter(|s| s.ours && !s.current.is_empty())
+    {
         let why = if !node.ready {
             Some("this node is not Ready")
         } else if node.excluded {

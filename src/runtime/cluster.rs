@@ -12,7 +12,6 @@ use super::kube_write::KubeCmd;
 use super::{throttle, unix, Daemon};
 use crate::config::PeerConfig;
 use crate::global::ClusterConf;
-use crate::status::SERVICES_SHOWN;
 use async_io::Timer;
 use futures_lite::StreamExt;
 use leafvip_bgp::wire::Prefix;
@@ -120,8 +119,8 @@ impl Daemon<'_> {
                     let mut b = self.board.borrow_mut();
                     let c = b.base.cluster.get_or_insert_with(Default::default);
                     c.service_addresses = vips.len();
-                    c.services_total = view.lines.len();
-                    c.services = view.lines.iter().take(SERVICES_SHOWN).cloned().collect();
+                    c.services_total = view.total;
+                    c.services = view.lines.clone();
                     c.pools = view.pools.clone();
                     c.leader = view.leader;
                     c.allocations = view.allocations;

@@ -26,6 +26,8 @@ const RETRY_MAX: Duration = Duration::from_secs(4);
 pub struct ServicesView {
     /// The addresses this node announces.
     pub addrs: Vec<std::net::IpAddr>,
+    /// Services of ours with an address, and the first of them.
+    pub total: usize,
     pub lines: Vec<crate::status::ServiceLine>,
     pub pools: Vec<crate::status::PoolLine>,
     pub leader: bool,

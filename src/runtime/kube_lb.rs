@@ -14,6 +14,7 @@ use crate::labels::Labels;
 use crate::lb::announce::{self, NodeState};
 use crate::lb::pool::{self, Pool};
 use crate::lb::service::{self, Svc};
+use crate::status::SERVICES_SHOWN;
 use futures_lite::StreamExt;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::watcher;
@@ -368,10 +369,12 @@ pub async fn run(
     super::kube::join_all(tasks).await;
 }
 
-/// What this node announces, and every Service with an address.
+/// What this node announces, and the Services with an address (the
+/// first [`SERVICES_SHOWN`] of them described: the view is kept and sent
+/// whole, and a line per Service at 5,000 is a megabyte).
 fn view(s: &State, allocations: u64) -> ServicesView {
-    let svcs = s.svcs();
-    let a = announce::announce(&svcs, s.node_state, &s.here());
+    let svcs = || s.services.values().map(|(v, _)| v);
+    let a = announce::announce(svcs(), s.node_state, &s.here());
     let why: BTreeMap<&str, &str> = a
         .not
         .iter()
@@ -382,9 +385,9 @@ fn view(s: &State, allocations: u64) -> ServicesView {
         .iter()
         .filter_map(|(n, (p, _, _))| Some((n, &p.as_ref().ok()?.range)))
         .collect();
-    let lines = svcs
-        .iter()
-        .filter(|v| v.ours && !v.current.is_empty())
+    let with_address = || svcs().filter(|v| v.ours && !v.current.is_empty());
+    let lines = with_address()
+        .take(SERVICES_SHOWN)
         .map(|v| {
             let w = why.get(v.key.as_str()).map(|w| w.to_string());
             crate::status::ServiceLine {
@@ -411,6 +414,7 @@ fn view(s: &State, allocations: u64) -> ServicesView {
         .collect();
     ServicesView {
         addrs: a.addrs,
+        total: with_address().count(),
         lines,
         pools,
         leader: s.leader,
