@@ -8,7 +8,7 @@
 //! goes to the log and into a Warning Event on it, once per problem.
 use super::board::{Board, Vip};
 use super::kube::{self, KubeEvent, Object};
-use super::kube_write::KubeCmd;
+use super::kube_write::{EventCmd, KubeCmd};
 use super::{throttle, unix, Daemon};
 use crate::config::PeerConfig;
 use crate::global::ClusterConf;
@@ -240,7 +240,7 @@ impl Daemon<'_> {
         }
         error!("{why}");
         if let Some(tx) = &self.cluster.writes {
-            let _ = tx.try_send(KubeCmd::Event {
+            let _ = tx.try_send(KubeCmd::Event(EventCmd {
                 kind,
                 namespace: String::new(),
                 name: o.name.clone(),
@@ -249,7 +249,7 @@ impl Daemon<'_> {
                 reason: "InvalidSpec",
                 message: why.clone(),
                 node: self.node.clone(),
-            });
+            }));
         }
         self.cluster.reported.insert(key, why);
     }

@@ -6,7 +6,7 @@
 //! up the pass, so one address never goes to two Services. A claim whose
 //! Service write failed is read back from the Eip next pass and finished.
 use super::kube_lb::{Ref, Shared};
-use super::kube_write::KubeCmd;
+use super::kube_write::{EventCmd, KubeCmd};
 use crate::lb::alloc;
 use crate::lb::lease::{self, LeaseView, Step};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -251,7 +251,7 @@ impl Allocator {
             return;
         }
         warn!("{kind} {key}: {why}");
-        let _ = self.writes.try_send(KubeCmd::Event {
+        let _ = self.writes.try_send(KubeCmd::Event(EventCmd {
             kind,
             namespace: r.namespace.clone(),
             name: r.name.clone(),
@@ -260,7 +260,7 @@ impl Allocator {
             reason: "AllocationFailed",
             message: why.clone(),
             node: String::new(),
-        });
+        }));
         self.reported.insert(key.to_string(), why);
     }
 }

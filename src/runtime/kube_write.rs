@@ -19,22 +19,28 @@ use std::time::Duration;
 /// Events waiting while the API server is away, at most; older ones go.
 const EVENTS_HELD: usize = 64;
 
+/// A Warning Event to write about an object (a BgpPeer, BgpConf, Eip or
+/// Service).
+#[derive(Debug, Clone)]
+pub struct EventCmd {
+    pub kind: &'static str,
+    /// Empty for cluster-scoped objects (their Events go to `default`).
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// The object's resourceVersion the problem was found in.
+    pub version: String,
+    pub reason: &'static str,
+    pub message: String,
+    /// The reporting node; empty for the allocator.
+    pub node: String,
+}
+
 /// What the loop asks the cluster thread to write.
 #[derive(Debug, Clone)]
 pub enum KubeCmd {
-    /// A Warning Event on an OpenELB object (`kind` BgpPeer or BgpConf).
-    Event {
-        kind: &'static str,
-        /// Empty for cluster-scoped objects (their Events go to `default`).
-        namespace: String,
-        name: String,
-        uid: String,
-        /// The object's resourceVersion the problem was found in.
-        version: String,
-        reason: &'static str,
-        message: String,
-        node: String,
-    },
+    /// A Warning Event on an object.
+    Event(EventCmd),
     /// Answer once what was asked before has been tried (on shutdown).
     Flush(async_channel::Sender<()>),
     /// This node's entry in a BgpPeer's `status.nodesPeerStatus`; None
@@ -65,8 +71,8 @@ fn event_name(name: &str, uid: &str, version: &str, message: &str) -> String {
     format!("{name}.{:016x}", fnv(&[uid, version, message]))
 }
 
-fn event(c: &EventArgs<'_>) -> DynamicObject {
-    let EventArgs {
+fn event(c: &EventCmd) -> DynamicObject {
+    let EventCmd {
         kind,
         namespace,
         name,
@@ -75,7 +81,8 @@ fn event(c: &EventArgs<'_>) -> DynamicObject {
         reason,
         message,
         node,
-    } = *c;
+    } = c;
+    let (kind, reason) = (*kind, *reason);
     let now = k8s_openapi::jiff::Timestamp::now();
     // Built as a DynamicObject, not parsed from a Value: that would link a
     // second copy of ObjectMeta's deserializer.
@@ -113,18 +120,6 @@ fn event_namespace(ns: &str) -> &str {
     } else {
         ns
     }
-}
-
-#[derive(Clone, Copy)]
-struct EventArgs<'a> {
-    kind: &'a str,
-    namespace: &'a str,
-    name: &'a str,
-    uid: &'a str,
-    version: &'a str,
-    reason: &'a str,
-    message: &'a str,
-    node: &'a str,
 }
 
 /// Whether a failed write is worth trying again (404: the object is gone).
@@ -224,29 +219,11 @@ fn take(
         } => {
             status.insert((object, node), s);
         }
-        KubeCmd::Event {
-            kind,
-            namespace,
-            name,
-            uid,
-            version,
-            reason,
-            message,
-            node,
-        } => {
+        KubeCmd::Event(e) => {
             if held.len() == EVENTS_HELD {
                 held.pop_front();
             }
-            held.push_back(event(&EventArgs {
-                kind,
-                namespace: &namespace,
-                name: &name,
-                uid: &uid,
-                version: &version,
-                reason,
-                message: &message,
-                node: &node,
-            }));
+            held.push_back(event(&e));
         }
         KubeCmd::Flush(done) => flush.push(done),
     }
