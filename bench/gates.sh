@@ -30,7 +30,7 @@ printf 'fn main() {\n    println!("hello");\n}\n' > "$work/hello/src/main.rs"
 sed -n '/^\[profile.release\]/,/^$/p' Cargo.toml > "$work/profile"
 printf '[package]\nname = "hello"\nversion = "0.1.0"\nedition = "2021"\n\n[workspace]\n\n' \
     | cat - "$work/profile" > "$work/hello/Cargo.toml"
-RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,--icf=all" \
     CARGO_TARGET_DIR="$work/hello/target" cargo build -q --release \
     --manifest-path "$work/hello/Cargo.toml" --target x86_64-unknown-linux-gnu
 floor=$(stat -c %s "$work/hello/target/x86_64-unknown-linux-gnu/release/hello")
