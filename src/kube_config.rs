@@ -6,6 +6,8 @@
 //! peers_from_crds = true      # peers from OpenELB's BgpPeer objects too
 //! services = true             # LoadBalancer Services and Eip pools (crate::lb)
 //! lease_namespace = "leafvip-system"  # where the allocator's Lease lives
+//! service_next_hop = "self"   # or "hosts": a rack speaker announces its
+//!                             # rack's Ready Nodes as next hops
 //! kubeconfig = "/path/config" # else KUBECONFIG, ~/.kube/config, in-cluster
 //! ```
 //! On a shared key the host's own config wins over the Node object: the
@@ -24,6 +26,11 @@ pub struct KubernetesConfig {
     /// announce their addresses.
     pub services: bool,
     pub lease_namespace: String,
+    /// `hosts`: Service addresses go out with the Ready Nodes (their
+    /// InternalIPs) as next hops, as `[[vip]] next_hop = "hosts"` does
+    /// with `[[host]]`s: the rack-speaker layout. `self` (the default):
+    /// each node announces itself.
+    pub service_hosts: bool,
     pub kubeconfig: Option<PathBuf>,
 }
 
@@ -44,14 +51,27 @@ impl FromValue for KubernetesConfig {
                 "peers_from_crds",
                 "services",
                 "lease_namespace",
+                "service_next_hop",
                 "kubeconfig",
             ],
         )?;
+        let service_hosts = match t.raw("service_next_hop") {
+            None => false,
+            Some(v) => tr::with(v, |s| match s {
+                "self" => Ok(false),
+                "hosts" => Ok(true),
+                _ => Err(format!(
+                    "service_next_hop {} is not \"self\" or \"hosts\"",
+                    crate::quote::quoted(s)
+                )),
+            })?,
+        };
         Ok(KubernetesConfig {
             node_labels: t.or("node_labels", true)?,
             peers_from_crds: t.or("peers_from_crds", true)?,
             services: t.or("services", true)?,
             lease_namespace: t.or("lease_namespace", "leafvip-system".to_string())?,
+            service_hosts,
             kubeconfig: t.get("kubeconfig")?,
         })
     }

@@ -3,6 +3,7 @@
 //! `leafvip check` prints it and the daemon applies it, so the two cannot
 //! disagree.
 use crate::config::{Config, NextHopSpec, PeerConfig, VipConfig};
+use crate::hosts::HostConfig;
 use crate::labels::Labels;
 use leafvip_bgp::rib_out::Route;
 use leafvip_bgp::session::{GracefulRestartConfig, SessionConfig};
@@ -190,7 +191,11 @@ impl PeerPlan {
         let family = v.prefix.family();
         let hops = self
             .host_hops(family, local)
-            .filter(move |_| proxied)
+            .filter(move |(_, name)| {
+                proxied
+                    && v.only
+                        .is_none_or(|o| o.binary_search_by(|x| x.as_str().cmp(name)).is_ok())
+            })
             .map(|(a, _)| a);
         one.into_iter().chain(hops).map(move |next_hop| Route {
             prefix: v.prefix,
@@ -246,10 +251,12 @@ pub struct Plan {
 
 fn proxied(
     cfg: &Config,
+    extra: &[HostConfig],
     healthy: &dyn Fn(&str) -> bool,
-    keep: impl Fn(&crate::hosts::HostConfig) -> bool,
+    keep: impl Fn(&HostConfig) -> bool,
 ) -> Vec<ProxiedHost> {
     cfg.hosts()
+        .chain(extra)
         .filter(|h| keep(h))
         .filter(|h| h.check.is_none() || healthy(&h.name))
         .map(|h| ProxiedHost {
@@ -269,14 +276,15 @@ impl Plan {
         vips: Vips,
         healthy: &dyn Fn(&str) -> bool,
     ) -> Plan {
-        Plan::with_peers(cfg, &[], node, labels, vips, healthy)
+        Plan::with_peers(cfg, (&[], &[]), node, labels, vips, healthy)
     }
 
-    /// The same with peers from elsewhere (OpenELB's BgpPeer objects in
-    /// cluster mode) beside the config's `[[peer]]` tables.
+    /// The same with peers and hosts from elsewhere beside the config's
+    /// `[[peer]]` and `[[host]]` tables: in cluster mode, OpenELB's BgpPeer
+    /// objects, and the Ready Nodes a rack speaker announces.
     pub fn with_peers(
         cfg: &Config,
-        extra: &[PeerConfig],
+        (extra, hosts): (&[PeerConfig], &[HostConfig]),
         node: String,
         labels: Labels,
         vips: Vips,
@@ -292,12 +300,12 @@ impl Plan {
                     .as_ref()
                     .map_or(Ok(()), |s| s.matches(&labels)),
                 vips: vips.clone(),
-                hosts: proxied(cfg, healthy, |h| {
+                hosts: proxied(cfg, hosts, healthy, |h| {
                     p.node_selector
                         .as_ref()
                         .is_none_or(|s| s.matches(&h.labels).is_ok())
                 }),
-                others: proxied(cfg, healthy, |h| {
+                others: proxied(cfg, hosts, healthy, |h| {
                     p.node_selector
                         .as_ref()
                         .is_some_and(|s| s.matches(&h.labels).is_err())
@@ -600,6 +608,53 @@ next_hop = "hosts"
         assert!(
             !other_net.on_link("203.0.113.4".parse().unwrap())
                 && other_net.on_link("198.51.100.100".parse().unwrap())
+        );
+    }
+
+    /// Cluster mode's rack speaker: Nodes come as hosts beside the
+    /// config's, and a `Local` Service's address goes only to its nodes.
+    #[test]
+    fn cluster_nodes_are_hosts_and_a_vip_may_name_its_only_hosts() {
+        let cfg = Config::parse("t", "[bgp]\nasn = 65100\n[[peer]]\naddress = \"198.51.100.1\"\nasn = 65001\nnode_selector = { match_labels = { rack = \"leaf1\" } }\n").unwrap();
+        let node = |name: &str, a: &str, rack: &str| HostConfig {
+            name: name.into(),
+            address: Some(a.parse().unwrap()),
+            address6: None,
+            labels: [("rack".to_string(), rack.to_string())]
+                .into_iter()
+                .collect(),
+            check: None,
+        };
+        let nodes = [
+            node("n1", "198.51.100.3", "leaf1"),
+            node("n2", "198.51.100.4", "leaf1"),
+            node("n3", "198.51.100.130", "leaf2"),
+        ];
+        let all = crate::vip_list::Hop::from(NextHopSpec::Hosts);
+        let only_n2 = crate::vip_list::Hop {
+            spec: NextHopSpec::Hosts,
+            only: Some(vec!["n2".to_string(), "n3".to_string()].into()),
+        };
+        let vips = Arc::new(crate::vip_list::VipList::default().with_extra(&[
+            ("192.0.2.1/32".parse().unwrap(), all),
+            ("192.0.2.2/32".parse().unwrap(), only_n2),
+        ]));
+        let labels: Labels = [("rack".to_string(), "leaf1".to_string())]
+            .into_iter()
+            .collect();
+        let p = Plan::with_peers(&cfg, (&[], &nodes), "n1".into(), labels, vips, &|_| false);
+        let routes: Vec<String> = p.peers[0]
+            .routes(&LocalAddrs::default())
+            .map(|r| format!("{} {}", r.prefix, r.next_hop))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                "192.0.2.1/32 198.51.100.3",
+                "192.0.2.1/32 198.51.100.4",
+                "192.0.2.2/32 198.51.100.4"
+            ],
+            "n3 is in another rack; an unchecked host needs no health"
         );
     }
 

@@ -17,20 +17,36 @@ struct Entry {
     attrs: u32,
 }
 
+/// A next hop as the table keeps it: the spec, and for `hosts` the only
+/// hosts that may carry this VIP (a `Local` Service's nodes with ready
+/// endpoints, in cluster mode); None means every host the peer reaches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hop {
+    pub spec: NextHopSpec,
+    /// Sorted host names.
+    pub only: Option<Arc<[String]>>,
+}
+
+impl From<NextHopSpec> for Hop {
+    fn from(spec: NextHopSpec) -> Hop {
+        Hop { spec, only: None }
+    }
+}
+
 /// The list, shared (not copied) by the daemon and every peer task.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct VipList {
     entries: Vec<Entry>,
-    hops: Vec<NextHopSpec>,
+    hops: Vec<Hop>,
     attrs: Vec<Arc<RouteAttrs>>,
 }
 
 pub type Vips = Arc<VipList>;
 
 impl VipList {
-    /// This list and `extra` (addresses of LoadBalancer Services: next hop
-    /// self, default attributes); a prefix already here keeps its settings.
-    pub fn with_extra(&self, extra: &[Prefix]) -> VipList {
+    /// This list and `extra` (addresses of LoadBalancer Services, with
+    /// default attributes); a prefix already here keeps its settings.
+    pub fn with_extra(&self, extra: &[(Prefix, Hop)]) -> VipList {
         let mut b = Builder::with_capacity(self.entries.len() + extra.len());
         b.list.hops = self.hops.clone();
         b.list.attrs = self.attrs.clone();
@@ -38,8 +54,21 @@ impl VipList {
             b.list.attrs.push(Arc::new(RouteAttrs::default()));
         }
         b.list.entries.extend_from_slice(&self.entries);
-        for p in extra.iter().filter(|p| self.get(p).is_none()) {
-            b.push(*p, NextHopSpec::SelfAddress);
+        for (p, h) in extra.iter().filter(|(p, _)| self.get(p).is_none()) {
+            // A node set is a rack speaker's Local Service's own: the scan
+            // that interns the config's few next hops would be quadratic.
+            let hop = match h.only {
+                None => b.hop(h.clone()),
+                Some(_) => {
+                    b.list.hops.push(h.clone());
+                    (b.list.hops.len() - 1) as u32
+                }
+            };
+            b.list.entries.push(Entry {
+                prefix: *p,
+                hop,
+                attrs: 0,
+            });
         }
         let e = &mut b.list.entries;
         e.sort_unstable_by_key(|e| e.prefix);
@@ -53,6 +82,8 @@ impl VipList {
 pub struct VipPlan<'a> {
     pub prefix: Prefix,
     pub next_hop: NextHopSpec,
+    /// For `hosts`: the only hosts that may carry it (None: all).
+    pub only: Option<&'a [String]>,
     pub attrs: &'a Arc<RouteAttrs>,
 }
 
@@ -66,9 +97,11 @@ impl VipList {
     }
 
     fn plan(&self, e: &Entry) -> VipPlan<'_> {
+        let hop = &self.hops[e.hop as usize];
         VipPlan {
             prefix: e.prefix,
-            next_hop: self.hops[e.hop as usize],
+            next_hop: hop.spec,
+            only: hop.only.as_deref(),
             attrs: &self.attrs[e.attrs as usize],
         }
     }
@@ -116,7 +149,7 @@ impl Builder {
         }
     }
 
-    fn hop(&mut self, h: NextHopSpec) -> u32 {
+    fn hop(&mut self, h: Hop) -> u32 {
         let hops = &mut self.list.hops;
         // Few distinct next hops: a scan beats a map here.
         match hops.iter().rposition(|x| *x == h) {
@@ -130,7 +163,7 @@ impl Builder {
 
     /// A VIP with the default attributes (a `vips_file` line).
     pub fn push(&mut self, prefix: Prefix, next_hop: NextHopSpec) {
-        let hop = self.hop(next_hop);
+        let hop = self.hop(next_hop.into());
         self.list.entries.push(Entry {
             prefix,
             hop,
@@ -148,7 +181,7 @@ impl Builder {
                 self.list.attrs.len() - 1
             }
         };
-        let hop = self.hop(v.next_hop);
+        let hop = self.hop(v.next_hop.into());
         self.list.entries.push(Entry {
             prefix: v.prefix,
             hop,
@@ -193,11 +226,33 @@ mod tests {
         b.push("192.0.2.1/32".parse().unwrap(), hop);
         b.push("192.0.2.1/32".parse().unwrap(), NextHopSpec::SelfAddress);
         assert_eq!(b.finish(), Err(Duplicate("192.0.2.1/32".parse().unwrap())));
+        let only: Hop = Hop {
+            spec: NextHopSpec::Hosts,
+            only: Some(vec!["n2".to_string()].into()),
+        };
         let both = l.with_extra(&[
-            "192.0.2.9/32".parse().unwrap(),
-            "192.0.2.2/32".parse().unwrap(),
+            (
+                "192.0.2.9/32".parse().unwrap(),
+                NextHopSpec::SelfAddress.into(),
+            ),
+            (
+                "192.0.2.2/32".parse().unwrap(),
+                NextHopSpec::SelfAddress.into(),
+            ),
+            ("192.0.2.10/32".parse().unwrap(), only.clone()),
+            ("192.0.2.11/32".parse().unwrap(), only.clone()),
         ]);
-        assert_eq!(both.len(), 4);
+        assert_eq!(both.len(), 6);
+        assert_eq!(
+            both.hops.len(),
+            4,
+            "one next hop, self, and a node set each"
+        );
+        let v = both.get(&"192.0.2.11/32".parse().unwrap()).unwrap();
+        assert_eq!(
+            (v.next_hop, v.only),
+            (NextHopSpec::Hosts, Some(&["n2".to_string()][..]))
+        );
         assert_eq!(
             both.get(&"192.0.2.2/32".parse().unwrap()).unwrap().next_hop,
             hop

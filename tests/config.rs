@@ -294,6 +294,21 @@ fn the_kubernetes_table_needs_the_kube_feature() {
         let bad = format!("{GOOD}\n[kubernetes]\npeers = 1\n");
         let e = Config::parse("leafvip.toml", &bad).unwrap_err().to_string();
         assert!(e.contains("unknown field `peers`"), "{e}");
+        assert!(!k.service_hosts, "service_next_hop defaults to self");
+        let hosts = format!("{GOOD}\n[kubernetes]\nservice_next_hop = \"hosts\"\n");
+        let k = Config::parse("leafvip.toml", &hosts)
+            .unwrap()
+            .kubernetes
+            .unwrap();
+        assert!(k.service_hosts);
+        let bad = format!("{GOOD}\n[kubernetes]\nservice_next_hop = \"rack\"\n");
+        let e = Config::parse("leafvip.toml", &bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "leafvip.toml:28: service_next_hop \"rack\" is not \"self\" or \"hosts\""
+            ),
+            "{e}"
+        );
     } else {
         let e = r.unwrap_err().to_string();
         assert!(

@@ -9,10 +9,16 @@
 //! - A node that is not Ready, or labelled
 //!   `node.kubernetes.io/exclude-from-external-load-balancers`, announces
 //!   nothing.
+//!
+//! A rack speaker (`service_next_hop = "hosts"`) applies the same rules to
+//! every Node at once: each address goes out with the nodes that may
+//! carry it as next hops, and the plan sends each leaf its own rack's.
 use super::service::Svc;
+use crate::labels::Labels;
 use serde_json::Value;
-use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 /// The label that takes a node out of external load balancers.
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
@@ -21,6 +27,58 @@ pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-b
 pub struct NodeState {
     pub ready: bool,
     pub excluded: bool,
+}
+
+impl NodeState {
+    /// Why a node in this state carries no Service traffic, if it does not.
+    fn why_not(self) -> Option<&'static str> {
+        if !self.ready {
+            Some("not Ready")
+        } else if self.excluded {
+            Some("labelled node.kubernetes.io/exclude-from-external-load-balancers")
+        } else {
+            None
+        }
+    }
+}
+
+/// A Node, pruned to what a rack speaker announces it by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub state: NodeState,
+    /// Its first InternalIP of each family.
+    pub v4: Option<Ipv4Addr>,
+    pub v6: Option<Ipv6Addr>,
+    pub labels: Labels,
+}
+
+/// A Node object as [`NodeInfo`].
+pub fn node_info(node: &Value) -> NodeInfo {
+    let ips = || {
+        node["status"]["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["type"] == "InternalIP")
+            .filter_map(|a| a["address"].as_str()?.parse::<IpAddr>().ok())
+    };
+    NodeInfo {
+        state: node_state(node),
+        v4: ips().find_map(|a| match a {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }),
+        v6: ips().find_map(|a| match a {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
+        }),
+        labels: node["metadata"]["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect(),
+    }
 }
 
 /// A Node object's readiness (its Ready condition) and exclusion label.
@@ -37,29 +95,42 @@ pub fn node_state(node: &Value) -> NodeState {
 }
 
 /// An EndpointSlice, pruned: the Service it belongs to (`namespace/name`)
-/// and whether it has an endpoint on `node` that may take traffic.
-pub fn slice_here(slice: &Value, node: &str) -> Option<(String, bool)> {
+/// and the nodes with an endpoint that may take traffic, sorted; only
+/// `only` when given (a node that speaks for itself needs no other).
+pub fn slice_nodes(slice: &Value, only: Option<&str>) -> Option<(String, Vec<String>)> {
     let svc = slice["metadata"]["labels"]["kubernetes.io/service-name"].as_str()?;
     let ns = slice["metadata"]["namespace"].as_str().unwrap_or("default");
-    let usable = slice["endpoints"]
+    let mut nodes: Vec<String> = slice["endpoints"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|e| e["nodeName"].as_str() == Some(node))
-        .any(|e| {
+        .filter(|e| {
             let c = &e["conditions"];
             // A missing `ready` means ready (discovery.k8s.io/v1).
             c["ready"].as_bool().unwrap_or(true)
                 || (c["serving"].as_bool() == Some(true)
                     && c["terminating"].as_bool() == Some(true))
-        });
-    Some((format!("{ns}/{svc}"), usable))
+        })
+        .filter_map(|e| e["nodeName"].as_str())
+        .filter(|n| only.is_none_or(|o| o == *n))
+        .map(str::to_string)
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes.shrink_to_fit();
+    Some((format!("{ns}/{svc}"), nodes))
 }
 
-/// What this node announces.
+/// The nodes that may carry an address, sorted; None: every one the
+/// speaker knows (all of them are eligible).
+pub type Only = Option<Arc<[String]>>;
+
+/// What this node announces, in the order of the Services (the VIP list
+/// sorts them and drops repeats).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Announce {
-    pub addrs: Vec<IpAddr>,
+    /// For a node that speaks for itself, `only` is always None.
+    pub addrs: Vec<(IpAddr, Only)>,
     /// Services with an address that this node does not announce, and why.
     pub not: Vec<(String, String)>,
 }
@@ -75,22 +146,59 @@ pub fn announce<'a>(
         .into_iter()
         .filter(|s| s.ours && !s.current.is_empty())
     {
-        let why = if !node.ready {
-            Some("this node is not Ready")
-        } else if node.excluded {
-            Some("this node is labelled node.kubernetes.io/exclude-from-external-load-balancers")
-        } else if s.local && !here.contains(&s.key) {
-            Some("externalTrafficPolicy Local and no ready endpoint on this node")
+        let why = match node.why_not() {
+            Some(w) => Some(format!("this node is {w}")),
+            None if s.local && !here.contains(&s.key) => {
+                Some("externalTrafficPolicy Local and no ready endpoint on this node".into())
+            }
+            None => None,
+        };
+        match why {
+            Some(w) => out.not.push((s.key.clone(), w)),
+            None => out.addrs.extend(s.current.iter().map(|a| (*a, None))),
+        }
+    }
+    out
+}
+
+/// Whether a rack speaker may name this Node as a next hop.
+pub fn eligible(n: &NodeInfo) -> bool {
+    n.state.why_not().is_none() && (n.v4.is_some() || n.v6.is_some())
+}
+
+/// What a rack speaker announces: each Service address with the nodes
+/// that may carry it. `nodes`: every Node; `usable(service)`: the nodes
+/// with an endpoint of it that may take traffic, sorted.
+pub fn announce_hosts<'a>(
+    services: impl IntoIterator<Item = &'a Svc>,
+    nodes: &BTreeMap<String, NodeInfo>,
+    usable: &dyn Fn(&str) -> Vec<String>,
+) -> Announce {
+    let none = !nodes.values().any(eligible);
+    let mut out = Announce::default();
+    for s in services
+        .into_iter()
+        .filter(|s| s.ours && !s.current.is_empty())
+    {
+        let only: Only = s.local.then(|| {
+            let mut set = usable(&s.key);
+            set.retain(|n| nodes.get(n).is_some_and(eligible));
+            set.into()
+        });
+        let why = if none {
+            Some("no Node is Ready and not excluded, with an InternalIP")
+        } else if only.as_ref().is_some_and(|o| o.is_empty()) {
+            Some("externalTrafficPolicy Local and no ready endpoint on a Ready node")
         } else {
             None
         };
         match why {
             Some(w) => out.not.push((s.key.clone(), w.to_string())),
-            None => out.addrs.extend(&s.current),
+            None => out
+                .addrs
+                .extend(s.current.iter().map(|a| (*a, only.clone()))),
         }
     }
-    out.addrs.sort();
-    out.addrs.dedup();
     out
 }
 
@@ -127,7 +235,7 @@ mod tests {
         };
         let none = BTreeSet::new();
         let a = announce(&s, ready, &none);
-        assert_eq!(a.addrs, ["192.0.2.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(a.addrs, [("192.0.2.1".parse::<IpAddr>().unwrap(), None)]);
         assert_eq!(a.not[0].0, "a/l");
         let here: BTreeSet<String> = ["a/l".to_string()].into();
         assert_eq!(announce(&s, ready, &here).addrs.len(), 2);
@@ -160,10 +268,10 @@ mod tests {
                                                                     "terminating": terminating}}]})
         };
         assert_eq!(
-            slice_here(&slice(Some(true), true, false), "n1"),
-            Some(("a/l".into(), true))
+            slice_nodes(&slice(Some(true), true, false), None),
+            Some(("a/l".into(), vec!["n1".to_string(), "n2".to_string()]))
         );
-        let usable = |r, sv, t, n| slice_here(&slice(r, sv, t), n).unwrap().1;
+        let usable = |r, sv, t, n| !slice_nodes(&slice(r, sv, t), Some(n)).unwrap().1.is_empty();
         assert!(usable(None, false, false, "n1"), "no ready field: ready");
         assert!(!usable(Some(false), false, false, "n1"));
         assert!(
@@ -181,5 +289,77 @@ mod tests {
             }
         );
         assert!(!node_state(&json!({})).ready);
+        let n = json!({"metadata": {"labels": {"rack": "leaf1"}},
+                       "status": {"addresses": [{"type": "Hostname", "address": "n1"},
+                                                {"type": "InternalIP", "address": "2001:db8::3"},
+                                                {"type": "InternalIP", "address": "198.51.100.3"},
+                                                {"type": "InternalIP", "address": "198.51.100.9"}]}});
+        let i = node_info(&n);
+        assert_eq!(
+            (i.v4, i.v6, i.labels["rack"].as_str()),
+            (
+                Some("198.51.100.3".parse().unwrap()),
+                Some("2001:db8::3".parse().unwrap()),
+                "leaf1"
+            )
+        );
+    }
+
+    /// A rack speaker: Cluster goes to every eligible node, Local to its
+    /// endpoints' eligible nodes; not Ready, excluded or address-less
+    /// nodes carry nothing.
+    #[test]
+    fn a_rack_speaker_announces_each_address_with_its_nodes() {
+        let node = |ready: bool, excluded: bool, v4: Option<&str>| NodeInfo {
+            state: NodeState { ready, excluded },
+            v4: v4.map(|a| a.parse().unwrap()),
+            v6: None,
+            labels: Labels::new(),
+        };
+        let nodes: BTreeMap<String, NodeInfo> = [
+            ("n1", node(true, false, Some("198.51.100.3"))),
+            ("n2", node(true, false, Some("198.51.100.4"))),
+            ("n3", node(false, false, Some("198.51.100.5"))),
+            ("n4", node(true, true, Some("198.51.100.6"))),
+            ("n5", node(true, false, None)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let s = [
+            svc("a/c", "192.0.2.1", false),
+            svc("a/l", "192.0.2.2", true),
+            svc("a/m", "192.0.2.3", true),
+            svc("a/z", "192.0.2.4", true),
+        ];
+        let usable = |s: &str| -> Vec<String> {
+            let n: &[&str] = match s {
+                "a/l" => &["n2", "n3", "n4", "n5"],
+                "a/m" => &["n2"],
+                "a/z" => &["n3"],
+                _ => &[],
+            };
+            n.iter().map(|x| x.to_string()).collect()
+        };
+        let a = announce_hosts(&s, &nodes, &usable);
+        let got: Vec<(String, Option<Vec<String>>)> = a
+            .addrs
+            .iter()
+            .map(|(ip, o)| (ip.to_string(), o.as_ref().map(|o| o.to_vec())))
+            .collect();
+        let n2 = Some(vec!["n2".to_string()]);
+        assert_eq!(
+            got,
+            [
+                ("192.0.2.1".into(), None),
+                ("192.0.2.2".into(), n2.clone()),
+                ("192.0.2.3".into(), n2)
+            ]
+        );
+        assert_eq!(a.not.len(), 1);
+        assert!(a.not[0].1.contains("no ready endpoint on a Ready node"));
+        let none = BTreeMap::new();
+        let a = announce_hosts(&s[..1], &none, &usable);
+        assert!(a.addrs.is_empty() && a.not[0].1.contains("no Node is Ready"));
     }
 }

@@ -10,8 +10,9 @@ use super::board::{Board, Vip};
 use super::kube::{self, KubeEvent, Object};
 use super::kube_write::{EventCmd, KubeCmd};
 use super::{throttle, unix, Daemon};
-use crate::config::PeerConfig;
+use crate::config::{NextHopSpec, PeerConfig};
 use crate::global::ClusterConf;
+use crate::vip_list::Hop;
 use async_io::Timer;
 use futures_lite::StreamExt;
 use leafvip_bgp::wire::Prefix;
@@ -60,7 +61,9 @@ impl Daemon<'_> {
         let what = kube::Watch {
             node_labels: k.node_labels,
             peers: k.peers_from_crds,
-            services: k.services.then(|| k.lease_namespace.clone()),
+            services: k
+                .services
+                .then(|| (k.lease_namespace.clone(), k.service_hosts)),
         };
         let (rx, tx) = kube::start(self.node.clone(), what, k.kubeconfig)?;
         if k.peers_from_crds {
@@ -109,12 +112,26 @@ impl Daemon<'_> {
                 self.replan();
             }
             KubeEvent::Services(view) => {
-                let vips: Vec<Prefix> = view
+                let spec = match view.hosts {
+                    Some(_) => NextHopSpec::Hosts,
+                    None => NextHopSpec::SelfAddress,
+                };
+                let vips: Vec<(Prefix, Hop)> = view
                     .addrs
                     .iter()
-                    .filter_map(|a| Prefix::new(*a, if a.is_ipv4() { 32 } else { 128 }))
+                    .filter_map(|(a, only)| {
+                        let p = Prefix::new(*a, if a.is_ipv4() { 32 } else { 128 })?;
+                        Some((
+                            p,
+                            Hop {
+                                spec,
+                                only: only.clone(),
+                            },
+                        ))
+                    })
                     .collect();
-                let changed = vips != self.service_vips;
+                let hosts = view.hosts.clone().unwrap_or_default();
+                let changed = vips != self.service_vips || hosts != self.service_hosts;
                 {
                     let mut b = self.board.borrow_mut();
                     let c = b.base.cluster.get_or_insert_with(Default::default);
@@ -132,6 +149,7 @@ impl Daemon<'_> {
                         "Service addresses to announce changed"
                     );
                     self.service_vips = vips;
+                    self.service_hosts = hosts;
                     self.replan();
                 }
             }

@@ -24,8 +24,11 @@ const RETRY_MAX: Duration = Duration::from_secs(4);
 /// LoadBalancer Services as this node sees them (`crate::lb::announce`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServicesView {
-    /// The addresses this node announces.
-    pub addrs: Vec<std::net::IpAddr>,
+    /// The addresses this node announces, each with the only Nodes that
+    /// may carry it when it names them (a rack speaker's Local Services).
+    pub addrs: Vec<(std::net::IpAddr, crate::lb::announce::Only)>,
+    /// A rack speaker's next hops: the Ready Nodes, not excluded.
+    pub hosts: Option<Vec<crate::hosts::HostConfig>>,
     /// Services of ours with an address, and the first of them.
     pub total: usize,
     pub lines: Vec<crate::status::ServiceLine>,
@@ -211,8 +214,9 @@ pub async fn join_all(mut fs: Vec<Task<'_>>) {
 pub struct Watch {
     pub node_labels: bool,
     pub peers: bool,
-    /// LoadBalancer Services, with the Lease in this namespace.
-    pub services: Option<String>,
+    /// LoadBalancer Services, with the Lease in this namespace, and
+    /// whether to announce them with the Ready Nodes as next hops.
+    pub services: Option<(String, bool)>,
 }
 
 /// Sleeps after a failed list or watch; the pause doubles up to RETRY_MAX.

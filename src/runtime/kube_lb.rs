@@ -1,5 +1,6 @@
 //! LoadBalancer Services on the cluster thread (feature `kube`): watches
-//! Services, Eips, EndpointSlices, Namespaces and this node's Node, keeps
+//! Services, Eips, EndpointSlices, Namespaces and this node's Node (every
+//! Node for a rack speaker, `service_next_hop = "hosts"`), keeps
 //! of each only what `crate::lb` reads, tells the loop which Service
 //! addresses this node announces, and, on the agent that holds the Lease,
 //! allocates (`kube_alloc.rs`).
@@ -11,7 +12,7 @@
 use super::kube::{KubeEvent, ServicesView};
 use super::kube_write::KubeCmd;
 use crate::labels::Labels;
-use crate::lb::announce::{self, NodeState};
+use crate::lb::announce::{self, NodeInfo};
 use crate::lb::pool::{self, Pool};
 use crate::lb::service::{self, Svc};
 use crate::status::SERVICES_SHOWN;
@@ -60,10 +61,14 @@ pub struct State {
     pub services: BTreeMap<String, (Svc, Ref)>,
     /// Eips: the pool or why not, and the status as read.
     pub eips: BTreeMap<String, (Result<Pool, String>, Ref, Value)>,
-    /// EndpointSlices (`namespace/name`): their Service, and whether it
-    /// has an endpoint here that may take traffic.
-    pub slices: BTreeMap<String, (String, bool)>,
-    pub node_state: NodeState,
+    /// EndpointSlices (keyed by [`slice_key`]): their Service, and the nodes
+    /// with an endpoint that may take traffic (this node only, unless
+    /// `hosts`).
+    pub slices: BTreeMap<String, (String, Vec<String>)>,
+    /// This node, or every Node when `hosts`.
+    pub nodes: BTreeMap<String, NodeInfo>,
+    /// A rack speaker: announce with the Ready Nodes as next hops.
+    pub hosts: bool,
     pub namespaces: BTreeMap<String, Labels>,
     pub synced: u8,
     pub leader: bool,
@@ -85,9 +90,24 @@ impl State {
     pub fn here(&self) -> BTreeSet<String> {
         self.slices
             .values()
-            .filter(|(_, usable)| *usable)
+            .filter(|(_, nodes)| nodes.contains(&self.node))
             .map(|(s, _)| s.clone())
             .collect()
+    }
+
+    /// A Service's nodes with a usable endpoint, over all its slices
+    /// (which sort together: their keys start with the Service's).
+    fn usable(&self, svc: &str) -> Vec<String> {
+        let from = format!("{svc} ");
+        let mut nodes: Vec<String> = self
+            .slices
+            .range(from.clone()..)
+            .take_while(|(k, _)| k.starts_with(&from))
+            .flat_map(|(_, (_, n))| n.iter().cloned())
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes
     }
 }
 
@@ -110,6 +130,21 @@ fn ns_key(o: &DynamicObject) -> String {
         o.metadata.namespace.as_deref().unwrap_or("default"),
         o.metadata.name.as_deref().unwrap_or_default()
     )
+}
+
+/// An EndpointSlice's key: `<service> <namespace>/<name>`, so that one
+/// Service's slices sort together. The Service comes from the
+/// `kubernetes.io/service-name` label, which the EndpointSlice controller
+/// sets when it creates the slice and never changes.
+fn slice_key(o: &DynamicObject) -> String {
+    let ns = o.metadata.namespace.as_deref().unwrap_or("default");
+    let svc = o
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("kubernetes.io/service-name"))
+        .map_or("", String::as_str);
+    format!("{ns}/{svc} {}", ns_key(o))
 }
 
 fn name_key(o: &DynamicObject) -> String {
@@ -179,19 +214,19 @@ const KEEP_EIPS: Keep = Keep {
 const KEEP_SLICES: Keep = Keep {
     what: "EndpointSlice",
     bit: SLICES,
-    upsert: |st, o| match announce::slice_here(&json(o), &st.node) {
+    upsert: |st, o| match announce::slice_nodes(&json(o), (!st.hosts).then_some(st.node.as_str())) {
         Some(x) => {
-            st.slices.insert(ns_key(o), x);
+            st.slices.insert(slice_key(o), x);
         }
         None => {
-            st.slices.remove(&ns_key(o));
+            st.slices.remove(&slice_key(o));
         }
     },
     remove: |st, o| {
-        st.slices.remove(&ns_key(o));
+        st.slices.remove(&slice_key(o));
     },
     keys: |st| st.slices.keys().cloned().collect(),
-    key: ns_key,
+    key: slice_key,
     drop_key: |st, k| {
         st.slices.remove(k);
     },
@@ -200,11 +235,17 @@ const KEEP_SLICES: Keep = Keep {
 const KEEP_NODE: Keep = Keep {
     what: "Node",
     bit: NODE,
-    upsert: |st, o| st.node_state = announce::node_state(&json(o)),
-    remove: |st, _| st.node_state = NodeState::default(),
-    keys: |_| Vec::new(),
+    upsert: |st, o| {
+        st.nodes.insert(name_key(o), announce::node_info(&json(o)));
+    },
+    remove: |st, o| {
+        st.nodes.remove(&name_key(o));
+    },
+    keys: |st| st.nodes.keys().cloned().collect(),
     key: name_key,
-    drop_key: |st, _| st.node_state = NodeState::default(),
+    drop_key: |st, k| {
+        st.nodes.remove(k);
+    },
 };
 
 const KEEP_NAMESPACES: Keep = Keep {
@@ -293,12 +334,13 @@ async fn keep(
 pub async fn run(
     client: Client,
     node: String,
-    lease_namespace: String,
+    (lease_namespace, hosts): (String, bool),
     tx: async_channel::Sender<KubeEvent>,
     writes: async_channel::Sender<KubeCmd>,
 ) {
     let st: Shared = Rc::new(RefCell::new(State {
         node: node.clone(),
+        hosts,
         ..Default::default()
     }));
     let (wake, woken) = async_channel::bounded(1);
@@ -343,7 +385,10 @@ pub async fn run(
         )),
         Box::pin(keep(
             api(c, "", "v1", "Node", "nodes"),
-            watcher::Config::default().fields(&format!("metadata.name={node}")),
+            match hosts {
+                true => all.clone(),
+                false => all.clone().fields(&format!("metadata.name={node}")),
+            },
             KEEP_NODE,
             st.clone(),
             wake.clone(),
@@ -374,7 +419,14 @@ pub async fn run(
 /// whole, and a line per Service at 5,000 is a megabyte).
 fn view(s: &State, allocations: u64) -> ServicesView {
     let svcs = || s.services.values().map(|(v, _)| v);
-    let a = announce::announce(svcs(), s.node_state, &s.here());
+    let a = match s.hosts {
+        true => announce::announce_hosts(svcs(), &s.nodes, &|k| s.usable(k)),
+        false => announce::announce(
+            svcs(),
+            s.nodes.get(&s.node).map(|n| n.state).unwrap_or_default(),
+            &s.here(),
+        ),
+    };
     let why: BTreeMap<&str, &str> = a
         .not
         .iter()
@@ -412,8 +464,23 @@ fn view(s: &State, allocations: u64) -> ServicesView {
             size: status["poolSize"].as_u64().unwrap_or(0),
         })
         .collect();
+    // What a rack speaker may name as next hops: the eligible Nodes.
+    let hosts = s.hosts.then(|| {
+        s.nodes
+            .iter()
+            .filter(|(_, n)| n.state.ready && !n.state.excluded)
+            .map(|(name, n)| crate::hosts::HostConfig {
+                name: name.clone(),
+                address: n.v4,
+                address6: n.v6,
+                labels: n.labels.clone(),
+                check: None,
+            })
+            .collect()
+    });
     ServicesView {
         addrs: a.addrs,
+        hosts,
         total: with_address().count(),
         lines,
         pools,

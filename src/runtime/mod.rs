@@ -108,7 +108,9 @@ struct Daemon<'a> {
     crd_peers: Vec<PeerConfig>,
     /// LoadBalancer Service addresses this node announces (cluster mode),
     /// beside the configured VIPs, and the list the peers plan from.
-    service_vips: Vec<leafvip_bgp::wire::Prefix>,
+    service_vips: Vec<(leafvip_bgp::wire::Prefix, crate::vip_list::Hop)>,
+    /// A rack speaker's Ready Nodes, the next hops of its Services.
+    service_hosts: Vec<crate::hosts::HostConfig>,
     vips_now: Option<crate::plan::Vips>,
     #[cfg(feature = "kube")]
     cluster: cluster::ClusterState,
@@ -406,7 +408,7 @@ impl Daemon<'_> {
         let healthy = &self.healthy;
         let plan = Plan::with_peers(
             &self.cfg,
-            &self.crd_peers,
+            (&self.crd_peers, &self.service_hosts),
             self.node.clone(),
             labels,
             vips,
@@ -605,6 +607,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         node_labels: Labels::new(),
         crd_peers: Vec::new(),
         service_vips: Vec::new(),
+        service_hosts: Vec::new(),
         vips_now: None,
         #[cfg(feature = "kube")]
         cluster: Default::default(),

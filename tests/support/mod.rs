@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod bird;
+pub mod cluster;
+pub mod fabric;
 pub mod frr;
 pub mod gobgp;
 
