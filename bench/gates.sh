@@ -7,7 +7,11 @@
 #   - peak RSS (VmHWM) announcing 100k /32s to BIRD, through
 #     ../shared/bench/run-anchors.sh, is at most PEAK_MAX_KIB;
 #   - idle RSS with 2 BIRD peers and 10 VIPs (bench/idle.sh) is at most
-#     IDLE_MAX_KIB: 2.25 MiB, room for layout noise over the 2 MiB goal.
+#     IDLE_MAX_KIB: 2.25 MiB, room for layout noise over the 2 MiB goal;
+#   - cluster mode (the kube build): peak RSS with 500 Nodes and 50
+#     BgpPeers (bench/kube.sh) at most KUBE_PEAK_MAX_KIB (10 MiB), and with
+#     5,000 LoadBalancer Services, 20,000 EndpointSlices and 500 Nodes
+#     (bench/services.sh) at most SERVICES_PEAK_MAX_KIB (32 MiB).
 # Prints one line per figure, then `gates: ok`; exits 1 on the first miss.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +19,8 @@ SIZE_MAX=${SIZE_MAX:-2097152}
 KUBE_SIZE_MAX=${KUBE_SIZE_MAX:-6291456}
 PEAK_MAX_KIB=${PEAK_MAX_KIB:-10240}
 IDLE_MAX_KIB=${IDLE_MAX_KIB:-2304}
+KUBE_PEAK_MAX_KIB=${KUBE_PEAK_MAX_KIB:-10240}
+SERVICES_PEAK_MAX_KIB=${SERVICES_PEAK_MAX_KIB:-32768}
 shared=${SHARED:-../shared}
 work=$(mktemp -d /var/tmp/leafvip-gates.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -36,7 +42,8 @@ RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static -C link-arg=
 floor=$(stat -c %s "$work/hello/target/x86_64-unknown-linux-gnu/release/hello")
 echo "size: $size bytes (budget $SIZE_MAX); a static hello world is $floor, leafvip's own $((size - floor))"
 [ "$size" -le "$SIZE_MAX" ] || fail "binary $size bytes > $SIZE_MAX"
-read -r _ kube_size < <(dist/static.sh --features kube | tail -1)
+read -r kube_bin kube_size < <(dist/static.sh --features kube | tail -1)
+cp "$kube_bin" "$work/leafvip-kube"
 echo "size with kube: $kube_size bytes (budget $KUBE_SIZE_MAX)"
 [ "$kube_size" -le "$KUBE_SIZE_MAX" ] || fail "kube binary $kube_size bytes > $KUBE_SIZE_MAX"
 
@@ -52,4 +59,14 @@ line=$(LEAFVIP_BIN="$work/leafvip" bench/idle.sh 10 2>/dev/null | grep '^idle:')
 idle=$(echo "$line" | sed -n 's/.*: RSS \([0-9]*\) KiB.*/\1/p')
 echo "$line (budget $IDLE_MAX_KIB KiB)"
 [ "$idle" -le "$IDLE_MAX_KIB" ] || fail "idle RSS $idle KiB > $IDLE_MAX_KIB"
+
+line=$(LEAFVIP_BIN="$work/leafvip-kube" bench/kube.sh 5 2>&1 | grep '^idle') || fail "kube.sh failed"
+kpeak=$(echo "$line" | sed -n 's/.*(peak \([0-9]*\) KiB).*/\1/p')
+echo "cluster mode, 500 Nodes and 50 BgpPeers: $line (budget peak $KUBE_PEAK_MAX_KIB KiB)"
+[ -n "$kpeak" ] && [ "$kpeak" -le "$KUBE_PEAK_MAX_KIB" ] || fail "kube.sh peak RSS ${kpeak:-?} KiB > $KUBE_PEAK_MAX_KIB"
+
+line=$(LEAFVIP_BIN="$work/leafvip-kube" IDLE=2 bench/services.sh 2>&1 | grep '^final:') || fail "services.sh failed"
+speak=$(echo "$line" | sed -n 's/.*(peak \([0-9]*\) KiB).*/\1/p')
+echo "5,000 Services, 20,000 EndpointSlices, 500 Nodes: $line (budget peak $SERVICES_PEAK_MAX_KIB KiB)"
+[ -n "$speak" ] && [ "$speak" -le "$SERVICES_PEAK_MAX_KIB" ] || fail "services.sh peak RSS ${speak:-?} KiB > $SERVICES_PEAK_MAX_KIB"
 echo "gates: ok"

@@ -7,7 +7,7 @@
 # from bench/services_objects.py. BIRD is the leaf, taking IPv6 over the
 # IPv4 session. Prints:
 #   - the initial sync: time to every route at BIRD, RSS and CPU then;
-#   - idle: RSS and CPU over 30 s;
+#   - idle: RSS and CPU over IDLE seconds (default 30);
 #   - a new Service: time to its address in its status, and to its route
 #     at BIRD (best and median of 5);
 #   - an EndpointSlice change (a Local Service's endpoint leaves node-1):
@@ -89,8 +89,9 @@ for _ in $(seq 2400); do
 done
 [ "${got:-0}" -ge "$want" ] || { echo "services.sh: $got of $want routes at BIRD" >&2; tail -5 "$work/leafvip.log" >&2; exit 1; }
 echo "initial sync: $got routes at BIRD $(( $(ms) - t0 )) ms after start; RSS $(rss) KiB (peak $(hwm) KiB), CPU $(( $(ticks) * 1000 / hz )) ms"
-c0=$(ticks); sleep 30; c1=$(ticks)
-echo "idle 30 s: RSS $(rss) KiB, CPU $(( (c1 - c0) * 1000 / hz )) ms"
+idle=${IDLE:-30}
+c0=$(ticks); sleep "$idle"; c1=$(ticks)
+echo "idle $idle s: RSS $(rss) KiB, CPU $(( (c1 - c0) * 1000 / hz )) ms"
 
 status_ip() {
     api GET "/api/v1/namespaces/default/services/$1" | { grep -o '"ip":"[^"]*"' || true; } | head -1 | cut -d'"' -f4

@@ -94,12 +94,14 @@ pub fn node_state(node: &Value) -> NodeState {
     }
 }
 
-/// An EndpointSlice, pruned: the Service it belongs to (`namespace/name`)
-/// and the nodes with an endpoint that may take traffic, sorted; only
-/// `only` when given (a node that speaks for itself needs no other).
-pub fn slice_nodes(slice: &Value, only: Option<&str>) -> Option<(String, Vec<String>)> {
-    let svc = slice["metadata"]["labels"]["kubernetes.io/service-name"].as_str()?;
-    let ns = slice["metadata"]["namespace"].as_str().unwrap_or("default");
+/// An EndpointSlice, pruned: the nodes with an endpoint that may take
+/// traffic, sorted; only `only` when given (a node that speaks for itself
+/// needs no other). Empty for a slice of no Service (no
+/// `kubernetes.io/service-name` label).
+pub fn slice_nodes(slice: &Value, only: Option<&str>) -> Vec<String> {
+    if !slice["metadata"]["labels"]["kubernetes.io/service-name"].is_string() {
+        return Vec::new();
+    }
     let mut nodes: Vec<String> = slice["endpoints"]
         .as_array()
         .into_iter()
@@ -118,7 +120,7 @@ pub fn slice_nodes(slice: &Value, only: Option<&str>) -> Option<(String, Vec<Str
     nodes.sort();
     nodes.dedup();
     nodes.shrink_to_fit();
-    Some((format!("{ns}/{svc}"), nodes))
+    nodes
 }
 
 /// The nodes that may carry an address, sorted; None: every one the
@@ -269,9 +271,9 @@ mod tests {
         };
         assert_eq!(
             slice_nodes(&slice(Some(true), true, false), None),
-            Some(("a/l".into(), vec!["n1".to_string(), "n2".to_string()]))
+            ["n1", "n2"]
         );
-        let usable = |r, sv, t, n| !slice_nodes(&slice(r, sv, t), Some(n)).unwrap().1.is_empty();
+        let usable = |r, sv, t, n| !slice_nodes(&slice(r, sv, t), Some(n)).is_empty();
         assert!(usable(None, false, false, "n1"), "no ready field: ready");
         assert!(!usable(Some(false), false, false, "n1"));
         assert!(

@@ -173,7 +173,7 @@ impl Allocator {
             let refs: BTreeMap<String, Ref> = s
                 .services
                 .iter()
-                .map(|(k, (_, r))| (k.clone(), r.clone()))
+                .map(|(k, (s, v))| (k.clone(), Ref::svc(s, v)))
                 .collect();
             for (name, (p, r, _)) in &s.eips {
                 if let Err(e) = p {

@@ -36,6 +36,20 @@ pub struct Ref {
 }
 
 impl Ref {
+    /// A Service's, from what its Svc keeps.
+    pub fn svc(s: &Svc, version: &str) -> Ref {
+        Ref {
+            namespace: s.namespace.clone(),
+            name: s
+                .key
+                .get(s.namespace.len() + 1..)
+                .unwrap_or_default()
+                .to_string(),
+            uid: s.uid.clone(),
+            version: version.to_string(),
+        }
+    }
+
     fn of(o: &DynamicObject) -> Ref {
         Ref {
             namespace: o.metadata.namespace.clone().unwrap_or_default(),
@@ -57,14 +71,16 @@ pub const ALL: u8 = 31;
 #[derive(Debug, Default)]
 pub struct State {
     pub node: String,
-    /// LoadBalancer Services only.
-    pub services: BTreeMap<String, (Svc, Ref)>,
+    /// LoadBalancer Services only, with their resourceVersion (the rest
+    /// of their [`Ref`] is in the Svc: [`Ref::svc`]).
+    pub services: BTreeMap<String, (Svc, String)>,
     /// Eips: the pool or why not, and the status as read.
     pub eips: BTreeMap<String, (Result<Pool, String>, Ref, Value)>,
-    /// EndpointSlices (keyed by [`slice_key`]): their Service, and the nodes
-    /// with an endpoint that may take traffic (this node only, unless
-    /// `hosts`).
-    pub slices: BTreeMap<String, (String, Vec<String>)>,
+    /// EndpointSlices (keyed by [`slice_key`], which starts with their
+    /// Service) with an endpoint that may take traffic on this node (on
+    /// any node when `hosts`), and those nodes. A slice with none is not
+    /// kept: most of a big cluster's slices have no endpoint here.
+    pub slices: BTreeMap<String, Vec<String>>,
     /// This node, or every Node when `hosts`.
     pub nodes: BTreeMap<String, NodeInfo>,
     /// A rack speaker: announce with the Ready Nodes as next hops.
@@ -89,9 +105,9 @@ impl State {
     /// Services with a usable endpoint on this node.
     pub fn here(&self) -> BTreeSet<String> {
         self.slices
-            .values()
+            .iter()
             .filter(|(_, nodes)| nodes.contains(&self.node))
-            .map(|(s, _)| s.clone())
+            .map(|(k, _)| k.split_once(' ').map_or("", |(svc, _)| svc).to_string())
             .collect()
     }
 
@@ -103,7 +119,7 @@ impl State {
             .slices
             .range(from.clone()..)
             .take_while(|(k, _)| k.starts_with(&from))
-            .flat_map(|(_, (_, n))| n.iter().cloned())
+            .flat_map(|(_, n)| n.iter().cloned())
             .collect();
         nodes.sort();
         nodes.dedup();
@@ -174,7 +190,8 @@ const KEEP_SERVICES: Keep = Keep {
     bit: SERVICES,
     upsert: |st, o| match service::svc(&json(o)) {
         Some(s) => {
-            st.services.insert(s.key.clone(), (s, Ref::of(o)));
+            let version = o.metadata.resource_version.clone().unwrap_or_default();
+            st.services.insert(s.key.clone(), (s, version));
         }
         None => {
             st.services.remove(&ns_key(o));
@@ -215,10 +232,10 @@ const KEEP_SLICES: Keep = Keep {
     what: "EndpointSlice",
     bit: SLICES,
     upsert: |st, o| match announce::slice_nodes(&json(o), (!st.hosts).then_some(st.node.as_str())) {
-        Some(x) => {
-            st.slices.insert(slice_key(o), x);
+        nodes if !nodes.is_empty() => {
+            st.slices.insert(slice_key(o), nodes);
         }
-        None => {
+        _ => {
             st.slices.remove(&slice_key(o));
         }
     },
