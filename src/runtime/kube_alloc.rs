@@ -265,8 +265,10 @@ impl Allocator {
     }
 }
 
-/// The Eip status OpenELB writes, as a merge patch over `current` with the
-/// Eip's resourceVersion as a precondition; None when nothing changes.
+/// The Eip status patch that makes `current` say `used`, or None when it
+/// does already. A merge patch keeps the map keys it does not name, so it
+/// names only the claims that change (freed ones as null): one new Service
+/// writes one entry, not the pool's thousands.
 fn eip_status(
     current: &Value,
     range: &crate::lb::pool::Range,
@@ -274,44 +276,35 @@ fn eip_status(
     version: &str,
 ) -> Option<Value> {
     let size = i64::try_from(range.size()).unwrap_or(i64::MAX);
-    let mut used_map = serde_json::Map::new();
+    let held = current["used"].as_object();
+    let mut delta = serde_json::Map::new();
     for (ip, who) in used {
-        used_map.insert(ip.to_string(), json!(who));
+        let k = ip.to_string();
+        if held.and_then(|m| m.get(&k)?.as_str()) != Some(who.as_str()) {
+            delta.insert(k, json!(who));
+        }
     }
-    let want = json!({
+    for k in held.into_iter().flatten().map(|(k, _)| k) {
+        if !k.parse().is_ok_and(|ip: IpAddr| used.contains_key(&ip)) {
+            delta.insert(k.clone(), Value::Null);
+        }
+    }
+    let mut status = json!({
         "occupied": used.len() as i64 >= size,
         "usage": used.len(),
         "poolSize": size,
-        "used": used_map,
         "firstIP": range.first().to_string(),
         "lastIP": range.last().to_string(),
         "ready": true,
         "v4": range.is_v4(),
     });
-    let same = [
-        "occupied", "usage", "poolSize", "firstIP", "lastIP", "ready", "v4",
-    ]
-    .iter()
-    .all(|k| current[*k] == want[*k])
-        && current["used"].as_object().cloned().unwrap_or_default() == used_map;
-    if same {
+    let same = status
+        .as_object()
+        .is_some_and(|m| m.iter().all(|(k, v)| current[k] == *v));
+    if same && delta.is_empty() {
         return None;
     }
-    let mut status = want;
-    // A merge patch keeps map keys it does not name: free ones are nulled.
-    for old in current["used"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k)
-    {
-        if !status["used"]
-            .as_object()
-            .is_some_and(|m| m.contains_key(old))
-        {
-            status["used"][old] = Value::Null;
-        }
-    }
+    status["used"] = Value::Object(delta);
     Some(json!({"metadata": {"resourceVersion": version}, "status": status}))
 }
 
@@ -327,5 +320,40 @@ mod tests {
         assert_eq!(micro(t), "2026-11-30T12:00:00.000000Z");
         let t: Timestamp = "2026-11-30T12:00:00.5Z".parse().unwrap();
         assert_eq!(micro(t), "2026-11-30T12:00:00.500000Z");
+    }
+
+    #[test]
+    fn an_eip_patch_names_only_the_claims_that_change() {
+        let range = crate::lb::pool::range("192.0.2.0/30").unwrap();
+        let used: BTreeMap<IpAddr, String> = [
+            ("192.0.2.0".parse().unwrap(), "a/x".to_string()),
+            ("192.0.2.1".parse().unwrap(), "a/y".to_string()),
+        ]
+        .into();
+        let first = eip_status(&json!({}), &range, &used, "7").unwrap();
+        assert_eq!(first["metadata"]["resourceVersion"], "7");
+        assert_eq!(
+            first["status"]["used"],
+            json!({"192.0.2.0": "a/x", "192.0.2.1": "a/y"})
+        );
+        assert_eq!(
+            (&first["status"]["usage"], &first["status"]["poolSize"]),
+            (&json!(2), &json!(4))
+        );
+        // The same status again: no write.
+        let mut current = first["status"].clone();
+        assert_eq!(eip_status(&current, &range, &used, "8"), None);
+        // a/y freed, a/z claimed: one null, one entry.
+        current["used"]["192.0.2.9"] = json!("a/gone");
+        let now: BTreeMap<IpAddr, String> = [
+            ("192.0.2.0".parse().unwrap(), "a/x".to_string()),
+            ("192.0.2.2".parse().unwrap(), "a/z".to_string()),
+        ]
+        .into();
+        let p = eip_status(&current, &range, &now, "8").unwrap();
+        assert_eq!(
+            p["status"]["used"],
+            json!({"192.0.2.1": null, "192.0.2.2": "a/z", "192.0.2.9": null})
+        );
     }
 }
