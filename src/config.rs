@@ -86,20 +86,43 @@ pub struct BgpConfig {
     /// Graceful Restart time in seconds (RFC 4724); 0 turns GR off.
     /// Absent: [`DEFAULT_RESTART_TIME`].
     pub graceful_restart: Option<u16>,
+    /// Seconds a planned stop announces every VIP with GRACEFUL_SHUTDOWN
+    /// (RFC 8326) before it withdraws them; 0 = withdraw at once.
+    /// Absent: [`DEFAULT_DRAIN_TIME`].
+    pub drain_time: Option<u16>,
 }
 
 /// The Graceful Restart time when neither `[bgp]` nor a BgpConf sets one.
 pub const DEFAULT_RESTART_TIME: u16 = 120;
 
+/// How long a planned stop drains when `[bgp] drain_time` is not set.
+pub const DEFAULT_DRAIN_TIME: u16 = 5;
+
 impl FromValue for BgpConfig {
     fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
-        let t = Table::value(v, &["asn", "router_id", "listen", "graceful_restart"])?;
+        let t = Table::value(
+            v,
+            &[
+                "asn",
+                "router_id",
+                "listen",
+                "graceful_restart",
+                "drain_time",
+            ],
+        )?;
         let c = BgpConfig {
             asn: t.get("asn")?,
             router_id: t.get("router_id")?,
             listen: t.get("listen")?,
             graceful_restart: t.get("graceful_restart")?,
+            drain_time: t.get("drain_time")?,
         };
+        if c.drain_time.is_some_and(|d| d > 3600) {
+            return t.error(
+                "drain_time",
+                "bgp.drain_time is at most 3600 seconds".into(),
+            );
+        }
         if let Some(asn) = c.asn.filter(|a| crate::global::reserved_asn(*a)) {
             return t.error("asn", format!("bgp.asn {asn} is reserved"));
         }

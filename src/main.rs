@@ -17,6 +17,11 @@ Commands:
   status    Show the running daemon's peers (and its VIPs, when few)
   status vip PREFIX   One VIP at every peer
   status vips         Every VIP, a page at a time (--json: one object a line)
+  drain     Announce every VIP with GRACEFUL_SHUTDOWN (RFC 8326) until undrain
+  undrain   End a drain: announce the VIPs as configured
+  restart   Make the daemon exit for a restart, its routes kept by the peers
+            (Graceful Restart); under systemd the unit starts it again
+  systemd-stop UNIT   The unit's ExecStop: `restart` when systemd restarts UNIT
   version   Print the version
 
 Options:
@@ -34,6 +39,10 @@ enum Command {
     Check(PathBuf),
     /// The words after `status`.
     Status(Vec<String>),
+    /// `drain`, `undrain` or `restart`: one request to the daemon.
+    Control(&'static str),
+    /// The unit's name.
+    SystemdStop(String),
     Version,
     Help,
 }
@@ -77,7 +86,10 @@ fn parse_args() -> Result<Args, lexopt::Error> {
                 return Ok(a);
             }
             Value(v) if command.is_none() => command = Some(v.string()?),
-            Value(v) if command.as_deref() == Some("status") && words.len() < 2 => {
+            Value(v)
+                if (command.as_deref() == Some("status") && words.len() < 2)
+                    || (command.as_deref() == Some("systemd-stop") && words.is_empty()) =>
+            {
                 words.push(v.string()?)
             }
             _ => return Err(arg.unexpected()),
@@ -85,15 +97,26 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     }
     let explicit = config.is_some();
     let config = config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    // Unless -s says, the socket of the config `run` would read: the one
+    // named, or the default one when it exists.
+    let talks = matches!(
+        command.as_deref(),
+        Some("status" | "drain" | "undrain" | "restart" | "systemd-stop")
+    );
+    if talks && a.socket.is_none() && (explicit || config.exists()) {
+        a.socket = status_socket(&config);
+    }
     a.command = match command.as_deref() {
         Some("run") => Command::Run(config),
         Some("check") => Command::Check(config),
+        Some("drain") => Command::Control("drain"),
+        Some("undrain") => Command::Control("undrain"),
+        Some("restart") => Command::Control("restart"),
+        Some("systemd-stop") => match words.pop() {
+            Some(unit) => Command::SystemdStop(unit),
+            None => return Err("systemd-stop takes the unit's name (%n)".into()),
+        },
         Some("status") => {
-            // Unless -s says, the socket of the config `run` would read:
-            // the one named, or the default one when it exists.
-            if a.socket.is_none() && (explicit || config.exists()) {
-                a.socket = status_socket(&config);
-            }
             match words.first().map(String::as_str) {
                 None | Some("vips") if words.len() <= 1 => {}
                 Some("vip") if words.len() == 2 => {}
@@ -180,6 +203,32 @@ fn status(
     Ok(())
 }
 
+/// The unit's ExecStop (run as root, `+`): when systemd is restarting the
+/// unit, the daemon exits for a restart and this waits for it, so that
+/// the SIGTERM systemd sends next finds nothing to stop. Otherwise it does
+/// nothing: the SIGTERM is a stop, and the daemon drains first.
+fn systemd_stop(unit: &str, socket: Option<PathBuf>) -> ExitCode {
+    use runtime::drain;
+    if !drain::systemd_restarting(unit) {
+        return ExitCode::SUCCESS;
+    }
+    let socket = socket.unwrap_or_else(|| runtime::control::DEFAULT_SOCKET.into());
+    if let Err(e) = runtime::control::query(&socket, "restart") {
+        eprintln!(
+            "leafvip systemd-stop: {unit} is restarting, but: {}",
+            e.trim_end()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let pid = std::env::var("MAINPID").ok().and_then(|p| p.parse().ok());
+    if let Some(pid) = pid {
+        if !drain::wait_gone(pid, std::time::Duration::from_secs(10)) {
+            eprintln!("leafvip systemd-stop: {pid} still runs after 10 s");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let Args {
         command,
@@ -219,6 +268,20 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Control(verb) => {
+            let socket = socket.unwrap_or_else(|| runtime::control::DEFAULT_SOCKET.into());
+            match runtime::control::query(&socket, verb) {
+                Ok(told) => {
+                    out(&told);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("leafvip {verb}: {}", e.trim_end());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::SystemdStop(unit) => systemd_stop(&unit, socket),
         Command::Status(words) => {
             let socket = socket.unwrap_or_else(|| runtime::control::DEFAULT_SOCKET.into());
             if socket.as_os_str().is_empty() {
@@ -238,7 +301,8 @@ fn main() -> ExitCode {
         Command::Run(config) => {
             leafvip::logging::init(log_format.as_deref());
             match runtime::run(&config, socket) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(runtime::Exit::Stopped) => ExitCode::SUCCESS,
+                Ok(runtime::Exit::Restart) => ExitCode::from(runtime::drain::RESTART_EXIT),
                 Err(e) => {
                     tracing::error!("{e}");
                     ExitCode::FAILURE

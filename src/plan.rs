@@ -141,6 +141,9 @@ pub struct PeerPlan {
     /// The other healthy hosts: offered only if they sit on the connected
     /// subnet toward the peer (known once the session's addresses are).
     pub others: Vec<ProxiedHost>,
+    /// Draining (RFC 8326): every route carries GRACEFUL_SHUTDOWN, and
+    /// LOCAL_PREF 0 toward internal peers.
+    pub drain: bool,
 }
 
 impl PeerPlan {
@@ -189,6 +192,7 @@ impl PeerPlan {
             Err(_) => (None, false),
         };
         let family = v.prefix.family();
+        let attrs = if self.drain { v.drained } else { v.attrs };
         let hops = self
             .host_hops(family, local)
             .filter(move |(_, name)| {
@@ -200,7 +204,7 @@ impl PeerPlan {
         one.into_iter().chain(hops).map(move |next_hop| Route {
             prefix: v.prefix,
             next_hop,
-            attrs: v.attrs.clone(),
+            attrs: attrs.clone(),
         })
     }
 
@@ -310,6 +314,7 @@ impl Plan {
                         .as_ref()
                         .is_some_and(|s| s.matches(&h.labels).is_err())
                 }),
+                drain: false,
             })
             .collect();
         Plan {
@@ -317,6 +322,14 @@ impl Plan {
             labels,
             peers,
         }
+    }
+
+    /// The same plan, every peer draining or not.
+    pub fn drained(mut self, on: bool) -> Plan {
+        for p in &mut self.peers {
+            p.drain = on;
+        }
+        self
     }
 
     pub fn selected(&self) -> impl Iterator<Item = &PeerPlan> {

@@ -17,6 +17,9 @@ pub struct Status {
     /// while cluster mode waits for the BgpConf).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// Draining (RFC 8326): why, and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draining: Option<String>,
     pub uptime_secs: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_reload: Option<Reload>,
@@ -253,6 +256,9 @@ impl Status {
         );
         if let Some(w) = &self.waiting {
             let _ = writeln!(o, "NO SESSIONS: {w}");
+        }
+        if let Some(d) = &self.draining {
+            let _ = writeln!(o, "DRAINING: {d}");
         }
         let _ = writeln!(
             o,

@@ -7,6 +7,7 @@
 //! them in order, and duplicates sit side by side.
 use crate::config::{NextHopSpec, VipConfig};
 use leafvip_bgp::rib_out::RouteAttrs;
+use leafvip_bgp::wire::community;
 use leafvip_bgp::wire::Prefix;
 use std::sync::Arc;
 
@@ -39,6 +40,20 @@ pub struct VipList {
     entries: Vec<Entry>,
     hops: Vec<Hop>,
     attrs: Vec<Arc<RouteAttrs>>,
+    /// Each attribute set as a drain sends it ([`drained`]), made with the
+    /// list: a drain changes no entry, only which table a peer reads.
+    drained: Vec<Arc<RouteAttrs>>,
+}
+
+/// What a draining speaker sends (RFC 8326): the GRACEFUL_SHUTDOWN
+/// community added, and LOCAL_PREF 0 (sent to internal peers only).
+pub fn drained(a: &RouteAttrs) -> RouteAttrs {
+    let mut d = a.clone();
+    if !d.communities.contains(&community::GRACEFUL_SHUTDOWN) {
+        d.communities.push(community::GRACEFUL_SHUTDOWN);
+    }
+    d.local_pref = Some(0);
+    d
 }
 
 pub type Vips = Arc<VipList>;
@@ -73,7 +88,12 @@ impl VipList {
         let e = &mut b.list.entries;
         e.sort_unstable_by_key(|e| e.prefix);
         e.dedup_by_key(|e| e.prefix);
+        b.list.fill_drained();
         b.list
+    }
+
+    fn fill_drained(&mut self) {
+        self.drained = self.attrs.iter().map(|a| Arc::new(drained(a))).collect();
     }
 }
 
@@ -85,6 +105,8 @@ pub struct VipPlan<'a> {
     /// For `hosts`: the only hosts that may carry it (None: all).
     pub only: Option<&'a [String]>,
     pub attrs: &'a Arc<RouteAttrs>,
+    /// The same, as a drain sends them.
+    pub drained: &'a Arc<RouteAttrs>,
 }
 
 impl VipList {
@@ -103,6 +125,7 @@ impl VipList {
             next_hop: hop.spec,
             only: hop.only.as_deref(),
             attrs: &self.attrs[e.attrs as usize],
+            drained: &self.drained[e.attrs as usize],
         }
     }
 
@@ -145,6 +168,7 @@ impl Builder {
                 entries: Vec::with_capacity(n),
                 hops: Vec::new(),
                 attrs: vec![Arc::new(RouteAttrs::default())],
+                drained: Vec::new(),
             },
         }
     }
@@ -197,6 +221,7 @@ impl Builder {
             return Err(Duplicate(w[0].prefix));
         }
         e.shrink_to_fit();
+        self.list.fill_drained();
         Ok(self.list)
     }
 }

@@ -2,6 +2,7 @@
 //! and reads the answer. A Unix socket with mode 0600 means access control
 //! is the file system's: root and the daemon's own user.
 use super::board::{Board, Vip};
+use super::drain::Ctl;
 use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use leafvip_bgp::wire::Prefix;
@@ -69,8 +70,13 @@ impl Drop for SocketFile {
 /// 1,000 VIPs.
 const MAX_CLIENTS: usize = 16;
 
-/// Answers clients until the daemon ends.
-pub async fn serve(listener: Async<UnixListener>, board: Rc<RefCell<Board>>) {
+/// Answers clients until the daemon ends; `drain`, `undrain` and
+/// `restart` go to the loop through `ctl`.
+pub async fn serve(
+    listener: Async<UnixListener>,
+    board: Rc<RefCell<Board>>,
+    ctl: async_channel::Sender<Ctl>,
+) {
     let ex = async_executor::LocalExecutor::new();
     let busy = Rc::new(std::cell::Cell::new(0usize));
     ex.run(async {
@@ -88,9 +94,9 @@ pub async fn serve(listener: Async<UnixListener>, board: Rc<RefCell<Board>>) {
                 }
                 Ok((s, _)) => {
                     busy.set(busy.get() + 1);
-                    let (board, busy) = (board.clone(), busy.clone());
+                    let (board, busy, ctl) = (board.clone(), busy.clone(), ctl.clone());
                     ex.spawn(async move {
-                        answer(s, board).await;
+                        answer(s, board, ctl).await;
                         busy.set(busy.get() - 1);
                     })
                     .detach()
@@ -139,14 +145,42 @@ fn frame(r: Result<&str, &str>) -> String {
     format!("{kind} {}\n{body}", body.len())
 }
 
-async fn answer(mut s: Async<UnixStream>, board: Rc<RefCell<Board>>) {
+/// The requests that change the daemon, and what the client is told.
+fn command(line: &str) -> Option<(Ctl, &'static str)> {
+    match line.trim() {
+        "drain" => Some((
+            Ctl::Drain,
+            "draining: every VIP is announced with GRACEFUL_SHUTDOWN until `leafvip undrain`\n",
+        )),
+        "undrain" => Some((Ctl::Undrain, "undrained: VIPs announced as configured\n")),
+        "restart" => Some((
+            Ctl::Restart,
+            "exiting for a restart: the peers keep the routes (Graceful Restart)\n",
+        )),
+        _ => None,
+    }
+}
+
+async fn answer(
+    mut s: Async<UnixStream>,
+    board: Rc<RefCell<Board>>,
+    ctl: async_channel::Sender<Ctl>,
+) {
     let work = async {
         let mut req = Vec::new();
         let mut byte = [0u8; 1];
         while req.len() < 128 && s.read(&mut byte).await? == 1 && byte[0] != b'\n' {
             req.push(byte[0]);
         }
-        let reply = match request(&String::from_utf8_lossy(&req)) {
+        let line = String::from_utf8_lossy(&req);
+        if let Some((c, told)) = command(&line) {
+            // Answered before the loop acts: a restart ends the process.
+            s.write_all(frame(Ok(told)).as_bytes()).await?;
+            s.flush().await?;
+            let _ = ctl.try_send(c);
+            return Ok(());
+        }
+        let reply = match request(&line) {
             Ok((which, json)) => {
                 let first = match &which {
                     Vip::Page { after, .. } => Some(after.is_none()),
@@ -283,7 +317,8 @@ mod tests {
         let l = UnixListener::bind(&p).unwrap();
         std::thread::spawn(move || {
             let board = Rc::new(RefCell::new(Board::default()));
-            async_io::block_on(serve(Async::new(l).unwrap(), board));
+            let (tx, _rx) = async_channel::unbounded();
+            async_io::block_on(serve(Async::new(l).unwrap(), board, tx));
         });
         let idle: Vec<UnixStream> = (0..MAX_CLIENTS)
             .map(|_| UnixStream::connect(&p).unwrap())

@@ -75,6 +75,13 @@ pub fn render(st: &Status) -> String {
         "Failed accepts on the BGP listener",
         accept_errors,
     );
+    let draining = Gauge::<i64>::default();
+    draining.set(i64::from(st.draining.is_some()));
+    reg.register(
+        "draining",
+        "1 while every VIP carries GRACEFUL_SHUTDOWN (leafvip drain, or before a stop)",
+        draining,
+    );
     if let Some(r) = &st.last_reload {
         let ok = Gauge::<i64>::default();
         ok.set(i64::from(r.ok));

@@ -9,6 +9,7 @@ pub mod busy;
 mod cluster;
 mod collision;
 pub mod control;
+pub mod drain;
 mod health;
 #[cfg(feature = "metrics")]
 mod http;
@@ -112,6 +113,11 @@ struct Daemon<'a> {
     /// A rack speaker's Ready Nodes, the next hops of its Services.
     service_hosts: Vec<crate::hosts::HostConfig>,
     vips_now: Option<crate::plan::Vips>,
+    /// Draining (RFC 8326): in maintenance, or before a stop.
+    drain: Option<drain::Drain>,
+    /// Sessions opened before this set the Restart State bit: the process
+    /// follows a restart (RFC 4724).
+    restarted_until: Option<std::time::Instant>,
     #[cfg(feature = "kube")]
     cluster: cluster::ClusterState,
 }
@@ -211,7 +217,12 @@ impl Daemon<'_> {
         let Ok(g) = &self.global else { return };
         let local = g.session_key();
         let opts = sock_opts(&p.peer, g.asn);
-        let session = p.session_config(g.asn, g.router_id, g.graceful_restart, seed(&p.peer));
+        let mut session = p.session_config(g.asn, g.router_id, g.graceful_restart, seed(&p.peer));
+        if let Some(gr) = session.graceful_restart.as_mut() {
+            gr.restarting = self
+                .restarted_until
+                .is_some_and(|t| std::time::Instant::now() < t);
+        }
         let (tx, rx) = async_channel::unbounded();
         info!(peer = %k.0, asn = p.peer.asn, "peer selected: starting session");
         let task = self.ex.spawn(
@@ -239,10 +250,15 @@ impl Daemon<'_> {
     /// The STATUS line systemd shows; sent only when it changes.
     fn report_status(&mut self) {
         let s = format!(
-            "{}/{} sessions established, {} VIPs",
+            "{}/{} sessions established, {} VIPs{}",
             self.established.get(),
             self.peers.len(),
-            self.vips_now.as_ref().map_or(0, |v| v.len())
+            self.vips_now.as_ref().map_or(0, |v| v.len()),
+            match self.drain {
+                Some(drain::Drain::Maintenance(_)) => ", draining (maintenance)",
+                Some(drain::Drain::Stopping(_)) => ", draining before stop",
+                None => "",
+            }
         );
         if s != self.last_status {
             notify::status(&s);
@@ -413,7 +429,8 @@ impl Daemon<'_> {
             labels,
             vips,
             &|h| healthy.contains(h),
-        );
+        )
+        .drained(self.drain.is_some());
         self.board.borrow_mut().unselected = plan
             .peers
             .iter()
@@ -520,7 +537,20 @@ enum Wake {
     Loaded(Box<Result<Loaded, ConfigError>>),
     #[cfg(feature = "kube")]
     Cluster(kube::KubeEvent),
+    Control(drain::Ctl),
+    /// The drain before a stop is over.
+    Stop,
     Tick,
+}
+
+/// How the daemon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Stopped: the routes withdrawn, every session closed with a Cease.
+    Stopped,
+    /// For a restart: the sessions dropped without a NOTIFICATION, so the
+    /// peers keep the routes until the next process sends them again.
+    Restart,
 }
 
 #[cfg(feature = "kube")]
@@ -529,9 +559,10 @@ fn unix(t: std::time::SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Runs the daemon until SIGTERM or SIGINT. `socket` overrides the
-/// config's control socket.
-pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
+/// Runs the daemon until SIGTERM or SIGINT (after a drain), or until the
+/// control socket asks for a restart. `socket` overrides the config's
+/// control socket.
+pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
     alloc::tune();
     let Loaded { cfg, labels, vips } = load(path).map_err(|e| e.to_string())?;
     let node = cfg.node_name();
@@ -562,6 +593,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     let _socket_file = control
         .as_ref()
         .map(|_| control::SocketFile(socket.clone()));
+    let gr_time = global
+        .as_ref()
+        .map_or(crate::config::DEFAULT_RESTART_TIME, |g| g.graceful_restart);
+    let restarted = control.is_some() && gr_time > 0 && drain::restarted(&socket, gr_time);
+    let marker_socket = control.as_ref().map(|_| socket.clone());
     let board = Rc::new(RefCell::new(Board {
         base: crate::status::Status {
             version: env!("CARGO_PKG_VERSION").into(),
@@ -609,6 +645,9 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         service_vips: Vec::new(),
         service_hosts: Vec::new(),
         vips_now: None,
+        drain: None,
+        restarted_until: restarted
+            .then(|| std::time::Instant::now() + Duration::from_secs(u64::from(gr_time))),
         #[cfg(feature = "kube")]
         cluster: Default::default(),
     };
@@ -618,10 +657,14 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
         Err(e) => info!(node = %d.node, version = env!("CARGO_PKG_VERSION"),
                         "leafvip starting; waiting for the cluster: {e}"),
     }
+    if restarted {
+        info!("this start follows a restart: the Restart State bit is set");
+    }
     d.start_checks();
     d.replan();
+    let (ctl_tx, ctl_rx) = async_channel::unbounded();
     if let Some(l) = control {
-        ex.spawn(control::serve(l, board.clone())).detach();
+        ex.spawn(control::serve(l, board.clone(), ctl_tx)).detach();
     }
     #[cfg(feature = "metrics")]
     if let Some(a) = d.cfg.control.http {
@@ -639,8 +682,10 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
     let watchdog = notify::watchdog_interval();
     let busy = board.borrow().busy.clone();
     // async-io's block_on drives the reactor on this thread.
-    async_io::block_on(ex.run(async {
+    let exit = async_io::block_on(ex.run(async {
         let mut tick = Timer::interval(LABELS_POLL);
+        // When a draining stop withdraws and closes.
+        let mut stop_at: Option<std::time::Instant> = None;
         // Armed once, outside the loop: a timer made anew on every pass
         // would be pushed back by whatever else wakes the loop (the labels
         // tick comes every 2 s) and, with WatchdogSec above that, never fire.
@@ -687,7 +732,25 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 }
                 future::pending().await
             };
-            let others = future::or(future::or(h, future::or(l, k)), future::or(acc, t));
+            let c = async {
+                match ctl_rx.recv().await {
+                    Ok(c) => Wake::Control(c),
+                    Err(_) => future::pending().await,
+                }
+            };
+            let s = async {
+                match stop_at {
+                    Some(at) => {
+                        Timer::at(at).await;
+                        Wake::Stop
+                    }
+                    None => future::pending().await,
+                }
+            };
+            let others = future::or(
+                future::or(h, future::or(l, k)),
+                future::or(future::or(acc, t), future::or(c, s)),
+            );
             let wake = future::or(future::or(w, sig), others).await;
             let started = std::time::Instant::now();
             match wake {
@@ -698,10 +761,23 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
                 Wake::Loaded(r) => d.loaded(*r),
                 #[cfg(feature = "kube")]
                 Wake::Cluster(ev) => d.cluster_event(ev),
-                Wake::Signal(_) => {
-                    info!("shutting down");
+                Wake::Signal(_) => match d.stop_requested() {
+                    Some(at) => stop_at = Some(at),
+                    None => {
+                        info!("shutting down");
+                        d.shutdown().await;
+                        return Exit::Stopped;
+                    }
+                },
+                Wake::Stop => {
+                    info!("drained: shutting down");
                     d.shutdown().await;
-                    return;
+                    return Exit::Stopped;
+                }
+                Wake::Control(c) => {
+                    if d.control(c, marker_socket.as_deref()) {
+                        return Exit::Restart;
+                    }
                 }
                 Wake::Accepted(Ok((s, from))) => {
                     d.accept_backoff = Duration::ZERO;
@@ -726,5 +802,5 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<(), String> {
             busy.record(started, "the daemon's event");
         }
     }));
-    Ok(())
+    Ok(exit)
 }

@@ -1,0 +1,216 @@
+//! Planned stops and restarts, so that neither drops traffic.
+//!
+//! - **Drain** (RFC 8326): every VIP is announced again with the
+//!   GRACEFUL_SHUTDOWN community (and LOCAL_PREF 0 to internal peers), so
+//!   that a router honouring it moves new flows to the other hosts while
+//!   this one still forwards. `leafvip drain` holds it (maintenance) until
+//!   `leafvip undrain`; a stop (SIGTERM, SIGINT) drains for `[bgp]
+//!   drain_time` seconds, then withdraws with a Cease. A second signal
+//!   stops at once.
+//! - **Restart** (RFC 4724): `leafvip restart`, or systemd restarting the
+//!   unit (`leafvip systemd-stop` in its ExecStop), makes the daemon exit
+//!   without a NOTIFICATION. The peers keep its routes as a Graceful
+//!   Restart helper does, the next process sets the Restart State bit
+//!   (a marker file beside the control socket says it follows a restart)
+//!   and sends its routes and End-of-RIB, and the routes never leave the
+//!   routers. A stop that is not a restart must not look like one: it
+//!   would leave stale routes at the routers for the restart time.
+use super::Daemon;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::{info, warn};
+
+/// What the control socket asks of the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctl {
+    Drain,
+    Undrain,
+    Restart,
+}
+
+/// The exit status of a process that ends for a restart; the unit has
+/// `RestartForceExitStatus=` and `SuccessExitStatus=` with it, so systemd
+/// starts it again at once when nothing else asked for the restart.
+pub const RESTART_EXIT: u8 = 75;
+
+/// Why the routes carry GRACEFUL_SHUTDOWN now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// `leafvip drain`, until `leafvip undrain`.
+    Maintenance(Instant),
+    /// A stop: withdraw and close at this instant.
+    Stopping(Instant),
+}
+
+/// The marker a restarting process leaves beside its control socket
+/// (`leafvip.sock`: `leafvip.restarting`): when it went, in seconds since
+/// the epoch.
+pub fn marker(socket: &Path) -> PathBuf {
+    socket.with_extension("restarting")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Whether this start follows a restart less than `restart_time` ago;
+/// the marker is used once.
+pub fn restarted(socket: &Path, restart_time: u16) -> bool {
+    let m = marker(socket);
+    let Ok(text) = std::fs::read_to_string(&m) else {
+        return false;
+    };
+    let _ = std::fs::remove_file(&m);
+    let went: u64 = text.trim().parse().unwrap_or(0);
+    now_secs().saturating_sub(went) < u64::from(restart_time)
+}
+
+impl Daemon<'_> {
+    /// The drain as the status shows it.
+    pub(super) fn drain_line(&self) -> Option<String> {
+        match self.drain? {
+            Drain::Maintenance(t) => Some(format!(
+                "maintenance (leafvip drain) for {} s: every VIP carries GRACEFUL_SHUTDOWN",
+                t.elapsed().as_secs()
+            )),
+            Drain::Stopping(t) => Some(format!(
+                "stopping: every VIP carries GRACEFUL_SHUTDOWN, withdrawn in {} s",
+                t.saturating_duration_since(Instant::now()).as_secs()
+            )),
+        }
+    }
+
+    fn set_drain(&mut self, d: Option<Drain>) {
+        let was = self.drain.is_some();
+        self.drain = d;
+        self.board.borrow_mut().base.draining = self.drain_line();
+        if was != d.is_some() {
+            self.replan();
+        }
+        self.report_status();
+    }
+
+    /// A request from the control socket; true when the loop should end
+    /// for a restart.
+    pub(super) fn control(&mut self, c: Ctl, socket: Option<&Path>) -> bool {
+        match c {
+            Ctl::Drain => {
+                if !matches!(self.drain, Some(Drain::Maintenance(_))) {
+                    info!(
+                        "drain: every VIP now carries GRACEFUL_SHUTDOWN (leafvip undrain ends it)"
+                    );
+                    self.set_drain(Some(Drain::Maintenance(Instant::now())));
+                }
+            }
+            Ctl::Undrain => {
+                if matches!(self.drain, Some(Drain::Maintenance(_))) {
+                    info!("undrain: VIPs announced as configured again");
+                    self.set_drain(None);
+                }
+            }
+            Ctl::Restart => {
+                info!("exiting for a restart: no NOTIFICATION, the peers keep the routes (Graceful Restart)");
+                if let Some(s) = socket {
+                    if let Err(e) = std::fs::write(marker(s), now_secs().to_string()) {
+                        warn!("restart marker {}: {e}", marker(s).display());
+                    }
+                }
+                super::notify::stopping();
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A stop signal: drain first, for `drain_time` seconds, unless there
+    /// is nothing to drain or a maintenance drain already moved the
+    /// traffic away. Returns when to withdraw and close (None: now).
+    pub(super) fn stop_requested(&mut self) -> Option<Instant> {
+        if let Some(Drain::Stopping(_)) = self.drain {
+            info!("a second stop signal: stopping now");
+            return None;
+        }
+        let secs = self
+            .cfg
+            .bgp
+            .drain_time
+            .unwrap_or(crate::config::DEFAULT_DRAIN_TIME);
+        let maintenance = matches!(self.drain, Some(Drain::Maintenance(_)));
+        if secs == 0 || maintenance || self.established.get() == 0 {
+            return None;
+        }
+        let at = Instant::now() + Duration::from_secs(u64::from(secs));
+        info!(
+            drain_time = secs,
+            "stopping: announcing every VIP with GRACEFUL_SHUTDOWN first (a second signal stops at once)"
+        );
+        super::notify::stopping();
+        self.set_drain(Some(Drain::Stopping(at)));
+        Some(at)
+    }
+}
+
+/// Whether systemd is restarting `unit` (a `restart` job, as `systemctl
+/// restart`, `try-restart` and Debian's maintainer scripts make): asked
+/// with `systemctl list-jobs`, which as root needs no D-Bus daemon.
+/// Anything else, or no answer, is a stop.
+pub fn systemd_restarting(unit: &str) -> bool {
+    let out = std::process::Command::new("systemctl")
+        .args(["list-jobs", "--no-legend", "--no-pager", "--full"])
+        .output();
+    let Ok(out) = out else { return false };
+    restart_job(&String::from_utf8_lossy(&out.stdout), unit)
+}
+
+/// `systemctl list-jobs` lines: JOB UNIT TYPE STATE.
+fn restart_job(listing: &str, unit: &str) -> bool {
+    listing.lines().any(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.get(1) == Some(&unit) && w.get(2) == Some(&"restart")
+    })
+}
+
+/// Waits up to `limit` for process `pid` to end.
+pub fn wait_gone(pid: i32, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marker_counts_once_and_only_within_the_restart_time() {
+        let dir = std::env::temp_dir().join(format!("leafvip-marker-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("leafvip.sock");
+        assert!(!restarted(&sock, 120), "no marker");
+        std::fs::write(marker(&sock), now_secs().to_string()).unwrap();
+        assert!(restarted(&sock, 120));
+        assert!(!restarted(&sock, 120), "used once");
+        std::fs::write(marker(&sock), (now_secs() - 300).to_string()).unwrap();
+        assert!(!restarted(&sock, 120), "older than the restart time");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_a_restart_job_of_this_unit_is_a_restart() {
+        let l = "1234 leafvip.service restart running\n1240 other.service restart waiting\n";
+        assert!(restart_job(l, "leafvip.service"));
+        assert!(!restart_job(l, "nginx.service"));
+        assert!(!restart_job(
+            "77 leafvip.service stop running\n",
+            "leafvip.service"
+        ));
+        assert!(!restart_job("", "leafvip.service"));
+    }
+}
