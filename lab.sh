@@ -34,6 +34,9 @@ work=$(mktemp -d /tmp/leafvip-lab.XXXXXX)
 pids=()
 namespaces=()
 cleanup() {
+    # leafvip drains on a first SIGTERM and stops at once on a second.
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 0.2
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done

@@ -164,6 +164,61 @@ done
 inside journalctl -u leafvip --no-pager | grep -q "Watchdog timeout" || fail "no watchdog timeout logged"
 echo "    restarted: PID $before -> $now"
 
+step "leafvip drain / undrain: GRACEFUL_SHUTDOWN at BIRD, and in the STATUS line"
+for _ in $(seq 100); do
+    birdc show protocols host | grep -q Established && break
+    sleep 0.2
+done
+inside leafvip drain >/dev/null || fail "leafvip drain"
+for _ in $(seq 50); do
+    birdc show route 192.0.2.200/32 all | grep -q "(65535,0)" && break
+    sleep 0.1
+done
+birdc show route 192.0.2.200/32 all | grep -q "(65535,0)" || fail "no GRACEFUL_SHUTDOWN at BIRD: $(birdc show route 192.0.2.200/32 all)"
+inside systemctl show -P StatusText leafvip | grep -q "draining (maintenance)" \
+    || fail "STATUS=$(inside systemctl show -P StatusText leafvip)"
+inside leafvip undrain >/dev/null || fail "leafvip undrain"
+for _ in $(seq 50); do
+    birdc show route 192.0.2.200/32 all | grep -q "(65535,0)" || break
+    sleep 0.1
+done
+birdc show route 192.0.2.200/32 all | grep -q "(65535,0)" && fail "still drained after undrain"
+
+# Runs "$@" (a restart of the unit) while polling BIRD every 50 ms, until
+# the new process has its session back: BIRD must hold the route in every
+# poll, see no Cease, and the new process must set the Restart State bit.
+hitless() {
+    local before now restarts
+    before=$(inside systemctl show -P MainPID leafvip)
+    restarts=$(inside journalctl -u leafvip --no-pager -o cat | grep -c "Restart State bit is set" || true)
+    ( while :; do
+          if birdc show route 192.0.2.200/32 | grep -q 198.51.100.3; then echo held; else echo LOST; fi
+          sleep 0.05
+      done ) > "$run_root/held.log" 2>&1 &
+    local poller=$!
+    "$@" || fail "$*: $(inside journalctl -u leafvip --no-pager | tail -10)"
+    for _ in $(seq 100); do
+        now=$(inside systemctl show -P MainPID leafvip)
+        [ "$now" != "$before" ] && [ "$now" != 0 ] && birdc show protocols host | grep -q Established && break
+        sleep 0.2
+    done
+    sleep 1
+    kill "$poller"; wait "$poller" 2>/dev/null || true
+    [ "$now" != "$before" ] || fail "$*: the daemon was not restarted"
+    grep -q LOST "$run_root/held.log" && fail "$*: BIRD lost the route ($(grep -c LOST "$run_root/held.log") of $(wc -l < "$run_root/held.log") polls)"
+    [ "$(inside journalctl -u leafvip --no-pager -o cat | grep -c "Restart State bit is set")" -gt "$restarts" ] \
+        || fail "$*: the new process did not set the Restart State bit"
+    birdc show protocols all host | grep -qi "administrative shutdown" && fail "$*: a Cease reached BIRD"
+    echo "    PID $before -> $now; BIRD held the route in all $(wc -l < "$run_root/held.log") polls"
+}
+
+step "systemctl restart: BIRD keeps the route throughout (Graceful Restart), no Cease"
+hitless inside systemctl restart leafvip
+inside journalctl -u leafvip --no-pager -o cat | grep -q "exiting for a restart" || fail "no restart exit in the journal"
+
+step "dpkg -i of the package again, as an upgrade in place: its postinst's try-restart is as hitless"
+hitless inside dpkg -i /leafvip.deb
+
 step "systemctl stop: Cease at BIRD, unit inactive"
 for _ in $(seq 100); do
     birdc show protocols host | grep -q Established && break

@@ -112,12 +112,21 @@ impl Proc {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
     }
 
-    /// SIGTERM, then SIGKILL after 5 s; returns the exit status.
+    /// SIGTERM, a second one 200 ms later (leafvip drains on the first
+    /// and stops at once on the second), then SIGKILL after 5 s; returns
+    /// the exit status.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         if let Ok(Some(s)) = self.child.try_wait() {
             return Some(s);
         }
         self.signal(nix::sys::signal::Signal::SIGCONT);
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..10 {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.signal(nix::sys::signal::Signal::SIGTERM);
         let end = Instant::now() + Duration::from_secs(5);
         while Instant::now() < end {
