@@ -384,6 +384,10 @@ pub struct VipConfig {
     pub large_communities: Vec<Large>,
     pub local_pref: Option<u32>,
     pub med: Option<u32>,
+    /// A health check of the service behind the VIP, and what the VIP
+    /// announces while it fails.
+    pub check: Option<crate::vip_check::VipCheck>,
+    pub down: crate::vip_check::DownAction,
 }
 
 impl FromValue for VipConfig {
@@ -397,8 +401,13 @@ impl FromValue for VipConfig {
                 "large_communities",
                 "local_pref",
                 "med",
+                "check",
+                "down",
             ],
         )?;
+        if t.raw("down").is_some() && t.raw("check").is_none() {
+            return t.error("down", "down applies to a vip with a check".into());
+        }
         Ok(VipConfig {
             prefix: t.req("prefix")?,
             next_hop: t.or("next_hop", NextHopSpec::SelfAddress)?,
@@ -406,6 +415,8 @@ impl FromValue for VipConfig {
             large_communities: t.or("large_communities", Vec::new())?,
             local_pref: t.get("local_pref")?,
             med: t.get("med")?,
+            check: t.get("check")?,
+            down: t.or("down", crate::vip_check::DownAction::Withdraw)?,
         })
     }
 }

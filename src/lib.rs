@@ -20,5 +20,6 @@ pub mod quote;
 pub mod runtime;
 pub mod status;
 pub mod toml_read;
+pub mod vip_check;
 pub mod vip_list;
 pub mod vips_file;

@@ -187,6 +187,7 @@ impl PeerPlan {
         local: &'a LocalAddrs,
     ) -> impl Iterator<Item = Route> + 'a {
         let (one, proxied) = match v.resolve(&self.peer, local) {
+            _ if v.withdrawn => (None, false),
             Ok(Some(a)) => (Some(a), false),
             Ok(None) => (None, true),
             Err(_) => (None, false),
@@ -647,6 +648,7 @@ next_hop = "hosts"
         let only_n2 = crate::vip_list::Hop {
             spec: NextHopSpec::Hosts,
             only: Some(vec!["n2".to_string(), "n3".to_string()].into()),
+            withdrawn: false,
         };
         let vips = Arc::new(crate::vip_list::VipList::default().with_extra(&[
             ("192.0.2.1/32".parse().unwrap(), all),

@@ -26,6 +26,9 @@ pub struct Status {
     /// Connections refused (not a selected peer) and failed accepts.
     pub refused_connections: u64,
     pub accept_errors: u64,
+    /// `[[vip]]`s with a check, and how many of them fail it now.
+    pub vip_checks: usize,
+    pub vip_checks_down: usize,
     /// The longest the event loop spent on one event since start.
     pub loop_busy_max_ms: u64,
     /// Cluster mode: the connection to the API server.

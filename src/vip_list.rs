@@ -6,9 +6,11 @@
 //! Sorted by prefix: status finds a VIP by binary search and pages through
 //! them in order, and duplicates sit side by side.
 use crate::config::{NextHopSpec, VipConfig};
+use crate::vip_check::DownAction;
 use leafvip_bgp::rib_out::RouteAttrs;
 use leafvip_bgp::wire::community;
 use leafvip_bgp::wire::Prefix;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +28,18 @@ pub struct Hop {
     pub spec: NextHopSpec,
     /// Sorted host names.
     pub only: Option<Arc<[String]>>,
+    /// Its check is down and the VIP withdrawn: kept in the list (status
+    /// still describes it), offered to no peer.
+    pub withdrawn: bool,
 }
 
 impl From<NextHopSpec> for Hop {
     fn from(spec: NextHopSpec) -> Hop {
-        Hop { spec, only: None }
+        Hop {
+            spec,
+            only: None,
+            withdrawn: false,
+        }
     }
 }
 
@@ -92,6 +101,54 @@ impl VipList {
         b.list
     }
 
+    /// This list with the VIPs whose check is down withdrawn or degraded
+    /// (`down`, by prefix). O(VIPs); checked VIPs are `[[vip]]` tables,
+    /// so few, and a change of one is rare.
+    pub fn with_down(&self, down: &BTreeMap<Prefix, &DownAction>) -> VipList {
+        let mut l = VipList {
+            entries: self.entries.clone(),
+            hops: self.hops.clone(),
+            attrs: self.attrs.clone(),
+            drained: Vec::new(),
+        };
+        for e in &mut l.entries {
+            match down.get(&e.prefix) {
+                None => {}
+                Some(DownAction::Withdraw) => {
+                    let mut h = l.hops[e.hop as usize].clone();
+                    h.withdrawn = true;
+                    e.hop = match l.hops.iter().position(|x| *x == h) {
+                        Some(i) => i as u32,
+                        None => {
+                            l.hops.push(h);
+                            (l.hops.len() - 1) as u32
+                        }
+                    };
+                }
+                Some(DownAction::Degrade { med, communities }) => {
+                    let mut a = RouteAttrs::clone(&l.attrs[e.attrs as usize]);
+                    if med.is_some() {
+                        a.med = *med;
+                    }
+                    for c in communities {
+                        if !a.communities.contains(&c.0) {
+                            a.communities.push(c.0);
+                        }
+                    }
+                    e.attrs = match l.attrs.iter().position(|x| **x == a) {
+                        Some(i) => i as u32,
+                        None => {
+                            l.attrs.push(Arc::new(a));
+                            (l.attrs.len() - 1) as u32
+                        }
+                    };
+                }
+            }
+        }
+        l.fill_drained();
+        l
+    }
+
     fn fill_drained(&mut self) {
         self.drained = self.attrs.iter().map(|a| Arc::new(drained(a))).collect();
     }
@@ -104,6 +161,8 @@ pub struct VipPlan<'a> {
     pub next_hop: NextHopSpec,
     /// For `hosts`: the only hosts that may carry it (None: all).
     pub only: Option<&'a [String]>,
+    /// Its check is down: no peer is offered it.
+    pub withdrawn: bool,
     pub attrs: &'a Arc<RouteAttrs>,
     /// The same, as a drain sends them.
     pub drained: &'a Arc<RouteAttrs>,
@@ -124,6 +183,7 @@ impl VipList {
             prefix: e.prefix,
             next_hop: hop.spec,
             only: hop.only.as_deref(),
+            withdrawn: hop.withdrawn,
             attrs: &self.attrs[e.attrs as usize],
             drained: &self.drained[e.attrs as usize],
         }
@@ -254,6 +314,7 @@ mod tests {
         let only: Hop = Hop {
             spec: NextHopSpec::Hosts,
             only: Some(vec!["n2".to_string()].into()),
+            withdrawn: false,
         };
         let both = l.with_extra(&[
             (

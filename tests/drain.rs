@@ -207,7 +207,11 @@ fn ibgp_drain_sends_local_pref_0() {
     wait_for(
         T,
         "the iBGP route at BIRD",
-        || bird.route(VIP).contains("BGP.local_pref: 100").then_some(()),
+        || {
+            bird.route(VIP)
+                .contains("BGP.local_pref: 100")
+                .then_some(())
+        },
         || bird.route(VIP),
     );
     ctl(&lab, "h2", "drain");

@@ -75,6 +75,8 @@ pub struct Board {
     pub counters: Counters,
     /// When the last reload finished, and why it ran or why it failed.
     pub last_reload: Option<(std::time::SystemTime, Result<String, String>)>,
+    /// Each checked `[[vip]]`'s state, as status shows it.
+    pub checks: BTreeMap<Prefix, &'static str>,
 }
 
 impl Board {
@@ -150,6 +152,7 @@ impl Board {
             }
         }
         let hosts_up = board.borrow().hosts_up;
+        let checks = board.borrow().checks.clone();
         st.vips = detail
             .iter()
             .filter_map(|p| {
@@ -159,8 +162,11 @@ impl Board {
                 Some(VipStatus {
                     announced: peers.iter().any(|p| !p.sent.is_empty()),
                     next_hop: v.next_hop.to_string(),
-                    health: (v.next_hop == crate::config::NextHopSpec::Hosts)
-                        .then(|| format!("{}/{} hosts up", hosts_up.0, hosts_up.1)),
+                    health: match checks.get(p) {
+                        Some(c) => Some(c.to_string()),
+                        None => (v.next_hop == crate::config::NextHopSpec::Hosts)
+                            .then(|| format!("{}/{} hosts up", hosts_up.0, hosts_up.1)),
+                    },
                     prefix,
                     peers,
                 })

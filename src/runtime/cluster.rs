@@ -126,6 +126,7 @@ impl Daemon<'_> {
                             Hop {
                                 spec,
                                 only: only.clone(),
+                                withdrawn: false,
                             },
                         ))
                     })

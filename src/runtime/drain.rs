@@ -16,6 +16,8 @@
 //!   routers. A stop that is not a restart must not look like one: it
 //!   would leave stale routes at the routers for the restart time.
 use super::Daemon;
+use leafvip_bgp::wire::Prefix;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
@@ -55,16 +57,16 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Whether this start follows a restart less than `restart_time` ago;
-/// the marker is used once.
-pub fn restarted(socket: &Path, restart_time: u16) -> bool {
+/// Whether this start follows a restart less than `restart_time` ago,
+/// and if so the VIPs whose check was down then; the marker is used once.
+pub fn restarted(socket: &Path, restart_time: u16) -> Option<BTreeSet<Prefix>> {
     let m = marker(socket);
-    let Ok(text) = std::fs::read_to_string(&m) else {
-        return false;
-    };
+    let text = std::fs::read_to_string(&m).ok()?;
     let _ = std::fs::remove_file(&m);
-    let went: u64 = text.trim().parse().unwrap_or(0);
-    now_secs().saturating_sub(went) < u64::from(restart_time)
+    let mut lines = text.lines();
+    let went: u64 = lines.next()?.trim().parse().ok()?;
+    (now_secs().saturating_sub(went) < u64::from(restart_time))
+        .then(|| lines.filter_map(|l| l.trim().parse().ok()).collect())
 }
 
 impl Daemon<'_> {
@@ -113,7 +115,13 @@ impl Daemon<'_> {
             Ctl::Restart => {
                 info!("exiting for a restart: no NOTIFICATION, the peers keep the routes (Graceful Restart)");
                 if let Some(s) = socket {
-                    if let Err(e) = std::fs::write(marker(s), now_secs().to_string()) {
+                    // The time, then the VIPs whose check is down: the next
+                    // process starts from the same state.
+                    let mut text = now_secs().to_string();
+                    for p in self.down_map().keys() {
+                        text.push_str(&format!("\n{p}"));
+                    }
+                    if let Err(e) = std::fs::write(marker(s), text) {
                         warn!("restart marker {}: {e}", marker(s).display());
                     }
                 }
@@ -193,12 +201,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("leafvip-marker-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let sock = dir.join("leafvip.sock");
-        assert!(!restarted(&sock, 120), "no marker");
+        assert_eq!(restarted(&sock, 120), None, "no marker");
         std::fs::write(marker(&sock), now_secs().to_string()).unwrap();
-        assert!(restarted(&sock, 120));
-        assert!(!restarted(&sock, 120), "used once");
+        assert_eq!(restarted(&sock, 120), Some(BTreeSet::new()));
+        assert_eq!(restarted(&sock, 120), None, "used once");
+        std::fs::write(marker(&sock), format!("{}\n192.0.2.7/32\n", now_secs())).unwrap();
+        let down: BTreeSet<Prefix> = ["192.0.2.7/32".parse().unwrap()].into();
+        assert_eq!(restarted(&sock, 120), Some(down), "with the VIPs down then");
         std::fs::write(marker(&sock), (now_secs() - 300).to_string()).unwrap();
-        assert!(!restarted(&sock, 120), "older than the restart time");
+        assert_eq!(restarted(&sock, 120), None, "older than the restart time");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

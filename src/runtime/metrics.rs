@@ -75,6 +75,13 @@ pub fn render(st: &Status) -> String {
         "Failed accepts on the BGP listener",
         accept_errors,
     );
+    let checks_down = Gauge::<i64>::default();
+    checks_down.set(st.vip_checks_down as i64);
+    reg.register(
+        "vip_checks_down",
+        "VIPs whose check fails now (withdrawn or degraded)",
+        checks_down,
+    );
     let draining = Gauge::<i64>::default();
     draining.set(i64::from(st.draining.is_some()));
     reg.register(

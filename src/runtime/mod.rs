@@ -30,6 +30,8 @@ mod peer_note;
 mod peer_status;
 pub mod sockopt;
 mod throttle;
+mod vip_checks;
+mod vip_probe;
 
 use crate::config::{Config, ConfigError, PeerConfig};
 use crate::global::{Global, GlobalError};
@@ -83,6 +85,11 @@ struct Daemon<'a> {
     healthy: std::collections::BTreeSet<String>,
     checks: Vec<Task<()>>,
     health_tx: async_channel::Sender<health::Change>,
+    /// `[[vip]]`s with a check, those passing it now, and the checks.
+    vip_checked: std::collections::BTreeSet<leafvip_bgp::wire::Prefix>,
+    vip_up: std::collections::BTreeSet<leafvip_bgp::wire::Prefix>,
+    vip_tasks: Vec<Task<()>>,
+    vip_tx: async_channel::Sender<vip_probe::Change>,
     /// What the current plan was made from, to re-plan on health changes.
     inputs: Option<(Labels, crate::plan::Vips)>,
     /// Sessions in Established, kept by the peer tasks (one thread, so a
@@ -336,6 +343,7 @@ impl Daemon<'_> {
         self.cfg = cfg;
         self.cfg.control = keep_control;
         self.start_checks();
+        self.start_vip_checks(None);
         self.base_labels = labels;
         self.inputs = Some((self.labels(), vips));
         self.refresh_global();
@@ -413,6 +421,11 @@ impl Daemon<'_> {
         let vips = match self.service_vips.is_empty() {
             true => vips,
             false => std::sync::Arc::new(vips.with_extra(&self.service_vips)),
+        };
+        let down = self.down_map();
+        let vips = match down.is_empty() {
+            true => vips,
+            false => std::sync::Arc::new(vips.with_down(&down)),
         };
         self.vips_now = Some(vips.clone());
         if let Err(e) = self
@@ -538,6 +551,7 @@ enum Wake {
     #[cfg(feature = "kube")]
     Cluster(kube::KubeEvent),
     Control(drain::Ctl),
+    VipCheck(vip_probe::Change),
     /// The drain before a stop is over.
     Stop,
     Tick,
@@ -596,7 +610,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
     let gr_time = global
         .as_ref()
         .map_or(crate::config::DEFAULT_RESTART_TIME, |g| g.graceful_restart);
-    let restarted = control.is_some() && gr_time > 0 && drain::restarted(&socket, gr_time);
+    // After a restart: the VIPs whose check was down then.
+    let restarted = match control.is_some() && gr_time > 0 {
+        true => drain::restarted(&socket, gr_time),
+        false => None,
+    };
     let marker_socket = control.as_ref().map(|_| socket.clone());
     let board = Rc::new(RefCell::new(Board {
         base: crate::status::Status {
@@ -614,6 +632,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
     }));
     let ex: LocalExecutor<'static> = LocalExecutor::new();
     let (health_tx, health_rx) = async_channel::unbounded();
+    let (vip_tx, vip_rx) = async_channel::unbounded();
     let (loaded_tx, loaded_rx) = async_channel::bounded(1);
     let mut d = Daemon {
         ex: &ex,
@@ -647,7 +666,12 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
         vips_now: None,
         drain: None,
         restarted_until: restarted
-            .then(|| std::time::Instant::now() + Duration::from_secs(u64::from(gr_time))),
+            .as_ref()
+            .map(|_| std::time::Instant::now() + Duration::from_secs(u64::from(gr_time))),
+        vip_checked: Default::default(),
+        vip_up: Default::default(),
+        vip_tasks: Vec::new(),
+        vip_tx,
         #[cfg(feature = "kube")]
         cluster: Default::default(),
     };
@@ -657,10 +681,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
         Err(e) => info!(node = %d.node, version = env!("CARGO_PKG_VERSION"),
                         "leafvip starting; waiting for the cluster: {e}"),
     }
-    if restarted {
+    if restarted.is_some() {
         info!("this start follows a restart: the Restart State bit is set");
     }
     d.start_checks();
+    d.start_vip_checks(restarted.as_ref());
     d.replan();
     let (ctl_tx, ctl_rx) = async_channel::unbounded();
     if let Some(l) = control {
@@ -733,10 +758,21 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
                 future::pending().await
             };
             let c = async {
-                match ctl_rx.recv().await {
-                    Ok(c) => Wake::Control(c),
-                    Err(_) => future::pending().await,
-                }
+                future::or(
+                    async {
+                        match ctl_rx.recv().await {
+                            Ok(c) => Wake::Control(c),
+                            Err(_) => future::pending().await,
+                        }
+                    },
+                    async {
+                        match vip_rx.recv().await {
+                            Ok(c) => Wake::VipCheck(c),
+                            Err(_) => future::pending().await,
+                        }
+                    },
+                )
+                .await
             };
             let s = async {
                 match stop_at {
@@ -774,6 +810,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
                     d.shutdown().await;
                     return Exit::Stopped;
                 }
+                Wake::VipCheck(c) => d.vip_changed(c),
                 Wake::Control(c) => {
                     if d.control(c, marker_socket.as_deref()) {
                         return Exit::Restart;
