@@ -10,7 +10,6 @@ use crate::vip_check::DownAction;
 use leafvip_bgp::rib_out::RouteAttrs;
 use leafvip_bgp::wire::community;
 use leafvip_bgp::wire::Prefix;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,20 +100,22 @@ impl VipList {
         b.list
     }
 
-    /// This list with the VIPs whose check is down withdrawn or degraded
-    /// (`down`, by prefix). O(VIPs); checked VIPs are `[[vip]]` tables,
-    /// so few, and a change of one is rare.
-    pub fn with_down(&self, down: &BTreeMap<Prefix, &DownAction>) -> VipList {
+    /// This list with the VIPs whose check is down withdrawn or degraded.
+    /// A copy, O(VIPs); each down VIP is found by binary search.
+    pub fn with_down(&self, down: &[(Prefix, &DownAction)]) -> VipList {
         let mut l = VipList {
             entries: self.entries.clone(),
             hops: self.hops.clone(),
             attrs: self.attrs.clone(),
             drained: Vec::new(),
         };
-        for e in &mut l.entries {
-            match down.get(&e.prefix) {
-                None => {}
-                Some(DownAction::Withdraw) => {
+        for (p, action) in down {
+            let Ok(i) = l.entries.binary_search_by(|e| e.prefix.cmp(p)) else {
+                continue;
+            };
+            let e = &mut l.entries[i];
+            match action {
+                DownAction::Withdraw => {
                     let mut h = l.hops[e.hop as usize].clone();
                     h.withdrawn = true;
                     e.hop = match l.hops.iter().position(|x| *x == h) {
@@ -125,7 +126,7 @@ impl VipList {
                         }
                     };
                 }
-                Some(DownAction::Degrade { med, communities }) => {
+                DownAction::Degrade { med, communities } => {
                     let mut a = RouteAttrs::clone(&l.attrs[e.attrs as usize]);
                     if med.is_some() {
                         a.med = *med;

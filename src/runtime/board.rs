@@ -76,7 +76,7 @@ pub struct Board {
     /// When the last reload finished, and why it ran or why it failed.
     pub last_reload: Option<(std::time::SystemTime, Result<String, String>)>,
     /// Each checked `[[vip]]`'s state, as status shows it.
-    pub checks: BTreeMap<Prefix, &'static str>,
+    pub checks: Vec<(Prefix, &'static str)>,
 }
 
 impl Board {
@@ -162,8 +162,8 @@ impl Board {
                 Some(VipStatus {
                     announced: peers.iter().any(|p| !p.sent.is_empty()),
                     next_hop: v.next_hop.to_string(),
-                    health: match checks.get(p) {
-                        Some(c) => Some(c.to_string()),
+                    health: match checks.iter().find(|(c, _)| c == p) {
+                        Some((_, c)) => Some(c.to_string()),
                         None => (v.next_hop == crate::config::NextHopSpec::Hosts)
                             .then(|| format!("{}/{} hosts up", hosts_up.0, hosts_up.1)),
                     },

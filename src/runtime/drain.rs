@@ -17,7 +17,6 @@
 //!   would leave stale routes at the routers for the restart time.
 use super::Daemon;
 use leafvip_bgp::wire::Prefix;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
@@ -59,7 +58,7 @@ fn now_secs() -> u64 {
 
 /// Whether this start follows a restart less than `restart_time` ago,
 /// and if so the VIPs whose check was down then; the marker is used once.
-pub fn restarted(socket: &Path, restart_time: u16) -> Option<BTreeSet<Prefix>> {
+pub fn restarted(socket: &Path, restart_time: u16) -> Option<Vec<Prefix>> {
     let m = marker(socket);
     let text = std::fs::read_to_string(&m).ok()?;
     let _ = std::fs::remove_file(&m);
@@ -118,7 +117,7 @@ impl Daemon<'_> {
                     // The time, then the VIPs whose check is down: the next
                     // process starts from the same state.
                     let mut text = now_secs().to_string();
-                    for p in self.down_map().keys() {
+                    for (p, _) in self.down_map() {
                         text.push_str(&format!("\n{p}"));
                     }
                     if let Err(e) = std::fs::write(marker(s), text) {
@@ -203,10 +202,10 @@ mod tests {
         let sock = dir.join("leafvip.sock");
         assert_eq!(restarted(&sock, 120), None, "no marker");
         std::fs::write(marker(&sock), now_secs().to_string()).unwrap();
-        assert_eq!(restarted(&sock, 120), Some(BTreeSet::new()));
+        assert_eq!(restarted(&sock, 120), Some(Vec::new()));
         assert_eq!(restarted(&sock, 120), None, "used once");
         std::fs::write(marker(&sock), format!("{}\n192.0.2.7/32\n", now_secs())).unwrap();
-        let down: BTreeSet<Prefix> = ["192.0.2.7/32".parse().unwrap()].into();
+        let down: Vec<Prefix> = vec!["192.0.2.7/32".parse().unwrap()];
         assert_eq!(restarted(&sock, 120), Some(down), "with the VIPs down then");
         std::fs::write(marker(&sock), (now_secs() - 300).to_string()).unwrap();
         assert_eq!(restarted(&sock, 120), None, "older than the restart time");

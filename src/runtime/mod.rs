@@ -86,8 +86,8 @@ struct Daemon<'a> {
     checks: Vec<Task<()>>,
     health_tx: async_channel::Sender<health::Change>,
     /// `[[vip]]`s with a check, those passing it now, and the checks.
-    vip_checked: std::collections::BTreeSet<leafvip_bgp::wire::Prefix>,
-    vip_up: std::collections::BTreeSet<leafvip_bgp::wire::Prefix>,
+    vip_checked: Vec<leafvip_bgp::wire::Prefix>,
+    vip_up: Vec<leafvip_bgp::wire::Prefix>,
     vip_tasks: Vec<Task<()>>,
     vip_tx: async_channel::Sender<vip_probe::Change>,
     /// What the current plan was made from, to re-plan on health changes.
@@ -685,7 +685,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
         info!("this start follows a restart: the Restart State bit is set");
     }
     d.start_checks();
-    d.start_vip_checks(restarted.as_ref());
+    d.start_vip_checks(restarted.as_deref());
     d.replan();
     let (ctl_tx, ctl_rx) = async_channel::unbounded();
     if let Some(l) = control {

@@ -5,7 +5,6 @@
 use super::{vip_probe, Daemon};
 use crate::vip_check::DownAction;
 use leafvip_bgp::wire::Prefix;
-use std::collections::{BTreeMap, BTreeSet};
 use tracing::{info, warn};
 
 impl Daemon<'_> {
@@ -14,9 +13,10 @@ impl Daemon<'_> {
     /// announced, except after a restart, where the predecessor's state
     /// holds (its marker names the VIPs that were down): a restart must
     /// not withdraw what was up.
-    pub(super) fn start_vip_checks(&mut self, after_restart: Option<&BTreeSet<Prefix>>) {
+    /// Checked VIPs are `[[vip]]` tables, so few: plain lists.
+    pub(super) fn start_vip_checks(&mut self, after_restart: Option<&[Prefix]>) {
         self.vip_tasks.clear(); // dropping a task cancels it
-        let checked: BTreeSet<Prefix> = self
+        let checked: Vec<Prefix> = self
             .cfg
             .vips()
             .filter(|v| v.check.is_some())
@@ -25,11 +25,9 @@ impl Daemon<'_> {
         let known = std::mem::take(&mut self.vip_checked);
         self.vip_up.retain(|p| checked.contains(p));
         for p in &checked {
-            if known.contains(p) {
-                continue;
-            }
-            if after_restart.is_some_and(|down| !down.contains(p)) {
-                self.vip_up.insert(*p);
+            let fresh = !known.contains(p) && !self.vip_up.contains(p);
+            if fresh && after_restart.is_some_and(|down| !down.contains(p)) {
+                self.vip_up.push(*p);
             }
         }
         for v in self.cfg.vips() {
@@ -47,7 +45,7 @@ impl Daemon<'_> {
     }
 
     /// The checked VIPs that are down, with what they do then.
-    pub(super) fn down_map(&self) -> BTreeMap<Prefix, &DownAction> {
+    pub(super) fn down_map(&self) -> Vec<(Prefix, &DownAction)> {
         self.cfg
             .vips()
             .filter(|v| v.check.is_some() && !self.vip_up.contains(&v.prefix))
@@ -58,10 +56,12 @@ impl Daemon<'_> {
     pub(super) fn vip_changed(&mut self, (prefix, up): vip_probe::Change) {
         if up {
             info!(vip = %prefix, "the VIP's check passes: announcing it");
-            self.vip_up.insert(prefix);
+            if !self.vip_up.contains(&prefix) {
+                self.vip_up.push(prefix);
+            }
         } else {
             warn!(vip = %prefix, "the VIP's check fails: withdrawing or degrading it");
-            self.vip_up.remove(&prefix);
+            self.vip_up.retain(|p| *p != prefix);
         }
         self.post_checks();
         self.replan();
@@ -69,24 +69,23 @@ impl Daemon<'_> {
 
     /// The checks' state on the board, for status and metrics.
     fn post_checks(&mut self) {
-        let down: BTreeMap<Prefix, &'static str> = self
-            .down_map()
-            .into_iter()
-            .map(|(p, a)| {
-                let what = match a {
-                    DownAction::Withdraw => "check down: withdrawn",
-                    DownAction::Degrade { .. } => "check down: degraded",
-                };
-                (p, what)
-            })
-            .collect();
-        let mut b = self.board.borrow_mut();
-        b.base.vip_checks = self.vip_checked.len();
-        b.base.vip_checks_down = down.len();
-        b.checks = self
+        let down = self.down_map();
+        let checks = self
             .vip_checked
             .iter()
-            .map(|p| (*p, down.get(p).copied().unwrap_or("check up")))
+            .map(|p| {
+                let what = match down.iter().find(|(d, _)| d == p) {
+                    None => "check up",
+                    Some((_, DownAction::Withdraw)) => "check down: withdrawn",
+                    Some((_, DownAction::Degrade { .. })) => "check down: degraded",
+                };
+                (*p, what)
+            })
             .collect();
+        let n = down.len();
+        let mut b = self.board.borrow_mut();
+        b.base.vip_checks = self.vip_checked.len();
+        b.base.vip_checks_down = n;
+        b.checks = checks;
     }
 }
