@@ -82,17 +82,20 @@ pub fn router_sysctls(ns: &str, seed: u32) {
     ));
 }
 
+/// Every router honours GRACEFUL_SHUTDOWN (RFC 8326) on import, as the
+/// README shows: LOCAL_PREF 0, so a drained path loses to any other.
 pub fn bird_router(router_id: &str, asn: u32, neighbors: &[(&str, &str, u32, &str)]) -> String {
     let mut c = format!(
         "router id {router_id};\nprotocol device {{}}\nprotocol direct {{ ipv4; ipv6; }}\n\
          protocol kernel k4 {{ ipv4 {{ export all; }}; merge paths on; }}\n\
-         protocol kernel k6 {{ ipv6 {{ export all; }}; merge paths on; }}\n"
+         protocol kernel k6 {{ ipv6 {{ export all; }}; merge paths on; }}\n\
+         filter gshut {{ if (65535, 0) ~ bgp_community then bgp_local_pref = 0; accept; }}\n"
     );
     for (name, addr, peer_as, extra) in neighbors {
         c.push_str(&format!(
             "protocol bgp {name} {{ local as {asn}; neighbor {addr} as {peer_as}; connect retry time 1; {extra}\n  \
-             ipv4 {{ import all; export where source = RTS_BGP; add paths rx; }};\n  \
-             ipv6 {{ import all; export where source = RTS_BGP; add paths rx; }};\n}}\n"
+             ipv4 {{ import filter gshut; export where source = RTS_BGP; add paths rx; }};\n  \
+             ipv6 {{ import filter gshut; export where source = RTS_BGP; add paths rx; }};\n}}\n"
         ));
     }
     c

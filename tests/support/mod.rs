@@ -236,6 +236,14 @@ impl Lab {
         &mut self.procs[i]
     }
 
+    /// The index of the newest process whose log name starts with `name`.
+    pub fn last_index(&self, name: &str) -> usize {
+        self.procs
+            .iter()
+            .rposition(|p| p.name.starts_with(name))
+            .unwrap_or_else(|| panic!("no process {name}"))
+    }
+
     pub fn log(&self, name: &str) -> String {
         fs::read_to_string(self.path(&format!("{name}.log"))).unwrap_or_default()
     }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Traffic through restarts, drains and dead services, from the client's
+# side: runs tests/hitless.rs (the two-rack fabric with BIRD, leafvip on
+# every host, 100 short requests a second and 60 long flows through each
+# event on worker1), with leafvip as shipped and naive (no Graceful
+# Restart, no drain, no check), and prints the table the README carries.
+# Run as root: bench/hitless.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+export LEAFVIP_REQUIRE_ROOT_TESTS=1
+log=$(mktemp /var/tmp/leafvip-hitless.XXXXXX)
+trap 'rm -f "$log"' EXIT
+cargo test -q --test hitless -- --nocapture >"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
+echo "| event on worker1 | mode | short requests failed | worker1's flows broken | other flows broken |"
+echo "|---|---|---|---|---|"
+sed -n 's/^hitless: \([A-Za-z]*\) \([A-Za-z]*\): short \([0-9/]*\) failed, worker1.s flows broken \([0-9/]*\), others. \([0-9/]*\) .*/| \2 | \1 | \3 | \4 | \5 |/p' "$log"
