@@ -44,6 +44,8 @@ if [ "$(id -u)" = 0 ]; then
     deb=$(dist/deb.sh | tail -1)
     dist/deb.sh --check
     tests/nspawn.sh "$deb"
+    echo "==> traffic through systemctl restart and a reinstall of the package, from the client"
+    LEAFVIP_HITLESS_DEB="$deb" run -p leafvip --all-features --test hitless -- --ignored --nocapture systemd_
     echo "==> the image: deploy/Containerfile built and run by podman against BIRD"
     read -r bin _ < <(dist/static.sh --features kube,metrics | tail -1)
     cp "$bin" /var/tmp/leafvip-image-bin

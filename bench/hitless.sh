@@ -12,6 +12,14 @@ export LEAFVIP_REQUIRE_ROOT_TESTS=1
 log=$(mktemp /var/tmp/leafvip-hitless.XXXXXX)
 trap 'rm -f "$log"' EXIT
 cargo test -q --test hitless -- --nocapture >"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
+# The unit under systemd in a container: the .deb and tests/nspawn.sh's
+# Debian root first.
+if [ "${HITLESS_SYSTEMD:-1}" = 1 ]; then
+    deb=$(dist/deb.sh | tail -1)
+    [ -x "${LEAFVIP_NSPAWN_ROOT:-/var/tmp/leafvip-nspawn-root}/usr/sbin/adduser" ] || tests/nspawn.sh "$deb" >/dev/null
+    LEAFVIP_HITLESS_DEB="$deb" cargo test -q --test hitless -- --ignored --nocapture systemd_ >>"$log" 2>&1 \
+        || { tail -40 "$log" >&2; exit 1; }
+fi
 echo "| event on worker1 | mode | short requests failed | worker1's flows broken | other flows broken |"
 echo "|---|---|---|---|---|"
 sed -n 's/^hitless: \([A-Za-z]*\) \([A-Za-z]*\): short \([0-9/]*\) failed, worker1.s flows broken \([0-9/]*\), others. \([0-9/]*\) .*/| \2 | \1 | \3 | \4 | \5 |/p' "$log"

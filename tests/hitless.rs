@@ -149,8 +149,13 @@ fn ctl(f: &Fabric, name: &str, verb: &str) {
 
 /// Runs one event under load on worker1; returns what the client saw.
 fn scenario(f: &mut Fabric, mode: Mode, event: Event, run: usize) -> Outcome {
-    let w1 = &HOSTS[1];
-    assert_eq!(w1.name, "worker1");
+    assert_eq!(HOSTS[1].name, "worker1");
+    under_load(f, run, &mut |f| act(f, mode, event, run))
+}
+
+/// Starts the client's load, waits for every flow, runs `event` two
+/// seconds in, and returns what the client saw.
+fn under_load(f: &mut Fabric, run: usize, event: &mut dyn FnMut(&mut Fabric)) -> Outcome {
     full(f);
     let ready = f.lab.path(&format!("ready-{run}"));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/load.py");
@@ -181,6 +186,25 @@ fn scenario(f: &mut Fabric, mode: Mode, event: Event, run: usize) -> Outcome {
         String::new,
     );
     std::thread::sleep(Duration::from_secs(2));
+    event(f);
+    let err = load.join().unwrap();
+    let j: Value = serde_json::from_slice(&std::fs::read(&out).unwrap())
+        .unwrap_or_else(|e| panic!("load.py: {e}: {err}"));
+    let flows = j["flows"].as_array().unwrap();
+    let on = |x: &&Value| x["host"] == "worker1";
+    let broken = |x: &&Value| !x["broken"].is_null();
+    Outcome {
+        short_total: j["short"]["total"].as_u64().unwrap(),
+        short_failed: j["short"]["failed"].as_u64().unwrap(),
+        on_host: flows.iter().filter(on).count(),
+        broken_on_host: flows.iter().filter(on).filter(broken).count(),
+        broken_elsewhere: flows.iter().filter(|x| !on(x)).filter(broken).count(),
+    }
+}
+
+/// The event on worker1.
+fn act(f: &mut Fabric, mode: Mode, event: Event, run: usize) {
+    let w1 = &HOSTS[1];
     let d = run_index(f, w1.name);
     match (event, mode) {
         (Event::Restart, Mode::Leafvip) => {
@@ -207,19 +231,6 @@ fn scenario(f: &mut Fabric, mode: Mode, event: Event, run: usize) -> Outcome {
             let e = echo_index(f);
             f.lab.proc(e).signal(Signal::SIGKILL);
         }
-    }
-    let err = load.join().unwrap();
-    let j: Value = serde_json::from_slice(&std::fs::read(&out).unwrap())
-        .unwrap_or_else(|e| panic!("load.py: {e}: {err}"));
-    let flows = j["flows"].as_array().unwrap();
-    let on = |x: &&Value| x["host"] == "worker1";
-    let broken = |x: &&Value| !x["broken"].is_null();
-    Outcome {
-        short_total: j["short"]["total"].as_u64().unwrap(),
-        short_failed: j["short"]["failed"].as_u64().unwrap(),
-        on_host: flows.iter().filter(on).count(),
-        broken_on_host: flows.iter().filter(on).filter(broken).count(),
-        broken_elsewhere: flows.iter().filter(|x| !on(x)).filter(broken).count(),
     }
 }
 
@@ -324,5 +335,86 @@ fn restarts_drains_and_dead_services_measured_from_the_client() {
     assert!(
         naive_restart > 0,
         "the naive restart broke no flow on worker1"
+    );
+}
+
+/// The same under systemd: worker1's leafvip is the packaged unit in a
+/// container (`support/nspawn.rs`) booted in worker1's namespace, and the
+/// events are `systemctl restart leafvip` and `dpkg -i` of the package
+/// over itself (the postinst's try-restart, as an upgrade in place runs
+/// it); naive is the same unit with `graceful_restart = 0`. Needs the
+/// .deb: test.sh runs it, after building the package, with
+/// LEAFVIP_HITLESS_DEB set.
+#[test]
+#[ignore = "needs the .deb and the Debian root: test.sh runs it after tests/nspawn.sh"]
+fn systemd_restart_and_upgrade_measured_from_the_client() {
+    let deb =
+        std::env::var("LEAFVIP_HITLESS_DEB").expect("LEAFVIP_HITLESS_DEB: the .deb to install");
+    let root = support::nspawn::root().unwrap_or_else(|e| panic!("{e}"));
+    if !can_run(&["bird", "birdc", "python3", "systemd-nspawn"]) {
+        return;
+    }
+    let mut lines = Vec::new();
+    for mode in [Mode::Leafvip, Mode::Naive] {
+        let mut f = build(
+            if mode == Mode::Leafvip { "hsd" } else { "hsdn" },
+            &[&format!("{VIP}/32")],
+        );
+        for h in &HOSTS {
+            start_echo(&mut f, h, &format!("echo-{}", h.name));
+        }
+        for h in [&HOSTS[0], &HOSTS[2]] {
+            start_leafvip(&mut f, h, mode, h.name);
+        }
+        let ns = f.host_ns("worker1");
+        let c = support::nspawn::Container::boot(
+            &mut f.lab,
+            &ns,
+            "worker1-ct",
+            &root,
+            std::path::Path::new(&deb),
+        );
+        c.write("/etc/leafvip/leafvip.toml", &config(&HOSTS[1], mode));
+        c.inside("systemctl start leafvip")
+            .expect("systemctl start leafvip");
+        let events: [(&str, &str); 2] = [
+            ("systemctl restart", "systemctl restart leafvip"),
+            ("dpkg -i over itself", "dpkg -i /leafvip.deb"),
+        ];
+        for (i, (what, cmd)) in events.iter().enumerate() {
+            let before = c
+                .inside("systemctl show -P MainPID leafvip")
+                .unwrap_or_default();
+            let o = under_load(&mut f, 10 + i, &mut |_| {
+                c.inside(cmd).unwrap_or_else(|| panic!("{cmd} failed"));
+            });
+            let after = c
+                .inside("systemctl show -P MainPID leafvip")
+                .unwrap_or_default();
+            assert_ne!(before, after, "{what}: the daemon was not restarted");
+            let line = format!(
+                "hitless: {mode:?} {}: short {}/{} failed, worker1's flows broken {}/{}, others' {}/{}",
+                what.replace(' ', "_"),
+                o.short_failed,
+                o.short_total,
+                o.broken_on_host,
+                o.on_host,
+                o.broken_elsewhere,
+                FLOWS as usize - o.on_host
+            );
+            eprintln!("{line}");
+            assert!(o.on_host > 0, "no flow reached worker1");
+            if mode == Mode::Leafvip {
+                assert!(
+                    o.short_failed == 0 && o.broken_on_host == 0 && o.broken_elsewhere == 0,
+                    "{what} under systemd must be hitless"
+                );
+            }
+            lines.push((mode, o.broken_on_host));
+        }
+    }
+    assert!(
+        lines.iter().any(|(m, b)| *m == Mode::Naive && *b > 0),
+        "naive restarts broke no flow: the comparison is empty"
     );
 }

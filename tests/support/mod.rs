@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod fabric;
 pub mod frr;
 pub mod gobgp;
+pub mod nspawn;
 
 static LABS: AtomicUsize = AtomicUsize::new(0);
 
@@ -210,12 +211,19 @@ impl Lab {
         p
     }
 
-    /// Starts `args` inside `ns`, output to `<log>.log`; returns its index.
+    /// Starts `args` inside `ns` (in this namespace when `ns` is empty),
+    /// output to `<log>.log`; returns its index.
     pub fn spawn(&mut self, ns: &str, args: &[&str], log: &str, envs: &[(&str, &str)]) -> usize {
         let out = fs::File::create(self.path(&format!("{log}.log"))).unwrap();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns])
-            .args(args)
+        let mut cmd = match ns {
+            "" => Command::new(args[0]),
+            _ => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, args[0]]);
+                c
+            }
+        };
+        cmd.args(&args[1..])
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out);
