@@ -277,6 +277,9 @@ mod tests {
                 announced: true,
                 ..Default::default()
             }],
+            draining: Some("maintenance".into()),
+            vip_checks: 2,
+            vip_checks_down: 1,
             ..Default::default()
         };
         let m = render(&st);
@@ -288,6 +291,8 @@ mod tests {
             "leafvip_vips 1",
             "leafvip_bgp_suppressed_paths{peer=\"198.51.100.1:179\"} 0",
             "leafvip_build_info{version=\"9.9.9\"} 1",
+            "leafvip_draining 1",
+            "leafvip_vip_checks_down 1",
         ] {
             assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
         }
