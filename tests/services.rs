@@ -24,7 +24,7 @@ fn all_hosts() -> BTreeSet<String> {
 }
 
 /// BIRD's up-since of every speaker's session: unchanged means no reset.
-fn sessions(c: &Cluster, s: Speakers) -> Vec<Option<String>> {
+fn sessions(c: &Cluster, s: Speakers) -> Vec<Option<support::bird::Since>> {
     c.speakers(s)
         .into_iter()
         .map(|h| c.leaf_of(h).up_since(h))
