@@ -73,41 +73,6 @@ fn lan(lab: &mut Lab) -> (String, [String; 2]) {
     (leaf, hosts)
 }
 
-/// Runs `leafvip VERB` against the daemon started as `name`.
-fn ctl(lab: &Lab, name: &str, verb: &str) -> String {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_leafvip"))
-        .args([verb, "-s"])
-        .arg(lab.path(&format!("{name}.sock")))
-        .output()
-        .expect("leafvip");
-    assert!(
-        o.status.success(),
-        "leafvip {verb}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Starts leafvip as `name` with the control socket of `sock_of` (a
-/// restarted process finds its predecessor's marker there).
-fn start(lab: &mut Lab, ns: &str, name: &str, sock_of: &str, config: &str) -> usize {
-    let cfg = lab.write(&format!("{name}.toml"), config);
-    let sock = lab.path(&format!("{sock_of}.sock"));
-    lab.spawn(
-        ns,
-        &[
-            env!("CARGO_BIN_EXE_leafvip"),
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "-s",
-            sock.to_str().unwrap(),
-        ],
-        name,
-        &[("RUST_LOG", "debug")],
-    )
-}
-
 fn wait_fib(bird: &Bird, want: &[&str]) -> Duration {
     let t = Instant::now();
     wait_for(
@@ -130,18 +95,17 @@ fn bird_drain_moves_traffic_and_a_stop_drains_first() {
     let mut lab = Lab::new("drbird");
     let (leaf, [h1, h2]) = lan(&mut lab);
     let bird = Bird::start(&mut lab, &leaf, "bird", &bird_config(false));
-    let d1 = start(
-        &mut lab,
+    let d1 = lab.leafvip_at(
         &h1,
         "h1",
         "h1",
         &leafvip_config(H1, 65001, "drain_time = 3"),
     );
-    start(&mut lab, &h2, "h2", "h2", &leafvip_config(H2, 65001, ""));
+    lab.leafvip_at(&h2, "h2", "h2", &leafvip_config(H2, 65001, ""));
     wait_fib(&bird, &BOTH);
     let up = bird.up_since("h1");
 
-    let told = ctl(&lab, "h1", "drain");
+    let told = lab.ctl("h1", "drain");
     assert!(told.contains("draining"), "{told}");
     let t = wait_fib(&bird, &[H2]);
     eprintln!("drain to the host out of the leaf's FIB: {t:?}");
@@ -158,7 +122,7 @@ fn bird_drain_moves_traffic_and_a_stop_drains_first() {
             .contains("maintenance"),
         "{st}"
     );
-    ctl(&lab, "h1", "undrain");
+    lab.ctl("h1", "undrain");
     wait_fib(&bird, &BOTH);
     assert!(lab.status_json("h1")["draining"].is_null());
     assert_eq!(bird.up_since("h1"), up, "no session reset by drain/undrain");
@@ -201,7 +165,7 @@ fn ibgp_drain_sends_local_pref_0() {
     let mut lab = Lab::new("dribgp");
     let (leaf, [_h1, h2]) = lan(&mut lab);
     let bird = Bird::start(&mut lab, &leaf, "bird", &bird_config(true));
-    start(&mut lab, &h2, "h2", "h2", &leafvip_config(H2, 65100, ""));
+    lab.leafvip_at(&h2, "h2", "h2", &leafvip_config(H2, 65100, ""));
     // Without an IGP BIRD cannot resolve an iBGP next hop for its FIB:
     // the attributes are what this test reads.
     wait_for(
@@ -214,7 +178,7 @@ fn ibgp_drain_sends_local_pref_0() {
         },
         || bird.route(VIP),
     );
-    ctl(&lab, "h2", "drain");
+    lab.ctl("h2", "drain");
     wait_for(
         T,
         "LOCAL_PREF 0 and GRACEFUL_SHUTDOWN from the iBGP host",
@@ -239,11 +203,11 @@ fn bird_keeps_the_routes_through_a_restart() {
     let (leaf, [h1, h2]) = lan(&mut lab);
     let bird = Bird::start(&mut lab, &leaf, "bird", &bird_config(false));
     let cfg = leafvip_config(H1, 65001, "drain_time = 0");
-    let d1 = start(&mut lab, &h1, "h1", "h1", &cfg);
-    start(&mut lab, &h2, "h2", "h2", &leafvip_config(H2, 65001, ""));
+    let d1 = lab.leafvip_at(&h1, "h1", "h1", &cfg);
+    lab.leafvip_at(&h2, "h2", "h2", &leafvip_config(H2, 65001, ""));
     wait_fib(&bird, &BOTH);
 
-    let told = ctl(&lab, "h1", "restart");
+    let told = lab.ctl("h1", "restart");
     assert!(told.contains("restart"), "{told}");
     assert_eq!(
         lab.proc(d1)
@@ -272,7 +236,7 @@ fn bird_keeps_the_routes_through_a_restart() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let d1 = start(&mut lab, &h1, "h1-again", "h1", &cfg);
+    let d1 = lab.leafvip_at(&h1, "h1-again", "h1", &cfg);
     wait_for(
         T,
         "the session back",
@@ -318,8 +282,8 @@ fn frr_honours_drain_and_keeps_the_routes_through_a_restart() {
     );
     let frr = Frr::start(&mut lab, &leaf, "bgpd", "198.51.100.1", &conf);
     let cfg = leafvip_config(H1, 65001, "drain_time = 0");
-    let d1 = start(&mut lab, &h1, "h1", "h1", &cfg);
-    start(&mut lab, &h2, "h2", "h2", &leafvip_config(H2, 65001, ""));
+    let d1 = lab.leafvip_at(&h1, "h1", "h1", &cfg);
+    lab.leafvip_at(&h2, "h2", "h2", &leafvip_config(H2, 65001, ""));
     let selected = |frr: &Frr| -> Vec<String> {
         let out = frr
             .cmd(&format!("show bgp ipv4 unicast {VIP} json"))
@@ -347,13 +311,13 @@ fn frr_honours_drain_and_keeps_the_routes_through_a_restart() {
         )
     };
     wait_sel(&BOTH);
-    ctl(&lab, "h1", "drain");
+    lab.ctl("h1", "drain");
     wait_sel(&[H2]);
     assert_eq!(frr.next_hops(VIP), BOTH, "h1's path is held, not selected");
-    ctl(&lab, "h1", "undrain");
+    lab.ctl("h1", "undrain");
     wait_sel(&BOTH);
 
-    ctl(&lab, "h1", "restart");
+    lab.ctl("h1", "restart");
     lab.proc(d1).wait_exit(Duration::from_secs(5));
     wait_for(
         T,
@@ -374,7 +338,7 @@ fn frr_honours_drain_and_keeps_the_routes_through_a_restart() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    start(&mut lab, &h1, "h1-again", "h1", &cfg);
+    lab.leafvip_at(&h1, "h1-again", "h1", &cfg);
     wait_for(
         T,
         "the session back",

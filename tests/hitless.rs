@@ -80,25 +80,10 @@ fn config(h: &support::fabric::Host, mode: Mode) -> String {
     )
 }
 
-/// leafvip on `h`, with the control socket of its name (a restarted
-/// process finds its predecessor's marker there).
+/// leafvip on `h`, logging as `log`, with the control socket of its name.
 fn start_leafvip(f: &mut Fabric, h: &support::fabric::Host, mode: Mode, log: &str) -> usize {
-    let cfg = f.lab.write(&format!("{log}.toml"), &config(h, mode));
-    let sock = f.lab.path(&format!("{}.sock", h.name));
     let ns = f.host_ns(h.name);
-    f.lab.spawn(
-        &ns,
-        &[
-            env!("CARGO_BIN_EXE_leafvip"),
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "-s",
-            sock.to_str().unwrap(),
-        ],
-        log,
-        &[("RUST_LOG", "info")],
-    )
+    f.lab.leafvip_at(&ns, log, h.name, &config(h, mode))
 }
 
 fn start_echo(f: &mut Fabric, h: &support::fabric::Host, log: &str) -> usize {
@@ -131,19 +116,6 @@ fn full(f: &Fabric) {
                 f.spine.fib(&p)
             )
         },
-    );
-}
-
-fn ctl(f: &Fabric, name: &str, verb: &str) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_leafvip"))
-        .args([verb, "-s"])
-        .arg(f.lab.path(&format!("{name}.sock")))
-        .output()
-        .expect("leafvip");
-    assert!(
-        o.status.success(),
-        "leafvip {verb}: {}",
-        String::from_utf8_lossy(&o.stderr)
     );
 }
 
@@ -208,7 +180,7 @@ fn act(f: &mut Fabric, mode: Mode, event: Event, run: usize) {
     let d = run_index(f, w1.name);
     match (event, mode) {
         (Event::Restart, Mode::Leafvip) => {
-            ctl(f, "worker1", "restart");
+            f.lab.ctl("worker1", "restart");
             f.lab.proc(d).wait_exit(Duration::from_secs(5));
             std::thread::sleep(Duration::from_secs(2));
             start_leafvip(f, w1, mode, &format!("worker1-{run}"));
@@ -221,7 +193,7 @@ fn act(f: &mut Fabric, mode: Mode, event: Event, run: usize) {
         }
         (Event::DrainThenStop, m) => {
             if m == Mode::Leafvip {
-                ctl(f, "worker1", "drain");
+                f.lab.ctl("worker1", "drain");
                 std::thread::sleep(Duration::from_secs(3));
             }
             f.lab.proc(d).signal(Signal::SIGTERM);

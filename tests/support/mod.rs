@@ -258,8 +258,14 @@ impl Lab {
 
     /// Starts leafvip in `ns` with this config; returns the process index.
     pub fn leafvip(&mut self, ns: &str, name: &str, config: &str) -> usize {
+        self.leafvip_at(ns, name, name, config)
+    }
+
+    /// The same, logging as `name` but with the control socket of `sock`:
+    /// a restarted process finds its predecessor's marker there.
+    pub fn leafvip_at(&mut self, ns: &str, name: &str, sock: &str, config: &str) -> usize {
         let cfg = self.write(&format!("{name}.toml"), config);
-        let sock = self.path(&format!("{name}.sock"));
+        let sock = self.path(&format!("{sock}.sock"));
         let bin = env!("CARGO_BIN_EXE_leafvip");
         self.spawn(
             ns,
@@ -274,6 +280,22 @@ impl Lab {
             name,
             &[("RUST_LOG", "debug")],
         )
+    }
+
+    /// `leafvip VERB` (drain, undrain, restart) against the daemon whose
+    /// socket is `name`'s; what it printed.
+    pub fn ctl(&self, name: &str, verb: &str) -> String {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_leafvip"))
+            .args([verb, "-s"])
+            .arg(self.path(&format!("{name}.sock")))
+            .output()
+            .expect("leafvip");
+        assert!(
+            o.status.success(),
+            "leafvip {verb}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     /// `leafvip status --json` of the daemon started as `name`.
