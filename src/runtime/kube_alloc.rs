@@ -154,8 +154,11 @@ impl Allocator {
     }
 
     /// One pass: allocate from what the watches hold, claim in the Eips,
-    /// then write the Services; stop at the first conflict.
-    pub async fn pass(&mut self, st: &Shared) {
+    /// then write the Services; stop at the first conflict. True after a
+    /// conflict (409): the watch event that makes the next pass right may
+    /// already have come, so the caller passes again shortly.
+    pub async fn pass(&mut self, st: &Shared) -> bool {
+        let mut conflict = false;
         let (pools, mut svcs, namespaces, eips, refs) = {
             let s = st.borrow();
             let eips: Vec<(String, Ref, Value, Option<crate::lb::pool::Range>)> = s
@@ -209,7 +212,7 @@ impl Allocator {
                     // 409: changed since read (another writer); the watch
                     // brings the new version and wakes the next pass.
                     tracing::debug!("Eip {name}: status: {e}; next pass");
-                    return;
+                    return true;
                 }
             }
         }
@@ -233,7 +236,10 @@ impl Allocator {
                         self.allocations += 1;
                         info!(service = %s.key, addresses = ?addrs, "allocated");
                     }
-                    Err(e) => tracing::debug!("Service {}: status: {e}; next pass", s.key),
+                    Err(e) => {
+                        conflict = true;
+                        tracing::debug!("Service {}: status: {e}; next pass", s.key)
+                    }
                 }
             }
             match d.problems.is_empty() {
@@ -243,6 +249,7 @@ impl Allocator {
                 false => self.report("Service", r, &s.key, d.problems.join("; ")),
             }
         }
+        conflict
     }
 
     /// A Warning Event on the object, once per problem.

@@ -531,7 +531,15 @@ async fn decide(
             last = Some(now);
         }
         if synced == ALL && st.borrow().leader {
-            alloc.pass(&st).await;
+            // After a conflict, pass again once the watches have had a
+            // moment to bring the newer version (a few tries; any later
+            // watch event wakes a pass anyway).
+            for _ in 0..5 {
+                if !alloc.pass(&st).await {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
     }
 }
