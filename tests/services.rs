@@ -44,6 +44,7 @@ fn services_get_addresses_that_route_to_every_node() {
     }
     let c = cluster("lbsvc", Speakers::EveryNode);
     c.api.put(eip("pool", "192.0.2.128/29", true));
+    c.eips_seen(&["pool"]);
     c.api.put(service("web", false, json!({})));
     let ips = c.allocated("web", 1);
     assert_eq!(ips, ["192.0.2.128"]);
@@ -160,6 +161,7 @@ fn local_services_follow_their_endpoints_and_dual_stack_routes_both() {
     let c = cluster("lblocal", Speakers::EveryNode);
     c.api.put(eip("v4", "192.0.2.136/29", true));
     c.api.put(eip("v6", "2001:db8:1::/120", true));
+    c.eips_seen(&["v4", "v6"]);
     c.api.put(slice("loc", &["master1", "worker1", "worker2"]));
     c.api.put(service("loc", true, json!({})));
     let ip = c.allocated("loc", 1).remove(0);
@@ -227,6 +229,7 @@ fn rack_speakers_announce_their_racks_ready_nodes() {
     );
     c.api.put(eip("pool", "192.0.2.144/29", true));
     c.api.put(eip("v6", "2001:db8:2::/120", true));
+    c.eips_seen(&["pool", "v6"]);
     c.api.put(service(
         "web",
         false,

@@ -21,6 +21,7 @@ fn leader_loss_moves_no_address_and_races_give_none_twice() {
     }
     let mut c = cluster("lblead", Speakers::EveryNode);
     c.api.put(eip("pool", "192.0.2.0/25", true));
+    c.eips_seen(&["pool"]);
     for i in 0..5 {
         c.api.put(service(&format!("s{i}"), false, json!({})));
     }

@@ -206,6 +206,26 @@ impl Cluster {
         )
     }
 
+    /// Waits until the allocator has written each Eip's status (its pool
+    /// size): it has seen the pool. A Service created in the same instant
+    /// as its pools can be left without an address (a known allocator
+    /// race, under investigation); the tests create theirs after this.
+    pub fn eips_seen(&self, names: &[&str]) {
+        for n in names {
+            wait_for(
+                T,
+                &format!("Eip {n} seen by the allocator"),
+                || {
+                    let e = self
+                        .api
+                        .get("network.kubesphere.io/v1alpha2", "Eip", "", n)?;
+                    e["status"]["poolSize"].as_u64().map(|_| ())
+                },
+                || self.logs(),
+            );
+        }
+    }
+
     pub fn logs(&self) -> String {
         HOSTS.iter().map(|h| self.f.lab.log(h.name)).collect()
     }
