@@ -1,12 +1,18 @@
 //! leafvip's BFD core (RFC 5880 asynchronous mode, encapsulated as RFC
 //! 5881 single-hop: UDP 3784, TTL 255), in the style of `leafvip-bgp`:
-//! pure code that never touches a socket or a clock. Bytes go in and
-//! come out; the session state machine (next) takes the time as an
-//! argument and returns deadlines.
+//! pure code that never touches a socket or a clock. Bytes and the time go
+//! in; packets to send, state changes and the next deadline come out.
 //!
-//! This first part is the control packet codec ([`packet`]): a
-//! [`packet::Packet`] decoded from bytes with the reception checks of RFC
-//! 5880 6.8.6 that need no session, and encoded back.
+//! - [`packet`]: the control packet codec, with the reception checks of
+//!   RFC 5880 6.8.6 that need no session.
+//! - [`session`]: one session's state machine, Poll Sequence and timers.
+//! - [`time`]: the caller's clock, in microseconds.
 #![forbid(unsafe_code)]
 
 pub mod packet;
+pub mod session;
+pub mod time;
+
+pub use packet::{Diag, State};
+pub use session::{Action, Config, Event, Session};
+pub use time::Instant;
