@@ -212,6 +212,8 @@ pub struct PeerConfig {
     pub description: Option<String>,
     /// Absent: the peer applies to every node.
     pub node_selector: Option<LabelSelector>,
+    /// The BFD session that guards this one; absent, none.
+    pub bfd: Option<crate::bfd_config::BfdConfig>,
 }
 
 impl FromValue for PeerConfig {
@@ -234,6 +236,7 @@ impl FromValue for PeerConfig {
                 "add_paths_send_max",
                 "description",
                 "node_selector",
+                "bfd",
             ],
         )?;
         let c = PeerConfig {
@@ -259,6 +262,7 @@ impl FromValue for PeerConfig {
             add_paths_send_max: t.or("add_paths_send_max", 16)?,
             description: t.get("description")?,
             node_selector: t.get("node_selector")?,
+            bfd: t.get("bfd")?,
         };
         c.check().map_err(|(key, problem)| tr::Error {
             at: t.at_key(key),
@@ -313,6 +317,12 @@ impl PeerConfig {
                     format!("local_address {l} is not of the peer's family"),
                 ));
             }
+        }
+        if self.bfd.is_some() && self.ebgp_multihop.is_some() {
+            return Err((
+                "bfd",
+                "bfd is single-hop (RFC 5881) and excludes ebgp_multihop".into(),
+            ));
         }
         if let Some(sel) = &self.node_selector {
             sel.validate()

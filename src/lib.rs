@@ -4,6 +4,8 @@
 //! what a host needs around it: configuration and labels ([`config`],
 //! [`labels`]), the pure decision of what to announce to whom ([`plan`]),
 //! and the thin async runtime at the edge ([`runtime`]).
+pub mod bfd_config;
+pub mod bfd_status;
 pub mod communities;
 pub mod config;
 pub mod files;

@@ -168,6 +168,9 @@ pub struct PeerStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_notification: Option<String>,
     pub notifications: Vec<NotificationCount>,
+    /// The BFD session guarding this one, if configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<crate::bfd_status::BfdStatus>,
     /// Each VIP as this peer sees it.
     #[serde(skip)]
     pub vips: Vec<PeerVip>,
@@ -289,6 +292,9 @@ impl Status {
             if let Some(h) = p.hold_time {
                 let k = p.keepalive.map_or("none".to_string(), |k| format!("{k} s"));
                 let _ = writeln!(o, "    timers:             hold {h} s, keepalive {k}");
+            }
+            if let Some(b) = &p.bfd {
+                b.line(&mut o);
             }
             if let Some(n) = p.next_retry_secs {
                 let _ = writeln!(o, "    next attempt in:    {}", duration(n));

@@ -128,6 +128,8 @@ fn read(spec: &Value) -> Result<PeerConfig, String> {
             Value::Null => None,
             v => Some(super::label_selector(v, "spec.nodeSelector")?),
         },
+        // OpenELB's BgpPeer has no BFD settings.
+        bfd: None,
     })
 }
 

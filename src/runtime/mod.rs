@@ -3,6 +3,8 @@
 //! decides, it asks the pure core or [`crate::plan`].
 pub mod addrs;
 mod alloc;
+#[cfg(feature = "bfd")]
+mod bfd;
 pub mod board;
 pub mod busy;
 #[cfg(feature = "kube")]
@@ -26,6 +28,8 @@ pub mod listen;
 mod metrics;
 mod notify;
 pub mod peer;
+#[cfg(feature = "bfd")]
+mod peer_bfd;
 mod peer_note;
 mod peer_status;
 pub mod sockopt;
@@ -127,6 +131,9 @@ struct Daemon<'a> {
     restarted_until: Option<std::time::Instant>,
     #[cfg(feature = "kube")]
     cluster: cluster::ClusterState,
+    /// BFD's receive sockets and the peer tasks they feed.
+    #[cfg(feature = "bfd")]
+    bfd: bfd::Receiver,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +148,18 @@ fn stamp(path: &Path) -> FileStamp {
             m.ino(),
         )
     }))
+}
+
+/// Whether two configs of a peer make the same BGP session: everything
+/// but the BFD settings, which change in place.
+fn same_session(a: &PeerConfig, b: &PeerConfig) -> bool {
+    PeerConfig {
+        bfd: None,
+        ..a.clone()
+    } == PeerConfig {
+        bfd: None,
+        ..b.clone()
+    }
 }
 
 fn seed(p: &PeerConfig) -> u64 {
@@ -194,14 +213,19 @@ impl Daemon<'_> {
                     message: "peer no longer selected".into(),
                 });
                 h.task.detach();
+                self.bfd_route(k.0, None);
             }
         }
         for (k, p) in wanted {
             match self.peers.get_mut(&k) {
-                Some(h) if h.plan.peer == p.peer && Some(h.local) == local => {
+                // BFD settings alone change in the running task, through
+                // a Poll Sequence: no BGP flap.
+                Some(h) if same_session(&h.plan.peer, &p.peer) && Some(h.local) == local => {
                     if h.plan != p {
                         h.plan = p.clone();
+                        let tx = p.peer.bfd.is_some().then(|| h.tx.clone());
                         let _ = h.tx.try_send(Cmd::Plan(Box::new(p)));
+                        self.bfd_route(k.0, tx);
                     }
                 }
                 Some(_) => {
@@ -232,6 +256,7 @@ impl Daemon<'_> {
         }
         let (tx, rx) = async_channel::unbounded();
         info!(peer = %k.0, asn = p.peer.asn, "peer selected: starting session");
+        self.bfd_route(k.0, p.peer.bfd.is_some().then(|| tx.clone()));
         let task = self.ex.spawn(
             PeerTask::new(
                 p.clone(),
@@ -252,6 +277,40 @@ impl Daemon<'_> {
                 task,
             },
         );
+    }
+
+    /// Sends this address's BFD packets to `tx`, or nowhere. The first
+    /// BFD peer binds the receive sockets; if that fails, its BFD cannot
+    /// come Up and its status says why.
+    #[cfg(feature = "bfd")]
+    fn bfd_route(&mut self, addr: IpAddr, tx: Option<async_channel::Sender<Cmd>>) {
+        let addr = addr.to_canonical();
+        match tx {
+            Some(tx) => {
+                if let Err(e) = self.bfd.ensure(self.ex) {
+                    error!("BFD: cannot listen: {e}");
+                }
+                self.bfd.routes.borrow_mut().insert(addr, tx);
+            }
+            None => {
+                self.bfd.routes.borrow_mut().remove(&addr);
+            }
+        }
+    }
+
+    #[cfg(not(feature = "bfd"))]
+    fn bfd_route(&mut self, _: IpAddr, _: Option<async_channel::Sender<Cmd>>) {}
+
+    /// Before a restart: BFD AdminDown to every peer, and a moment for it
+    /// to leave, so that no router reads the gap as a failure.
+    async fn bfd_admin_down(&mut self) {
+        #[cfg(feature = "bfd")]
+        if !self.bfd.routes.borrow().is_empty() {
+            for h in self.peers.values() {
+                let _ = h.tx.try_send(Cmd::BfdAdminDown);
+            }
+            Timer::after(Duration::from_millis(20)).await;
+        }
     }
 
     /// The STATUS line systemd shows; sent only when it changes.
@@ -674,6 +733,8 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
         vip_tx,
         #[cfg(feature = "kube")]
         cluster: Default::default(),
+        #[cfg(feature = "bfd")]
+        bfd: bfd::Receiver::new(),
     };
     match &d.global {
         Ok(g) => info!(node = %d.node, asn = g.asn, router_id = %g.router_id,
@@ -813,6 +874,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
                 Wake::VipCheck(c) => d.vip_changed(c),
                 Wake::Control(c) => {
                     if d.control(c, marker_socket.as_deref()) {
+                        d.bfd_admin_down().await;
                         return Exit::Restart;
                     }
                 }

@@ -32,6 +32,13 @@ pub enum Cmd {
         reply: async_channel::Sender<crate::status::PeerStatus>,
         detail: std::sync::Arc<[leafvip_bgp::wire::Prefix]>,
     },
+    /// A BFD control packet from this peer's address.
+    #[cfg(feature = "bfd")]
+    Bfd(super::bfd::Datagram),
+    /// Take BFD AdminDown before the process restarts, so that the peer
+    /// does not read the silence as a failure (RFC 5882 3.2).
+    #[cfg(feature = "bfd")]
+    BfdAdminDown,
 }
 
 /// The clock the core sees: milliseconds since the daemon started.
@@ -44,6 +51,15 @@ impl Clock {
     }
     pub(super) fn at(&self, t: Instant) -> std::time::Instant {
         self.0 + Duration::from_millis(t.as_millis())
+    }
+    /// The BFD core's clock: microseconds on the same origin.
+    #[cfg(feature = "bfd")]
+    pub(super) fn micros(&self) -> leafvip_bfd::Instant {
+        leafvip_bfd::Instant::from_micros(self.0.elapsed().as_micros() as u64)
+    }
+    #[cfg(feature = "bfd")]
+    pub(super) fn at_micros(&self, t: leafvip_bfd::Instant) -> std::time::Instant {
+        self.0 + Duration::from_micros(t.as_micros())
     }
 }
 
@@ -119,6 +135,8 @@ enum Wake {
     Connected(io::Result<Async<TcpStream>>),
     /// The collision's second connection or its session's deadline.
     Second,
+    #[cfg(feature = "bfd")]
+    BfdTimer,
 }
 
 async fn connect(peer: SocketAddr, opts: SockOpts) -> io::Result<Async<TcpStream>> {
@@ -156,6 +174,10 @@ pub struct PeerTask {
     /// session and socket, until its OPEN decides which one stays.
     pub(super) second: Option<leafvip_bgp::session::Session>,
     pub(super) second_conn: Option<Conn>,
+    /// The BFD session guarding this one, and whether BGP waits for it.
+    #[cfg(feature = "bfd")]
+    pub(super) bfd: Option<super::peer_bfd::Guard>,
+    pub(super) held: bool,
 }
 
 impl PeerTask {
@@ -168,6 +190,20 @@ impl PeerTask {
         busy: std::rc::Rc<super::busy::Busy>,
     ) -> Self {
         let addr = SocketAddr::new(plan.peer.address, plan.peer.port);
+        #[cfg(feature = "bfd")]
+        let bfd = plan.peer.bfd.as_ref().map(|b| {
+            super::peer_bfd::Guard::new(
+                b,
+                plan.peer.address,
+                plan.peer.local_address,
+                session.seed,
+                clock.micros(),
+            )
+        });
+        #[cfg(feature = "bfd")]
+        let held = bfd.is_some();
+        #[cfg(not(feature = "bfd"))]
+        let held = false;
         PeerTask {
             plan,
             opts,
@@ -184,11 +220,19 @@ impl PeerTask {
             not_sent_log: Default::default(),
             second: None,
             second_conn: None,
+            #[cfg(feature = "bfd")]
+            bfd,
+            held,
         }
     }
 
     pub async fn run(mut self, rx: async_channel::Receiver<Cmd>) {
-        let mut acts = self.peer.handle_event(self.clock.now(), Event::Start);
+        // With BFD, BGP starts once BFD is Up (`peer_bfd.rs`).
+        let mut acts = if self.held {
+            Vec::new()
+        } else {
+            self.peer.handle_event(self.clock.now(), Event::Start)
+        };
         let mut stopping = false;
         loop {
             self.perform(std::mem::take(&mut acts)).await;
@@ -224,11 +268,25 @@ impl PeerTask {
                 }
                 Wake::Cmd(None) => stopping = true,
                 Wake::Cmd(Some(Cmd::Plan(p))) => {
+                    #[cfg(feature = "bfd")]
+                    let bfd_changed = p.peer.bfd != self.plan.peer.bfd;
                     self.plan = *p;
                     acts = self.peer.set_routes(now, self.plan.routes(&self.local));
+                    #[cfg(feature = "bfd")]
+                    if bfd_changed {
+                        acts.extend(self.bfd_reconfigured(now).await);
+                    }
                 }
+                #[cfg(feature = "bfd")]
+                Wake::Cmd(Some(Cmd::Bfd(d))) => acts = self.bfd_packet(now, &d).await,
+                #[cfg(feature = "bfd")]
+                Wake::Cmd(Some(Cmd::BfdAdminDown)) => self.bfd_admin_down(),
+                #[cfg(feature = "bfd")]
+                Wake::BfdTimer => acts = self.bfd_timer(now).await,
                 Wake::Cmd(Some(Cmd::Stop { subcode, message })) => {
                     stopping = true;
+                    #[cfg(feature = "bfd")]
+                    self.bfd_admin_down();
                     self.stop_second(now, subcode, &message).await;
                     acts = self.peer.handle_event(
                         now,
@@ -303,6 +361,22 @@ impl PeerTask {
             }
         };
         let second = super::collision::second_wait(&self.second, &self.second_conn, self.clock);
+        #[cfg(feature = "bfd")]
+        let bfd_at = self
+            .bfd
+            .as_ref()
+            .and_then(|g| g.poll_at())
+            .map(|t| self.clock.at_micros(t));
+        #[cfg(feature = "bfd")]
+        let timer = future::or(timer, async move {
+            match bfd_at {
+                Some(at) => {
+                    Timer::at(at).await;
+                }
+                None => future::pending::<()>().await,
+            }
+            Wake::BfdTimer
+        });
         let mine = future::or(future::or(cmd, timer), future::or(io, con));
         future::or(mine, async {
             second.await;

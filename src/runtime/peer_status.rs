@@ -106,6 +106,10 @@ impl PeerTask {
             updates_in: stats.updates_in,
             updates_out: stats.updates_out,
             last_notification: self.history.last_notification.clone(),
+            #[cfg(feature = "bfd")]
+            bfd: self.bfd_status(),
+            #[cfg(not(feature = "bfd"))]
+            bfd: None,
             notifications: self
                 .history
                 .notifications

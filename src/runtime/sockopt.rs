@@ -1,6 +1,8 @@
 //! Socket options the sessions need: bind, TTL for multihop, GTSM
-//! (IP_MINTTL), and TCP MD5 (RFC 2385). The only unsafe code in leafvip
-//! is the TCP_MD5SIG setsockopt, which no safe crate wraps.
+//! (IP_MINTTL), and TCP MD5 (RFC 2385). Unsafe code in leafvip is the
+//! raw setsockopt here (TCP_MD5SIG, and BFD's IP_RECVTTL and
+//! IPV6_RECVHOPLIMIT), which no safe crate wraps, and BFD's reading of
+//! the buffers recvmsg filled (`runtime/bfd.rs`).
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -96,7 +98,12 @@ pub fn set_md5(s: &Socket, peer: IpAddr, key: &[u8]) -> io::Result<()> {
     setsockopt(s, libc::IPPROTO_TCP, libc::TCP_MD5SIG, &sig)
 }
 
-fn setsockopt<T>(s: &Socket, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+pub(super) fn setsockopt<T>(
+    s: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: `value` points to a live T and the length passed is its size.
     let rc = unsafe {

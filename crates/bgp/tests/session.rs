@@ -399,6 +399,28 @@ fn stop_sends_cease_with_the_shutdown_message() {
     assert_eq!(p.a.poll_at(), None, "no restart after a stop");
 }
 
+/// RFC 5882 4.1: BFD Down tears the session down at once, with Cease
+/// "BFD Down" (RFC 9384), withdraws what was sent (the Adj-RIB-Out
+/// forgets it), and nothing restarts, nor is a connection accepted, until
+/// the caller sends Start again.
+#[test]
+fn bfd_down_ceases_at_once_and_holds_the_session_until_start() {
+    let mut p = up(speaker(), router());
+    p.a.set_routes(p.now, [route("203.0.113.10/32", "198.51.100.3")]);
+    let x = p.a.handle_event(p.now, Event::BfdDown);
+    assert!(x.contains(&Action::Down {
+        reason: Reason::BfdDown,
+        was_up: true
+    }));
+    assert_eq!(sent_notification(&x), (6, cease::BFD_DOWN));
+    assert!(x.contains(&Action::Disconnect));
+    assert_eq!(p.a.session().state(), State::Idle);
+    assert_eq!(p.a.poll_at(), None, "no restart while BFD is down");
+    assert!(!p.a.session().can_accept());
+    let x = p.a.handle_event(p.now, Event::Start);
+    assert!(x.contains(&Action::Connect));
+}
+
 #[test]
 fn passive_session_never_connects() {
     let mut s = Session::new(router());

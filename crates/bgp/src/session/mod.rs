@@ -145,6 +145,10 @@ pub enum Event<'a> {
     CollisionDump,
     /// Messages to send while Established (UPDATEs, ROUTE-REFRESH).
     Send(&'a [Message]),
+    /// The BFD session that protects this one went Down (RFC 5882 4.1):
+    /// Cease "BFD Down" (RFC 9384) if a connection is open, and no
+    /// restart until `Start`, which the caller sends once BFD is Up.
+    BfdDown,
 }
 
 /// Why a session went down (or an attempt failed).
@@ -155,6 +159,7 @@ pub enum Reason {
     ConnectTimeout,
     ConnectionLost,
     HoldTimerExpired,
+    BfdDown,
     Collision,
     NotificationSent(Notification),
     NotificationReceived(Notification),
@@ -168,6 +173,7 @@ impl fmt::Display for Reason {
             Reason::ConnectTimeout => f.write_str("connection attempt timed out"),
             Reason::ConnectionLost => f.write_str("connection closed"),
             Reason::HoldTimerExpired => f.write_str("hold timer expired"),
+            Reason::BfdDown => f.write_str("BFD session down"),
             Reason::Collision => f.write_str("connection collision resolved against this one"),
             Reason::NotificationSent(n) => write!(f, "sent NOTIFICATION {n}"),
             Reason::NotificationReceived(n) => write!(f, "received NOTIFICATION {n}"),
@@ -319,7 +325,10 @@ impl Session {
         let mut out = Vec::new();
         match event {
             Event::Start => self.on_start(now, &mut out),
-            Event::Stop { subcode, message } => self.on_stop(subcode, message, &mut out),
+            Event::Stop { subcode, message } => {
+                self.on_stop(subcode, message, Reason::Stopped, &mut out)
+            }
+            Event::BfdDown => self.on_stop(cease::BFD_DOWN, "", Reason::BfdDown, &mut out),
             Event::Timer => self.on_timer(now, &mut out),
             Event::Connected => self.on_connected(now, true, &mut out),
             Event::Accepted => self.on_connected(now, false, &mut out),
@@ -417,7 +426,7 @@ impl Session {
         }
     }
 
-    fn on_stop(&mut self, subcode: u8, message: &str, out: &mut Vec<Action>) {
+    fn on_stop(&mut self, subcode: u8, message: &str, reason: Reason, out: &mut Vec<Action>) {
         self.admin_up = false;
         match self.state {
             State::Idle => self.timers.clear(),
@@ -425,7 +434,7 @@ impl Session {
             _ => self.notify(Notification::cease(subcode, message), out),
         }
         // Time does not matter once admin_up is false: no restart is armed.
-        self.go_idle(Instant::ZERO, Reason::Stopped, out);
+        self.go_idle(Instant::ZERO, reason, out);
     }
 
     fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {

@@ -1,0 +1,232 @@
+//! BFD's UDP edge (RFC 5881 single hop), feature `bfd`: the sockets and
+//! the task that hands received packets to the peer task that owns their
+//! session. The protocol is `leafvip-bfd`, run inside each peer task
+//! (`peer_bfd.rs`), so that BFD going Down reaches its BGP session with no
+//! hop between tasks.
+//!
+//! - One receive socket a family on UDP 3784, with the TTL (hop limit)
+//!   of each datagram asked of the kernel: RFC 5881 5 requires 255, and
+//!   `IP_MINTTL` does not filter UDP.
+//! - One send socket a session, bound to a source port in 49152–65535
+//!   (the same for the session's life, RFC 5881 4), TTL 255, connected to
+//!   the peer's port 3784.
+use super::peer::Cmd;
+use async_io::Async;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::rc::Rc;
+use tracing::{debug, warn};
+
+/// The control packet port (RFC 5881 4).
+pub const PORT: u16 = 3784;
+const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// A received control packet, copied for the peer task. 64 bytes hold any
+/// packet leafvip would accept (24, no authentication); a longer one is
+/// cut and then fails the length check, as it should.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram {
+    pub bytes: [u8; 64],
+    pub len: usize,
+    pub ttl: u8,
+}
+
+impl Datagram {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len.min(self.bytes.len())]
+    }
+}
+
+/// The peer tasks with a BFD session, by the peer's address.
+pub type Routes = Rc<RefCell<HashMap<IpAddr, async_channel::Sender<Cmd>>>>;
+
+/// The receive sockets, made when the first peer asks for BFD.
+pub struct Receiver {
+    pub routes: Routes,
+    task: Option<async_executor::Task<()>>,
+}
+
+impl Receiver {
+    pub fn new() -> Self {
+        Receiver {
+            routes: Rc::default(),
+            task: None,
+        }
+    }
+
+    /// Binds UDP 3784 for both families (IPv6 may be missing on the host)
+    /// and starts the task that reads them, once.
+    pub fn ensure(&mut self, ex: &async_executor::LocalExecutor<'static>) -> io::Result<()> {
+        if self.task.is_some() {
+            return Ok(());
+        }
+        let v4 = listen(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?;
+        let v6 = match listen(IpAddr::V6(Ipv6Addr::UNSPECIFIED)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                warn!("BFD: no IPv6 socket on UDP {PORT}: {e}");
+                None
+            }
+        };
+        self.task = Some(ex.spawn(read_loop(v4, v6, self.routes.clone())));
+        Ok(())
+    }
+}
+
+fn listen(ip: IpAddr) -> io::Result<Async<UdpSocket>> {
+    let domain = Domain::for_address(SocketAddr::new(ip, 0));
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if ip.is_ipv6() {
+        s.set_only_v6(true)?;
+        super::sockopt::setsockopt(&s, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, &1i32)?;
+    } else {
+        super::sockopt::setsockopt(&s, libc::IPPROTO_IP, libc::IP_RECVTTL, &1i32)?;
+    }
+    s.bind(&SocketAddr::new(ip, PORT).into())
+        .map_err(|e| io::Error::new(e.kind(), format!("bind UDP {PORT}: {e}")))?;
+    Async::new(UdpSocket::from(s))
+}
+
+/// A session's send socket: from `local` (or the address the route
+/// picks), a free port of 49152–65535, TTL 255, to the peer's 3784.
+pub fn sender(peer: IpAddr, local: Option<IpAddr>, seed: u64) -> io::Result<Async<UdpSocket>> {
+    let s = Socket::new(
+        Domain::for_address(SocketAddr::new(peer, 0)),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    if peer.is_ipv6() {
+        s.set_unicast_hops_v6(255)?;
+    } else {
+        s.set_ttl(255)?;
+    }
+    let ip = local.unwrap_or(match peer {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    });
+    let span = u64::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
+    let mut bound = Err(io::Error::from(io::ErrorKind::AddrInUse));
+    for i in 0..span {
+        let port = SOURCE_PORTS.start() + ((seed.wrapping_add(i)) % span) as u16;
+        bound = s.bind(&SocketAddr::new(ip, port).into());
+        match &bound {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+            _ => break,
+        }
+    }
+    bound?;
+    s.connect(&SocketAddr::new(peer, PORT).into())?;
+    Async::new(UdpSocket::from(s))
+}
+
+async fn read_loop(v4: Async<UdpSocket>, v6: Option<Async<UdpSocket>>, routes: Routes) {
+    let mut unknown = super::throttle::Throttle::default();
+    loop {
+        let ready = futures_lite::future::or(
+            async {
+                let _ = v4.readable().await;
+                &v4
+            },
+            async {
+                match &v6 {
+                    Some(s) => {
+                        let _ = s.readable().await;
+                        s
+                    }
+                    None => futures_lite::future::pending().await,
+                }
+            },
+        )
+        .await;
+        // Everything waiting, then back to sleep: no busy loop.
+        loop {
+            match recv(ready.get_ref()) {
+                Ok(Some((from, d))) => {
+                    let from = from.to_canonical();
+                    match routes.borrow().get(&from) {
+                        Some(tx) => {
+                            let _ = tx.try_send(Cmd::Bfd(d));
+                        }
+                        None => {
+                            if let Some(more) = unknown.hit(std::time::Instant::now()) {
+                                debug!(%from, more, "BFD packet from an address with no BFD session");
+                            }
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!("BFD receive: {e}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One datagram and its sender, with the TTL or hop limit from the
+/// control message; `None` when nothing is waiting.
+fn recv(s: &UdpSocket) -> io::Result<Option<(IpAddr, Datagram)>> {
+    let sock = socket2::SockRef::from(s);
+    // Both buffers start initialised (zeros), so reading them back after
+    // recvmsg is sound whatever the kernel wrote.
+    let mut data = [MaybeUninit::new(0u8); 64];
+    let mut cmsg = [MaybeUninit::new(0u8); 64];
+    let mut addr = SockAddr::from(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    let (n, clen) = {
+        let mut bufs = [socket2::MaybeUninitSlice::new(&mut data)];
+        let mut msg = socket2::MsgHdrMut::new()
+            .with_addr(&mut addr)
+            .with_buffers(&mut bufs)
+            .with_control(&mut cmsg);
+        match sock.recvmsg(&mut msg, 0) {
+            Ok(n) => (n, msg.control_len()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    };
+    let d = Datagram {
+        bytes: bytes(&data),
+        len: n,
+        ttl: ttl_from_cmsg(&bytes(&cmsg)[..clen.min(cmsg.len())]).unwrap_or(0),
+    };
+    match addr.as_socket() {
+        Some(from) => Ok(Some((from.ip(), d))),
+        None => Ok(None),
+    }
+}
+
+fn bytes(b: &[MaybeUninit<u8>; 64]) -> [u8; 64] {
+    // SAFETY: every buffer passed here was made of `MaybeUninit::new(0)`
+    // and the kernel only writes bytes into it: all 64 are initialised.
+    b.map(|x| unsafe { x.assume_init() })
+}
+
+/// The TTL (IPv4 `IP_TTL`) or hop limit (IPv6 `IPV6_HOPLIMIT`) in a
+/// control buffer: headers of `cmsg_len` (a usize), level and type (two
+/// ints), each message padded to a usize.
+fn ttl_from_cmsg(mut b: &[u8]) -> Option<u8> {
+    const W: usize = std::mem::size_of::<usize>();
+    const HDR: usize = W + 8;
+    while b.len() >= HDR {
+        let len = usize::from_ne_bytes(b[..W].try_into().ok()?);
+        let level = i32::from_ne_bytes(b[W..W + 4].try_into().ok()?);
+        let kind = i32::from_ne_bytes(b[W + 4..W + 8].try_into().ok()?);
+        if len < HDR || len > b.len() {
+            return None;
+        }
+        let ttl = (level == libc::IPPROTO_IP && kind == libc::IP_TTL)
+            || (level == libc::IPPROTO_IPV6 && kind == libc::IPV6_HOPLIMIT);
+        if ttl && len >= HDR + 4 {
+            let v = i32::from_ne_bytes(b[HDR..HDR + 4].try_into().ok()?);
+            return u8::try_from(v).ok();
+        }
+        let next = len.div_ceil(W) * W;
+        b = b.get(next..)?;
+    }
+    None
+}
