@@ -176,7 +176,8 @@ fn recv(s: &UdpSocket) -> io::Result<Option<(IpAddr, Datagram)>> {
     // recvmsg is sound whatever the kernel wrote.
     let mut data = [MaybeUninit::new(0u8); 64];
     let mut cmsg = [MaybeUninit::new(0u8); 64];
-    let mut addr = SockAddr::from(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    // Sized for IPv6, the larger: the kernel cuts the address to fit.
+    let mut addr = SockAddr::from(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)));
     let (n, clen) = {
         let mut bufs = [socket2::MaybeUninitSlice::new(&mut data)];
         let mut msg = socket2::MsgHdrMut::new()
@@ -194,10 +195,12 @@ fn recv(s: &UdpSocket) -> io::Result<Option<(IpAddr, Datagram)>> {
         len: n,
         ttl: ttl_from_cmsg(&bytes(&cmsg)[..clen.min(cmsg.len())]).unwrap_or(0),
     };
-    match addr.as_socket() {
-        Some(from) => Ok(Some((from.ip(), d))),
-        None => Ok(None),
-    }
+    // A datagram without an IP source cannot be from a peer: dropped, and
+    // the caller reads on.
+    let from = addr
+        .as_socket()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    Ok(Some((from, d)))
 }
 
 fn bytes(b: &[MaybeUninit<u8>; 64]) -> [u8; 64] {

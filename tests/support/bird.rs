@@ -73,6 +73,14 @@ impl std::fmt::Display for Since {
     }
 }
 
+#[derive(Clone, Debug)]
+pub struct BfdRow {
+    pub state: String,
+    pub since: Since,
+    pub interval: String,
+    pub timeout: String,
+}
+
 impl Bird {
     pub fn start(lab: &mut Lab, ns: &str, name: &str, config: &str) -> Bird {
         let conf = lab.write(&format!("{name}.conf"), config);
@@ -120,6 +128,23 @@ impl Bird {
             .split_whitespace()
             .collect();
         (row.get(3) == Some(&"up")).then(|| row.get(4).map(|s| Since::new(s)))?
+    }
+
+    /// BIRD's row for `addr` in `show bfd sessions`: state, Since, and the
+    /// Interval (TX in force) and Timeout (detection time) in seconds.
+    pub fn bfd_session(&self, addr: &str) -> Option<BfdRow> {
+        let out = self.cmd("show bfd sessions")?;
+        let row: Vec<&str> = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{addr} ")))?
+            .split_whitespace()
+            .collect();
+        Some(BfdRow {
+            state: row.get(2)?.to_string(),
+            since: Since::new(row.get(3)?),
+            interval: row.get(4)?.to_string(),
+            timeout: row.get(5)?.to_string(),
+        })
     }
 
     pub fn established(&self, proto: &str) -> bool {

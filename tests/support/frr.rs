@@ -33,29 +33,27 @@ impl Frr {
         let vty = lab.path(&format!("{name}-vty"));
         std::fs::create_dir_all(&vty).unwrap();
         let pid = vty.join("bgpd.pid");
-        let proc = lab.spawn(
-            ns,
-            &[
-                "/usr/lib/frr/bgpd",
-                "-f",
-                conf.to_str().unwrap(),
-                "-i",
-                pid.to_str().unwrap(),
-                "-Z",
-                "-S",
-                "-n",
-                "--vty_socket",
-                vty.to_str().unwrap(),
-                "-P",
-                "0",
-                "-l",
-                listen,
-                "--log",
-                "stdout",
-            ],
-            name,
-            &[],
-        );
+        let mut args = vec![
+            "/usr/lib/frr/bgpd",
+            "-f",
+            conf.to_str().unwrap(),
+            "-i",
+            pid.to_str().unwrap(),
+            "-Z",
+            "-S",
+            "-n",
+            "--vty_socket",
+            vty.to_str().unwrap(),
+            "-P",
+            "0",
+            "--log",
+            "stdout",
+        ];
+        // `listen`: one address, or several separated by commas.
+        for a in listen.split(',') {
+            args.extend(["-l", a]);
+        }
+        let proc = lab.spawn(ns, &args, name, &[]);
         let f = Frr {
             ns: ns.to_string(),
             vty,

@@ -309,6 +309,15 @@ impl Session {
         }
         let p = Packet::decode(bytes).map_err(Discard::Decode)?;
         if p.your_disc != 0 && p.your_disc != self.local_disc {
+            // A peer that is Down yet names a discriminator we never had
+            // remembers a session of our predecessor (FRR's bfdd keeps it
+            // while Down). Single hop, the caller found this session by
+            // the peer's address (RFC 5881 3), so the packet is taken as
+            // if Your Discriminator were 0, as 6.8.6 allows in Down;
+            // discarding it would leave a passive side silent forever.
+            if matches!(p.state, State::Down | State::AdminDown) {
+                return Ok(Packet { your_disc: 0, ..p });
+            }
             return Err(Discard::YourDiscriminator(p.your_disc));
         }
         Ok(p)

@@ -405,6 +405,21 @@ fn bad_ttl_foreign_discriminators_and_bad_packets_are_discarded() {
     assert_eq!(s.stats().packets_in, 0);
 }
 
+/// FRR's bfdd, Down, keeps the discriminator of a session that is gone
+/// (leafvip restarted). Found by address, the packet counts as Your
+/// Discriminator 0, so that even a passive side answers it.
+#[test]
+fn a_down_peer_remembering_an_old_discriminator_is_answered() {
+    let mut s = Session::new(cfg(true), 42, 1, at(0));
+    let acts = recv(&mut s, 0, peer(State::Down, 41));
+    assert_eq!(changes(&acts), [(State::Down, State::Init, Diag::None)]);
+    let p = sent(&s.handle_event(at(0), Event::Timer));
+    assert_eq!(
+        (p[0].state, p[0].my_disc, p[0].your_disc),
+        (State::Init, 42, 7)
+    );
+}
+
 #[test]
 fn a_detect_mult_of_one_jitters_to_at_most_90_percent() {
     let one = Config {

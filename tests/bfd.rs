@@ -1,0 +1,438 @@
+//! BFD (feature `bfd`) against real routers in namespaces: BIRD 2 (its BFD
+//! protocol guarding its BGP sessions, `bfd on`) and FRR's bfdd (on its
+//! own, beside bgpd: without zebra bgpd cannot ask bfdd for sessions).
+//! One rack: the leaf at 198.51.100.1 and 2001:db8:100::1, the host at .3
+//! and ::3, one leafvip session per family, each guarded by BFD at
+//! 100 ms × 3. Both roles: the router active and leafvip passive, then the
+//! other way round. What is asserted is what the router holds (its BFD
+//! session, its BGP session, the VIP in its FIB), and for the router's own
+//! failures, what leafvip did.
+//!
+//! - Up and down: leafvip frozen (SIGSTOP) brings the router's BFD Down and
+//!   the VIPs out of its FIB in far less than the 90 s hold time; resumed,
+//!   it comes back, and stays, with no further flap.
+//! - Timers: a change on either side goes through a Poll Sequence: the
+//!   other side takes the new intervals, and neither BFD nor BGP flaps.
+//! - Peer down: the router's BFD frozen makes leafvip tear BGP down.
+#![cfg(feature = "bfd")]
+mod support;
+use nix::sys::signal::Signal;
+use std::time::{Duration, Instant};
+use support::bfdd::{peer_block, Bfdd};
+use support::bird::{leaf_config, Bird};
+use support::frr::Frr;
+use support::{can_run, rack, sh_ok, wait_for, Lab};
+
+const T: Duration = Duration::from_secs(30);
+/// Far below the 90 s hold time: only BFD can act this fast.
+const FAST: Duration = Duration::from_secs(3);
+const LEAF: [&str; 2] = ["198.51.100.1", "2001:db8:100::1"];
+const HOST: [&str; 2] = ["198.51.100.3", "2001:db8:100::3"];
+const VIP: [&str; 2] = ["192.0.2.200/32", "2001:db8:200::200/128"];
+const FAMILY: [&str; 2] = ["ipv4-unicast", "ipv6-unicast"];
+const BFD_100: &str = r#"min_rx = "100ms", min_tx = "100ms", multiplier = 3"#;
+
+fn leafvip_config(bfd: &str) -> String {
+    let mut c = "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n".to_string();
+    for i in 0..2 {
+        c.push_str(&format!(
+            "[[peer]]\naddress = \"{}\"\nasn = 65001\nconnect_retry = 1\nfamilies = [\"{}\"]\n\
+             bfd = {{ {bfd} }}\n",
+            LEAF[i], FAMILY[i]
+        ));
+    }
+    for v in VIP {
+        c.push_str(&format!("[[vip]]\nprefix = \"{v}\"\n"));
+    }
+    c
+}
+
+fn bird_config(timers: &str, passive: bool) -> String {
+    let passive = if passive { "yes" } else { "no" };
+    let mut c = leaf_config(
+        "198.51.100.1",
+        65001,
+        &[
+            ("h4", HOST[0], 65100, "bfd on;"),
+            ("h6", HOST[1], 65100, "bfd on;"),
+        ],
+    );
+    c.push_str(&format!(
+        "protocol bfd {{ interface \"*\" {{ {timers} multiplier 3; passive {passive}; }}; }}\n"
+    ));
+    c
+}
+
+const BIRD_100: &str = "min rx interval 100 ms; min tx interval 100 ms;";
+
+/// leafvip's status for the peer of family `i`.
+fn peer_status(lab: &Lab, i: usize) -> serde_json::Value {
+    let s = lab.status_json("leafvip");
+    let addr = if i == 0 {
+        format!("{}:179", LEAF[0])
+    } else {
+        format!("[{}]:179", LEAF[1])
+    };
+    s["peers"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["peer"] == addr.as_str()).cloned())
+        .unwrap_or_default()
+}
+
+fn bgp_up(lab: &Lab, i: usize) -> bool {
+    peer_status(lab, i)["state"] == "Established"
+}
+
+fn wait_fib(bird: &Bird, lab: &Lab) {
+    for i in 0..2 {
+        wait_for(
+            T,
+            &format!("{} via {} in BIRD's FIB", VIP[i], HOST[i]),
+            || (bird.fib(VIP[i]) == [HOST[i]]).then_some(()),
+            || {
+                format!(
+                    "{}\n{}",
+                    bird.cmd("show bfd sessions").unwrap_or_default(),
+                    lab.log("leafvip")
+                )
+            },
+        );
+    }
+}
+
+fn bird_bfd(bird: &Bird, i: usize) -> support::bird::BfdRow {
+    bird.bfd_session(HOST[i]).expect("BIRD's BFD session")
+}
+
+#[test]
+fn bird_active_leafvip_passive_freeze_resume_and_router_timers() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("bfdb1");
+    let (leaf, host) = rack(&mut lab);
+    let bird = Bird::start(&mut lab, &leaf, "bird", &bird_config(BIRD_100, false));
+    let lv = lab.leafvip(
+        &host,
+        "leafvip",
+        &leafvip_config(&format!("{BFD_100}, passive = true")),
+    );
+    wait_fib(&bird, &lab);
+    for i in 0..2 {
+        let b = bird_bfd(&bird, i);
+        assert_eq!(
+            (b.state.as_str(), b.interval.as_str(), b.timeout.as_str()),
+            ("Up", "0.100", "0.300")
+        );
+    }
+
+    // Frozen: BIRD's BFD goes Down and takes BGP and the VIPs with it.
+    let t0 = Instant::now();
+    lab.proc(lv).signal(Signal::SIGSTOP);
+    wait_for(
+        FAST,
+        "BIRD to drop both VIPs",
+        || (0..2).all(|i| bird.fib(VIP[i]).is_empty()).then_some(()),
+        || bird.cmd("show bfd sessions").unwrap_or_default(),
+    );
+    let gone = t0.elapsed();
+    for i in 0..2 {
+        assert_ne!(bird_bfd(&bird, i).state, "Up");
+    }
+    eprintln!("leafvip frozen: VIPs out of BIRD's FIB in {gone:?}");
+
+    // Resumed: back once, then steady.
+    lab.proc(lv).signal(Signal::SIGCONT);
+    wait_fib(&bird, &lab);
+    let since: Vec<_> = ["h4", "h6"]
+        .iter()
+        .map(|p| bird.up_since(p).expect("up"))
+        .collect();
+    let bfd_since: Vec<_> = (0..2).map(|i| bird_bfd(&bird, i).since).collect();
+    let ups: Vec<_> = (0..2)
+        .map(|i| peer_status(&lab, i)["bfd"]["ups"].as_u64())
+        .collect();
+
+    // BIRD changes its timers: leafvip takes them through the Poll
+    // Sequence, the session stays Up and BGP stays Established.
+    let conf = bird_config("min rx interval 300 ms; min tx interval 200 ms;", false);
+    std::fs::write(&bird.conf, conf).unwrap();
+    bird.cmd("configure").expect("birdc configure");
+    for i in 0..2 {
+        wait_for(
+            T,
+            "leafvip to take BIRD's new timers",
+            || {
+                let b = &peer_status(&lab, i)["bfd"];
+                (b["tx_interval_us"] == 300_000 && b["detect_time_us"] == 600_000).then_some(())
+            },
+            || peer_status(&lab, i).to_string(),
+        );
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    for (i, p) in ["h4", "h6"].iter().enumerate() {
+        assert_eq!(
+            bird.up_since(p).as_ref(),
+            Some(&since[i]),
+            "BGP {p} flapped"
+        );
+        assert_eq!(bird_bfd(&bird, i).since, bfd_since[i], "BFD {p} flapped");
+        assert_eq!(peer_status(&lab, i)["bfd"]["ups"].as_u64(), ups[i]);
+        assert!(bgp_up(&lab, i));
+    }
+}
+
+#[test]
+fn bird_passive_leafvip_active_our_timers_and_a_frozen_router() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    let mut lab = Lab::new("bfdb2");
+    let (leaf, host) = rack(&mut lab);
+    let bird = Bird::start(&mut lab, &leaf, "bird", &bird_config(BIRD_100, true));
+    lab.leafvip(&host, "leafvip", &leafvip_config(BFD_100));
+    wait_fib(&bird, &lab);
+    let since: Vec<_> = ["h4", "h6"]
+        .iter()
+        .map(|p| bird.up_since(p).expect("up"))
+        .collect();
+    let bfd_since: Vec<_> = (0..2).map(|i| bird_bfd(&bird, i).since).collect();
+
+    // leafvip's timers change on SIGHUP: BIRD sends every 250 ms and
+    // gives leafvip 4 × 150 ms, with no flap of BFD or BGP.
+    let cfg = leafvip_config(r#"min_rx = "250ms", min_tx = "150ms", multiplier = 4"#);
+    lab.write("leafvip.toml", &cfg);
+    let pid = lab.proc(lab.last_index("leafvip")).pid();
+    sh_ok(&format!("kill -HUP {pid}")).expect("SIGHUP");
+    for i in 0..2 {
+        wait_for(
+            T,
+            "BIRD to take leafvip's new timers",
+            || {
+                let b = bird_bfd(&bird, i);
+                (b.interval == "0.250" && b.timeout == "0.600").then_some(())
+            },
+            || format!("{:?}", bird.bfd_session(HOST[i])),
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for (i, p) in ["h4", "h6"].iter().enumerate() {
+        assert_eq!(
+            bird.up_since(p).as_ref(),
+            Some(&since[i]),
+            "BGP {p} flapped"
+        );
+        assert_eq!(bird_bfd(&bird, i).since, bfd_since[i], "BFD {p} flapped");
+    }
+
+    // BIRD frozen: leafvip's BFD goes Down and it closes both sessions,
+    // long before any hold timer.
+    let t0 = Instant::now();
+    lab.proc(bird.proc).signal(Signal::SIGSTOP);
+    for i in 0..2 {
+        wait_for(
+            FAST,
+            "leafvip to close BGP on BFD Down",
+            || {
+                let p = peer_status(&lab, i);
+                (p["state"] != "Established" && p["bfd"]["state"] == "down").then_some(())
+            },
+            || peer_status(&lab, i).to_string(),
+        );
+    }
+    eprintln!(
+        "BIRD frozen: leafvip closed both sessions in {:?}",
+        t0.elapsed()
+    );
+    let p = peer_status(&lab, 0);
+    assert_eq!(p["last_error"], "BFD session down", "{p}");
+    assert_eq!(p["bfd"]["diag"], "control detection time expired");
+    assert_eq!(p["bfd"]["holding_bgp"], true);
+    lab.proc(bird.proc).signal(Signal::SIGCONT);
+    wait_fib(&bird, &lab);
+}
+
+fn bfdd_peers(lines: &str) -> Vec<String> {
+    (0..2)
+        .map(|i| peer_block(HOST[i], LEAF[i], lines))
+        .collect()
+}
+
+const BFDD_100: &str = "  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n";
+
+fn frr_bgp() -> String {
+    let mut c = support::frr::config("198.51.100.1", 65001, &[(HOST[0], 65100), (HOST[1], 65100)]);
+    c.push_str(&format!(
+        " address-family ipv6 unicast\n  neighbor {} activate\n exit-address-family\n",
+        HOST[1]
+    ));
+    c
+}
+
+fn frr_rack(lab: &mut Lab, bfdd_lines: &str) -> (Bfdd, Frr, String) {
+    let (leaf, host) = rack(lab);
+    let bfdd = Bfdd::start(lab, &leaf, "bfdd", &bfdd_peers(bfdd_lines));
+    let frr = Frr::start(
+        lab,
+        &leaf,
+        "bgpd",
+        "198.51.100.1,2001:db8:100::1",
+        &frr_bgp(),
+    );
+    (bfdd, frr, host)
+}
+
+fn wait_bfdd_up(bfdd: &Bfdd, lab: &Lab) {
+    for i in 0..2 {
+        wait_for(
+            T,
+            &format!("bfdd's session with {} up", HOST[i]),
+            || (bfdd.status(HOST[i]) == "up").then_some(()),
+            || format!("{}\n{}", bfdd.peer(HOST[i]), lab.log("leafvip")),
+        );
+    }
+}
+
+fn wait_bgp(frr: &Frr, lab: &Lab) {
+    for i in 0..2 {
+        wait_for(
+            T,
+            "BGP established both ways",
+            || (frr.established(HOST[i]) && bgp_up(lab, i)).then_some(()),
+            || peer_status(lab, i).to_string(),
+        );
+    }
+}
+
+#[test]
+fn frr_bfdd_active_leafvip_passive_freeze_resume_and_router_timers() {
+    if !can_run(&["vtysh", "/usr/lib/frr/bfdd", "/usr/lib/frr/bgpd"]) {
+        return;
+    }
+    let mut lab = Lab::new("bfdf1");
+    let (bfdd, frr, host) = frr_rack(&mut lab, BFDD_100);
+    let lv = lab.leafvip(
+        &host,
+        "leafvip",
+        &leafvip_config(&format!("{BFD_100}, passive = true")),
+    );
+    wait_bfdd_up(&bfdd, &lab);
+    wait_bgp(&frr, &lab);
+
+    let t0 = Instant::now();
+    lab.proc(lv).signal(Signal::SIGSTOP);
+    for i in 0..2 {
+        wait_for(
+            FAST,
+            "bfdd to see leafvip down",
+            || (bfdd.status(HOST[i]) == "down").then_some(()),
+            || bfdd.peer(HOST[i]).to_string(),
+        );
+    }
+    eprintln!("leafvip frozen: bfdd down in {:?}", t0.elapsed());
+    assert_eq!(
+        bfdd.peer(HOST[0])["diagnostic"],
+        "control detection time expired"
+    );
+    lab.proc(lv).signal(Signal::SIGCONT);
+    wait_bfdd_up(&bfdd, &lab);
+    wait_bgp(&frr, &lab);
+    let ups: Vec<u64> = (0..2).map(|i| bfdd.up_events(HOST[i])).collect();
+    let uptime: Vec<u64> = (0..2)
+        .map(|i| peer_status(&lab, i)["uptime_secs"].as_u64().unwrap())
+        .collect();
+
+    // bfdd's new timers reach leafvip through its Poll Sequence.
+    for i in 0..2 {
+        bfdd.configure(
+            HOST[i],
+            LEAF[i],
+            &["receive-interval 300", "transmit-interval 200"],
+        );
+    }
+    for i in 0..2 {
+        wait_for(
+            T,
+            "leafvip to take bfdd's new timers",
+            || {
+                let b = &peer_status(&lab, i)["bfd"];
+                (b["tx_interval_us"] == 300_000 && b["detect_time_us"] == 600_000).then_some(())
+            },
+            || peer_status(&lab, i).to_string(),
+        );
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    for i in 0..2 {
+        assert_eq!(bfdd.up_events(HOST[i]), ups[i], "BFD flapped");
+        assert_eq!(bfdd.status(HOST[i]), "up");
+        let p = peer_status(&lab, i);
+        assert!(
+            p["uptime_secs"].as_u64().unwrap() >= uptime[i] + 3,
+            "BGP flapped: {p}"
+        );
+    }
+}
+
+#[test]
+fn frr_bfdd_passive_leafvip_active_our_timers_and_a_frozen_router() {
+    if !can_run(&["vtysh", "/usr/lib/frr/bfdd", "/usr/lib/frr/bgpd"]) {
+        return;
+    }
+    let mut lab = Lab::new("bfdf2");
+    let (bfdd, frr, host) = frr_rack(&mut lab, &format!("{BFDD_100}  passive-mode\n"));
+    lab.leafvip(&host, "leafvip", &leafvip_config(BFD_100));
+    wait_bfdd_up(&bfdd, &lab);
+    wait_bgp(&frr, &lab);
+    let ups: Vec<u64> = (0..2).map(|i| bfdd.up_events(HOST[i])).collect();
+
+    let cfg = leafvip_config(r#"min_rx = "250ms", min_tx = "150ms", multiplier = 4"#);
+    lab.write("leafvip.toml", &cfg);
+    let pid = lab.proc(lab.last_index("leafvip")).pid();
+    sh_ok(&format!("kill -HUP {pid}")).expect("SIGHUP");
+    for i in 0..2 {
+        wait_for(
+            T,
+            "bfdd to take leafvip's new timers",
+            || {
+                let p = bfdd.peer(HOST[i]);
+                (p["remote-receive-interval"] == 250
+                    && p["remote-transmit-interval"] == 150
+                    && p["remote-detect-multiplier"] == 4)
+                    .then_some(())
+            },
+            || bfdd.peer(HOST[i]).to_string(),
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for i in 0..2 {
+        assert_eq!(bfdd.up_events(HOST[i]), ups[i], "BFD flapped");
+        assert!(frr.established(HOST[i]) && bgp_up(&lab, i));
+    }
+
+    // bfdd frozen: leafvip closes BGP, whose hold timer is 90 s.
+    let t0 = Instant::now();
+    lab.proc(bfdd.proc).signal(Signal::SIGSTOP);
+    for i in 0..2 {
+        wait_for(
+            FAST,
+            "leafvip to close BGP on BFD Down",
+            || {
+                let p = peer_status(&lab, i);
+                (p["state"] != "Established" && p["bfd"]["state"] == "down").then_some(())
+            },
+            || peer_status(&lab, i).to_string(),
+        );
+    }
+    eprintln!(
+        "bfdd frozen: leafvip closed both sessions in {:?}",
+        t0.elapsed()
+    );
+    // bgpd heard why (RFC 9384 Cease 10).
+    let n = frr
+        .cmd(&format!("show bgp neighbor {} json", HOST[0]))
+        .unwrap_or_default();
+    assert!(n.contains("BFD Down") || n.contains("Cease/BFD"), "{n}");
+    lab.proc(bfdd.proc).signal(Signal::SIGCONT);
+    wait_bfdd_up(&bfdd, &lab);
+    wait_bgp(&frr, &lab);
+}
