@@ -15,6 +15,8 @@
 //!   other side takes the new intervals, and neither BFD nor BGP flaps.
 //! - Peer down: the router's BFD frozen makes leafvip tear BGP down.
 #![cfg(feature = "bfd")]
+// Both families side by side: index i is the family in every table.
+#![allow(clippy::needless_range_loop)]
 mod support;
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
