@@ -1,8 +1,5 @@
-//! BFD's UDP edge (RFC 5881 single hop), feature `bfd`: the sockets and
-//! the task that hands received packets to the peer task that owns their
-//! session. The protocol is `leafvip-bfd`, run inside each peer task
-//! (`peer_bfd.rs`), so that BFD going Down reaches its BGP session with no
-//! hop between tasks.
+//! BFD's UDP edge (RFC 5881 single hop), feature `bfd`: the sockets. The
+//! sessions and their thread are `bfd_hub.rs`.
 //!
 //! - One receive socket a family on UDP 3784, with the TTL (hop limit)
 //!   of each datagram asked of the kernel: RFC 5881 5 requires 255, and
@@ -10,15 +7,10 @@
 //! - One send socket a session, bound to a source port in 49152–65535
 //!   (the same for the session's life, RFC 5881 4), TTL 255, connected to
 //!   the peer's port 3784.
-use super::peer::Cmd;
-use async_io::Async;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::rc::Rc;
 use tracing::{debug, warn};
 
 /// The control packet port (RFC 5881 4).
@@ -41,43 +33,34 @@ impl Datagram {
     }
 }
 
-/// The peer tasks with a BFD session, by the peer's address.
-pub type Routes = Rc<RefCell<HashMap<IpAddr, async_channel::Sender<Cmd>>>>;
-
-/// The receive sockets, made when the first peer asks for BFD.
-pub struct Receiver {
-    pub routes: Routes,
-    task: Option<async_executor::Task<()>>,
+/// The receive sockets, one a family (IPv6 may be missing on the host).
+pub struct Sockets {
+    pub socks: Vec<UdpSocket>,
 }
 
-impl Receiver {
-    pub fn new() -> Self {
-        Receiver {
-            routes: Rc::default(),
-            task: None,
+impl Sockets {
+    pub fn bind() -> io::Result<Sockets> {
+        let mut socks = vec![listen(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?];
+        match listen(IpAddr::V6(Ipv6Addr::UNSPECIFIED)) {
+            Ok(s) => socks.push(s),
+            Err(e) => warn!("BFD: no IPv6 socket on UDP {PORT}: {e}"),
         }
+        Ok(Sockets { socks })
     }
 
-    /// Binds UDP 3784 for both families (IPv6 may be missing on the host)
-    /// and starts the task that reads them, once.
-    pub fn ensure(&mut self, ex: &async_executor::LocalExecutor<'static>) -> io::Result<()> {
-        if self.task.is_some() {
-            return Ok(());
-        }
-        let v4 = listen(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?;
-        let v6 = match listen(IpAddr::V6(Ipv6Addr::UNSPECIFIED)) {
-            Ok(s) => Some(s),
+    /// The next datagram waiting on socket `i`, if any.
+    pub fn recv(&self, i: usize) -> Option<(IpAddr, Datagram)> {
+        match recv(self.socks.get(i)?) {
+            Ok(d) => d,
             Err(e) => {
-                warn!("BFD: no IPv6 socket on UDP {PORT}: {e}");
+                debug!("BFD receive: {e}");
                 None
             }
-        };
-        self.task = Some(ex.spawn(read_loop(v4, v6, self.routes.clone())));
-        Ok(())
+        }
     }
 }
 
-fn listen(ip: IpAddr) -> io::Result<Async<UdpSocket>> {
+fn listen(ip: IpAddr) -> io::Result<UdpSocket> {
     let domain = Domain::for_address(SocketAddr::new(ip, 0));
     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
     if ip.is_ipv6() {
@@ -88,12 +71,13 @@ fn listen(ip: IpAddr) -> io::Result<Async<UdpSocket>> {
     }
     s.bind(&SocketAddr::new(ip, PORT).into())
         .map_err(|e| io::Error::new(e.kind(), format!("bind UDP {PORT}: {e}")))?;
-    Async::new(UdpSocket::from(s))
+    s.set_nonblocking(true)?;
+    Ok(UdpSocket::from(s))
 }
 
 /// A session's send socket: from `local` (or the address the route
 /// picks), a free port of 49152–65535, TTL 255, to the peer's 3784.
-pub fn sender(peer: IpAddr, local: Option<IpAddr>, seed: u64) -> io::Result<Async<UdpSocket>> {
+pub fn sender(peer: IpAddr, local: Option<IpAddr>, seed: u64) -> io::Result<UdpSocket> {
     let s = Socket::new(
         Domain::for_address(SocketAddr::new(peer, 0)),
         Type::DGRAM,
@@ -120,52 +104,8 @@ pub fn sender(peer: IpAddr, local: Option<IpAddr>, seed: u64) -> io::Result<Asyn
     }
     bound?;
     s.connect(&SocketAddr::new(peer, PORT).into())?;
-    Async::new(UdpSocket::from(s))
-}
-
-async fn read_loop(v4: Async<UdpSocket>, v6: Option<Async<UdpSocket>>, routes: Routes) {
-    let mut unknown = super::throttle::Throttle::default();
-    loop {
-        let ready = futures_lite::future::or(
-            async {
-                let _ = v4.readable().await;
-                &v4
-            },
-            async {
-                match &v6 {
-                    Some(s) => {
-                        let _ = s.readable().await;
-                        s
-                    }
-                    None => futures_lite::future::pending().await,
-                }
-            },
-        )
-        .await;
-        // Everything waiting, then back to sleep: no busy loop.
-        loop {
-            match recv(ready.get_ref()) {
-                Ok(Some((from, d))) => {
-                    let from = from.to_canonical();
-                    match routes.borrow().get(&from) {
-                        Some(tx) => {
-                            let _ = tx.try_send(Cmd::Bfd(d));
-                        }
-                        None => {
-                            if let Some(more) = unknown.hit(std::time::Instant::now()) {
-                                debug!(%from, more, "BFD packet from an address with no BFD session");
-                            }
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    debug!("BFD receive: {e}");
-                    break;
-                }
-            }
-        }
-    }
+    s.set_nonblocking(true)?;
+    Ok(UdpSocket::from(s))
 }
 
 /// One datagram and its sender, with the TTL or hop limit from the

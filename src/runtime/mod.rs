@@ -5,12 +5,15 @@ pub mod addrs;
 mod alloc;
 #[cfg(feature = "bfd")]
 mod bfd;
+#[cfg(feature = "bfd")]
+mod bfd_hub;
 pub mod board;
 pub mod busy;
 #[cfg(feature = "kube")]
 mod cluster;
 mod collision;
 pub mod control;
+mod daemon_bfd;
 pub mod drain;
 mod health;
 #[cfg(feature = "metrics")]
@@ -131,9 +134,9 @@ struct Daemon<'a> {
     restarted_until: Option<std::time::Instant>,
     #[cfg(feature = "kube")]
     cluster: cluster::ClusterState,
-    /// BFD's receive sockets and the peer tasks they feed.
+    /// Every BFD session, in one task (`bfd_hub.rs`).
     #[cfg(feature = "bfd")]
-    bfd: bfd::Receiver,
+    bfd: bfd_hub::Hub,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,7 +216,7 @@ impl Daemon<'_> {
                     message: "peer no longer selected".into(),
                 });
                 h.task.detach();
-                self.bfd_route(k.0, None);
+                self.bfd_gone(&h.plan.peer);
             }
         }
         for (k, p) in wanted {
@@ -222,15 +225,18 @@ impl Daemon<'_> {
                 // a Poll Sequence: no BGP flap.
                 Some(h) if same_session(&h.plan.peer, &p.peer) && Some(h.local) == local => {
                     if h.plan != p {
-                        h.plan = p.clone();
-                        let tx = p.peer.bfd.is_some().then(|| h.tx.clone());
-                        let _ = h.tx.try_send(Cmd::Plan(Box::new(p)));
-                        self.bfd_route(k.0, tx);
+                        let old = std::mem::replace(&mut h.plan, p.clone());
+                        let tx = h.tx.clone();
+                        let _ = h.tx.try_send(Cmd::Plan(Box::new(p.clone())));
+                        self.bfd_changed(&old.peer, &p.peer, seed(&p.peer), &tx);
                     }
                 }
                 Some(_) => {
                     if let Some(h) = self.peers.remove(&k) {
                         info!(peer = %k.0, "peer settings changed: restarting its session");
+                        if p.peer.bfd.is_none() {
+                            self.bfd_gone(&h.plan.peer);
+                        }
                         let _ = h.tx.try_send(Cmd::Stop {
                             subcode: cease::OTHER_CONFIG_CHANGE,
                             message: "configuration changed".into(),
@@ -256,18 +262,16 @@ impl Daemon<'_> {
         }
         let (tx, rx) = async_channel::unbounded();
         info!(peer = %k.0, asn = p.peer.asn, "peer selected: starting session");
-        self.bfd_route(k.0, p.peer.bfd.is_some().then(|| tx.clone()));
-        let task = self.ex.spawn(
-            PeerTask::new(
-                p.clone(),
-                session,
-                opts,
-                self.clock,
-                self.established.clone(),
-                self.board.borrow().busy.clone(),
-            )
-            .run(rx),
+        let task = PeerTask::new(
+            p.clone(),
+            session,
+            opts,
+            self.clock,
+            self.established.clone(),
+            self.board.borrow().busy.clone(),
         );
+        let task = self.guard(task, &p.peer, seed(&p.peer), &tx);
+        let task = self.ex.spawn(task.run(rx));
         self.peers.insert(
             k,
             Handle {
@@ -277,40 +281,6 @@ impl Daemon<'_> {
                 task,
             },
         );
-    }
-
-    /// Sends this address's BFD packets to `tx`, or nowhere. The first
-    /// BFD peer binds the receive sockets; if that fails, its BFD cannot
-    /// come Up and its status says why.
-    #[cfg(feature = "bfd")]
-    fn bfd_route(&mut self, addr: IpAddr, tx: Option<async_channel::Sender<Cmd>>) {
-        let addr = addr.to_canonical();
-        match tx {
-            Some(tx) => {
-                if let Err(e) = self.bfd.ensure(self.ex) {
-                    error!("BFD: cannot listen: {e}");
-                }
-                self.bfd.routes.borrow_mut().insert(addr, tx);
-            }
-            None => {
-                self.bfd.routes.borrow_mut().remove(&addr);
-            }
-        }
-    }
-
-    #[cfg(not(feature = "bfd"))]
-    fn bfd_route(&mut self, _: IpAddr, _: Option<async_channel::Sender<Cmd>>) {}
-
-    /// Before a restart: BFD AdminDown to every peer, and a moment for it
-    /// to leave, so that no router reads the gap as a failure.
-    async fn bfd_admin_down(&mut self) {
-        #[cfg(feature = "bfd")]
-        if !self.bfd.routes.borrow().is_empty() {
-            for h in self.peers.values() {
-                let _ = h.tx.try_send(Cmd::BfdAdminDown);
-            }
-            Timer::after(Duration::from_millis(20)).await;
-        }
     }
 
     /// The STATUS line systemd shows; sent only when it changes.
@@ -577,6 +547,7 @@ impl Daemon<'_> {
 
     async fn shutdown(&mut self) {
         notify::stopping();
+        self.bfd_admin_down();
         #[cfg(feature = "kube")]
         self.withdraw_status(Duration::from_secs(1)).await;
         for h in self.peers.values() {
@@ -693,6 +664,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
     let (health_tx, health_rx) = async_channel::unbounded();
     let (vip_tx, vip_rx) = async_channel::unbounded();
     let (loaded_tx, loaded_rx) = async_channel::bounded(1);
+    let clock = Clock(std::time::Instant::now());
     let mut d = Daemon {
         ex: &ex,
         path: path.to_path_buf(),
@@ -701,7 +673,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
         node,
         global,
         listeners,
-        clock: Clock(std::time::Instant::now()),
+        clock,
         peers: BTreeMap::new(),
         healthy: std::collections::BTreeSet::new(),
         checks: Vec::new(),
@@ -734,7 +706,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
         #[cfg(feature = "kube")]
         cluster: Default::default(),
         #[cfg(feature = "bfd")]
-        bfd: bfd::Receiver::new(),
+        bfd: bfd_hub::Hub::new(clock),
     };
     match &d.global {
         Ok(g) => info!(node = %d.node, asn = g.asn, router_id = %g.router_id,
@@ -874,7 +846,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
                 Wake::VipCheck(c) => d.vip_changed(c),
                 Wake::Control(c) => {
                     if d.control(c, marker_socket.as_deref()) {
-                        d.bfd_admin_down().await;
+                        d.bfd_admin_down();
                         return Exit::Restart;
                     }
                 }

@@ -32,13 +32,15 @@ pub enum Cmd {
         reply: async_channel::Sender<crate::status::PeerStatus>,
         detail: std::sync::Arc<[leafvip_bgp::wire::Prefix]>,
     },
-    /// A BFD control packet from this peer's address.
+    /// The BFD session guarding this one changed (`bfd_hub.rs`).
     #[cfg(feature = "bfd")]
-    Bfd(super::bfd::Datagram),
-    /// Take BFD AdminDown before the process restarts, so that the peer
-    /// does not read the silence as a failure (RFC 5882 3.2).
+    Bfd(super::bfd_hub::Verdict),
+    /// BFD was added to a running session (which it does not hold).
     #[cfg(feature = "bfd")]
-    BfdAdminDown,
+    Guard(super::bfd_hub::Hub),
+    /// BFD was removed from the peer's config: release the session.
+    #[cfg(feature = "bfd")]
+    Unguard,
 }
 
 /// The clock the core sees: milliseconds since the daemon started.
@@ -56,10 +58,6 @@ impl Clock {
     #[cfg(feature = "bfd")]
     pub(super) fn micros(&self) -> leafvip_bfd::Instant {
         leafvip_bfd::Instant::from_micros(self.0.elapsed().as_micros() as u64)
-    }
-    #[cfg(feature = "bfd")]
-    pub(super) fn at_micros(&self, t: leafvip_bfd::Instant) -> std::time::Instant {
-        self.0 + Duration::from_micros(t.as_micros())
     }
 }
 
@@ -135,8 +133,6 @@ enum Wake {
     Connected(io::Result<Async<TcpStream>>),
     /// The collision's second connection or its session's deadline.
     Second,
-    #[cfg(feature = "bfd")]
-    BfdTimer,
 }
 
 async fn connect(peer: SocketAddr, opts: SockOpts) -> io::Result<Async<TcpStream>> {
@@ -174,9 +170,10 @@ pub struct PeerTask {
     /// session and socket, until its OPEN decides which one stays.
     pub(super) second: Option<leafvip_bgp::session::Session>,
     pub(super) second_conn: Option<Conn>,
-    /// The BFD session guarding this one, and whether BGP waits for it.
+    /// The BFD sessions, if one guards this one, and whether BGP waits
+    /// for it (`peer_bfd.rs`).
     #[cfg(feature = "bfd")]
-    pub(super) bfd: Option<super::peer_bfd::Guard>,
+    pub(super) bfd: Option<super::bfd_hub::Hub>,
     pub(super) held: bool,
 }
 
@@ -190,20 +187,6 @@ impl PeerTask {
         busy: std::rc::Rc<super::busy::Busy>,
     ) -> Self {
         let addr = SocketAddr::new(plan.peer.address, plan.peer.port);
-        #[cfg(feature = "bfd")]
-        let bfd = plan.peer.bfd.as_ref().map(|b| {
-            super::peer_bfd::Guard::new(
-                b,
-                plan.peer.address,
-                plan.peer.local_address,
-                session.seed,
-                clock.micros(),
-            )
-        });
-        #[cfg(feature = "bfd")]
-        let held = bfd.is_some();
-        #[cfg(not(feature = "bfd"))]
-        let held = false;
         PeerTask {
             plan,
             opts,
@@ -221,8 +204,8 @@ impl PeerTask {
             second: None,
             second_conn: None,
             #[cfg(feature = "bfd")]
-            bfd,
-            held,
+            bfd: None,
+            held: false,
         }
     }
 
@@ -268,25 +251,22 @@ impl PeerTask {
                 }
                 Wake::Cmd(None) => stopping = true,
                 Wake::Cmd(Some(Cmd::Plan(p))) => {
-                    #[cfg(feature = "bfd")]
-                    let bfd_changed = p.peer.bfd != self.plan.peer.bfd;
                     self.plan = *p;
                     acts = self.peer.set_routes(now, self.plan.routes(&self.local));
-                    #[cfg(feature = "bfd")]
-                    if bfd_changed {
-                        acts.extend(self.bfd_reconfigured(now).await);
-                    }
                 }
                 #[cfg(feature = "bfd")]
-                Wake::Cmd(Some(Cmd::Bfd(d))) => acts = self.bfd_packet(now, &d).await,
+                Wake::Cmd(Some(Cmd::Bfd(v))) => acts = self.bfd_verdict(now, v).await,
                 #[cfg(feature = "bfd")]
-                Wake::Cmd(Some(Cmd::BfdAdminDown)) => self.bfd_admin_down(),
+                Wake::Cmd(Some(Cmd::Guard(hub))) => self.bfd = Some(hub),
                 #[cfg(feature = "bfd")]
-                Wake::BfdTimer => acts = self.bfd_timer(now).await,
+                Wake::Cmd(Some(Cmd::Unguard)) => {
+                    self.unguard();
+                    acts = self
+                        .bfd_verdict(now, super::bfd_hub::Verdict::Release)
+                        .await;
+                }
                 Wake::Cmd(Some(Cmd::Stop { subcode, message })) => {
                     stopping = true;
-                    #[cfg(feature = "bfd")]
-                    self.bfd_admin_down();
                     self.stop_second(now, subcode, &message).await;
                     acts = self.peer.handle_event(
                         now,
@@ -361,22 +341,6 @@ impl PeerTask {
             }
         };
         let second = super::collision::second_wait(&self.second, &self.second_conn, self.clock);
-        #[cfg(feature = "bfd")]
-        let bfd_at = self
-            .bfd
-            .as_ref()
-            .and_then(|g| g.poll_at())
-            .map(|t| self.clock.at_micros(t));
-        #[cfg(feature = "bfd")]
-        let timer = future::or(timer, async move {
-            match bfd_at {
-                Some(at) => {
-                    Timer::at(at).await;
-                }
-                None => future::pending::<()>().await,
-            }
-            Wake::BfdTimer
-        });
         let mine = future::or(future::or(cmd, timer), future::or(io, con));
         future::or(mine, async {
             second.await;

@@ -53,6 +53,11 @@ pub enum Event<'a> {
     AdminUp,
     /// New timers or role; applied through a Poll Sequence while Up.
     Configure(Config),
+    /// The caller is awake anyway (another session's packet or timer):
+    /// send the periodic packet now if its window is open, that is, if 75 %
+    /// of the interval has passed since the last one. Still within 6.8.7,
+    /// and the caller's wake-ups then serve several sessions at once.
+    Awake,
 }
 
 /// Why a received packet was dropped. BFD answers none of them (6.8.6).
@@ -128,6 +133,8 @@ pub struct Session {
     repoll: bool,
     last_rx: Option<Instant>,
     next_tx: Option<Instant>,
+    /// When the last periodic packet left (Finals do not count).
+    last_tx: Option<Instant>,
     since: Instant,
     rng: u64,
     stats: Stats,
@@ -154,6 +161,7 @@ impl Session {
             repoll: false,
             last_rx: None,
             next_tx: None,
+            last_tx: None,
             since: now,
             rng: seed | 1,
             stats: Stats::default(),
@@ -251,6 +259,15 @@ impl Session {
                 }
             }
             Event::Configure(cfg) => self.configure(now, cfg, &mut out),
+            Event::Awake => {
+                let open = self
+                    .last_tx
+                    .is_none_or(|t| now >= t + u64::from(self.tx_interval()) * 3 / 4);
+                if self.next_tx.is_some() && open {
+                    self.next_tx = Some(now);
+                    self.on_timer(now, &mut out);
+                }
+            }
         }
         out
     }
@@ -342,6 +359,7 @@ impl Session {
             self.next_tx = None;
             if self.may_send() {
                 self.send(self.polling, out);
+                self.last_tx = Some(now);
             }
             self.schedule(now);
         }

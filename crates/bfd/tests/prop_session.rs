@@ -39,10 +39,11 @@ struct Link {
     frozen: [bool; 2],
     downs: Vec<(usize, u64, Diag)>,
     last_rx: [u64; 2],
+    awake: bool,
 }
 
 impl Link {
-    fn new(a: Config, b: Config, seed: u64, delay_us: u64) -> Link {
+    fn new(a: Config, b: Config, seed: u64, delay_us: u64, awake: bool) -> Link {
         Link {
             s: [
                 Session::new(a, 1, seed, Instant::ZERO),
@@ -54,6 +55,7 @@ impl Link {
             frozen: [false; 2],
             downs: Vec::new(),
             last_rx: [0; 2],
+            awake,
         }
     }
 
@@ -118,6 +120,16 @@ impl Link {
                     self.apply(to, t, acts);
                 }
             }
+            // As leafvip's BFD thread does: every wake-up offers each
+            // session the chance to send inside its window.
+            if self.awake {
+                for j in 0..2 {
+                    if !self.frozen[j] {
+                        let acts = self.s[j].handle_event(Instant::from_micros(t), Event::Awake);
+                        self.apply(j, t, acts);
+                    }
+                }
+            }
         }
     }
 
@@ -137,10 +149,11 @@ proptest! {
         seed in any::<u64>(),
         delay_us in 0u64..2_000,
         freeze in 0usize..2,
+        awake in any::<bool>(),
     ) {
         // Two passive sides never speak: that pairing is a config error.
         let b = if a.passive && b.passive { Config { passive: false, ..b } } else { b };
-        let mut l = Link::new(a, b, seed, delay_us);
+        let mut l = Link::new(a, b, seed, delay_us, awake);
         l.run(5_000_000);
         prop_assert_eq!(l.s[0].state(), State::Up);
         prop_assert_eq!(l.s[1].state(), State::Up);
@@ -190,6 +203,7 @@ enum Input {
     Timer,
     AdminDown,
     AdminUp,
+    Awake,
     Configure(Config),
 }
 
@@ -211,6 +225,7 @@ fn input() -> impl Strategy<Value = Input> {
         Just(Input::Timer),
         Just(Input::AdminDown),
         Just(Input::AdminUp),
+        Just(Input::Awake),
         config().prop_map(Input::Configure),
     ]
 }
@@ -263,6 +278,7 @@ proptest! {
                 },
                 Input::AdminDown => s.handle_event(t, Event::AdminDown),
                 Input::AdminUp => s.handle_event(t, Event::AdminUp),
+                Input::Awake => s.handle_event(t, Event::Awake),
                 Input::Configure(c) => s.handle_event(t, Event::Configure(c)),
             };
             for a in acts {

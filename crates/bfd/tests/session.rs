@@ -420,6 +420,36 @@ fn a_down_peer_remembering_an_old_discriminator_is_answered() {
     );
 }
 
+/// Awake sends the periodic packet early only once 75 % of the interval
+/// has passed since the last one (6.8.7's lower bound), and re-arms.
+#[test]
+fn awake_sends_early_only_inside_the_window() {
+    let (mut s, _) = up();
+    recv(
+        &mut s,
+        20,
+        Packet {
+            fin: true,
+            ..peer(State::Up, 42)
+        },
+    );
+    let t = s.poll_at().unwrap();
+    assert_eq!(sent(&s.handle_event(t, Event::Timer)).len(), 1);
+    let last = t;
+    let early = last + 74 * MS;
+    assert!(sent(&s.handle_event(early, Event::Awake)).is_empty());
+    let open = last + 75 * MS;
+    let p = sent(&s.handle_event(open, Event::Awake));
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].state, State::Up);
+    let next = s.poll_at().unwrap();
+    assert!(
+        next >= open + 75 * MS && next <= open + 100 * MS,
+        "{next:?}"
+    );
+    assert!(sent(&s.handle_event(open + MS, Event::Awake)).is_empty());
+}
+
 #[test]
 fn a_detect_mult_of_one_jitters_to_at_most_90_percent() {
     let one = Config {
