@@ -1,5 +1,5 @@
 //! Control packets as bytes: vectors laid out by hand from RFC 5880 4.1
-//! (captures from FRR's bfdd and BIRD are to come with the session), each
+//! (captures from FRR's bfdd and BIRD are in `captured.rs`), each
 //! discard rule of 6.8.6 that needs no session, and a property test: any
 //! packet survives encode and decode, and no input makes decode panic.
 use leafvip_bfd::packet::{DecodeError, Diag, Packet, State, LEN};

@@ -15,8 +15,9 @@
 # Only the namespaces lvbfdcap-frr and lvbfdcap-bird are created, joined by
 # one veth pair, and only documentation addresses (203.0.113.0/24,
 # 2001:db8::/32) plus fixed link-local addresses on that veth are used.
-# Every process started here is stopped by its PID and both namespaces are
-# deleted on exit (trap).  The pcap stays in WORKDIR, outside the repository.
+# FRR runs zebra + bfdd (no bgpd).  Every process started here is stopped
+# by its PID and both namespaces are deleted on exit (trap).  The pcap
+# stays in WORKDIR, outside the repository.
 set -euo pipefail
 
 WORK=${1:-$(mktemp -d /tmp/lvbfdcap.XXXXXX)}
@@ -163,8 +164,9 @@ EOF
 
 start_bfdd() {
     rm -f "$WORK/frr/bfdd.pid"
-    # no zebra: bfdd logs "interface ... doesn't exist" (harmless); -z points
-    # at a socket nobody listens on so that it never talks to another zebra.
+    # -z: this lab's own zebra.  bfdd also runs without zebra (it then logs
+    # "interface ... doesn't exist") and the IPv4 / global IPv6 sessions come
+    # up, but the link-local peer needs the interface from zebra.
     ip netns exec "$NS_F" /usr/lib/frr/bfdd -f "$WORK/frr/bfdd.conf" \
         -i "$WORK/frr/bfdd.pid" --vty_socket "$WORK/frr" -P 0 \
         --bfdctl "$WORK/frr/bfdd.sock" -z "$WORK/frr/zserv.api" \
@@ -214,6 +216,15 @@ show_both() {
 }
 
 # ---------------------------------------------------------------- run
+# zebra only gives bfdd the interface list (needed for the link-local peer)
+echo "hostname $NS_F" >"$WORK/frr/zebra.conf"
+chown frr:frr "$WORK/frr/zebra.conf"
+ip netns exec "$NS_F" /usr/lib/frr/zebra -u frr -g frr -P 0 -z "$WORK/frr/zserv.api" \
+    -i "$WORK/frr/zebra.pid" --vty_socket "$WORK/frr" -f "$WORK/frr/zebra.conf" \
+    --log stdout >"$WORK/frr/zebra.log" 2>&1 &
+PIDS+=($!)
+sleep 2
+
 write_bird_conf 100 no
 
 # BIRD alone first: its Down packets with Your Discriminator 0, unanswered.
