@@ -90,3 +90,72 @@ impl FromValue for BfdConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::time::Duration;
+
+    fn parse(bfd: &str, extra: &str) -> Result<Config, crate::config::ConfigError> {
+        let text = format!(
+            "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[[peer]]\naddress = \"198.51.100.1\"\n\
+             asn = 65001\n{extra}\nbfd = {{ {bfd} }}\n"
+        );
+        Config::parse("leafvip.toml", &text)
+    }
+
+    #[cfg(feature = "bfd")]
+    #[test]
+    fn reads_bfd_with_defaults_and_names_bad_values_by_line() {
+        let c = parse(
+            r#"min_rx = "100ms", min_tx = "250ms", multiplier = 5, passive = true"#,
+            "",
+        )
+        .unwrap();
+        let b = c.peers[0].get_ref().bfd.unwrap();
+        assert_eq!(b.min_rx, Duration::from_millis(100));
+        assert_eq!(b.min_tx, Duration::from_millis(250));
+        assert_eq!((b.multiplier, b.passive), (5, true));
+        assert_eq!(b.detect_time(), Duration::from_millis(500));
+        let d = parse("", "").unwrap().peers[0].get_ref().bfd.unwrap();
+        assert_eq!(d, super::BfdConfig::default());
+
+        for (bfd, extra, want) in [
+            ("multiplier = 0", "", "bfd multiplier must be 1 to 255"),
+            (
+                r#"min_rx = "5ms""#,
+                "",
+                "bfd min_rx 5ms is outside 10ms to 60s",
+            ),
+            (
+                r#"min_tx = "2m""#,
+                "",
+                "bfd min_tx 120s is outside 10ms to 60s",
+            ),
+            (
+                r#"min_rx = "fast""#,
+                "",
+                "is not a number followed by ms, s or m",
+            ),
+            ("echo = true", "", "echo"),
+            (
+                "",
+                "ebgp_multihop = 2",
+                "bfd is single-hop (RFC 5881) and excludes ebgp_multihop",
+            ),
+        ] {
+            let e = parse(bfd, extra).unwrap_err();
+            assert!(e.problem.contains(want), "{bfd}: {e}");
+            assert!(e.line >= 6, "{bfd}: {e} should point at the bfd line");
+            assert_eq!(e.file, "leafvip.toml");
+        }
+    }
+
+    #[cfg(not(feature = "bfd"))]
+    #[test]
+    fn a_build_without_bfd_refuses_it_on_its_line() {
+        let e = parse(r#"min_rx = "100ms""#, "").unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        assert!(e.problem.contains("without the `bfd` feature"), "{e}");
+    }
+}

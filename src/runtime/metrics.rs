@@ -117,6 +117,9 @@ pub fn render(st: &Status) -> String {
             notifications.get_or_create(&l).inc_by(n.count);
         }
     }
+    if st.peers.iter().any(|p| p.bfd.is_some()) {
+        bfd(&mut reg, &st.peers);
+    }
     if let Some(c) = &st.cluster {
         services(&mut reg, c);
     }
@@ -124,6 +127,48 @@ pub fn render(st: &Status) -> String {
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &reg);
     out
+}
+
+/// The BFD sessions guarding BGP sessions (feature `bfd`), per peer.
+fn bfd(reg: &mut Registry, peers: &[crate::status::PeerStatus]) {
+    let up = Family::<Labels, Gauge>::default();
+    let downs = Family::<Labels, Counter>::default();
+    let detect = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let packets = Family::<Labels, Counter>::default();
+    reg.register("bfd_session_up", "1 when the BFD session is Up", up.clone());
+    reg.register(
+        "bfd_session_downs",
+        "Times the BFD session left Up (each tore the BGP session down, unless the peer said AdminDown)",
+        downs.clone(),
+    );
+    reg.register(
+        "bfd_detect_time_seconds",
+        "How long the peer may stay silent before it is declared down",
+        detect.clone(),
+    );
+    reg.register(
+        "bfd_packets",
+        "BFD control packets received, sent and discarded",
+        packets.clone(),
+    );
+    for p in peers {
+        let Some(b) = &p.bfd else { continue };
+        let peer = || vec![("peer", p.peer.clone())];
+        up.get_or_create(&peer()).set(i64::from(b.state == "up"));
+        downs.get_or_create(&peer()).inc_by(b.downs);
+        detect
+            .get_or_create(&peer())
+            .set(b.detect_time_us as f64 / 1e6);
+        for (dir, n) in [
+            ("in", b.packets_in),
+            ("out", b.packets_out),
+            ("discarded", b.discarded),
+        ] {
+            let mut l = peer();
+            l.push(("direction", dir.to_string()));
+            packets.get_or_create(&l).inc_by(n);
+        }
+    }
 }
 
 /// LoadBalancer Services (cluster mode): aggregates and a series per pool,
@@ -259,6 +304,13 @@ mod tests {
             peers: vec![PeerStatus {
                 peer: "198.51.100.1:179".into(),
                 state: "Established".into(),
+                bfd: Some(crate::bfd_status::BfdStatus {
+                    state: "up",
+                    downs: 2,
+                    detect_time_us: 300_000,
+                    packets_in: 7,
+                    ..Default::default()
+                }),
                 updates_out: 3,
                 prefixes_sent: vec![FamilyCount {
                     family: "ipv4-unicast".into(),
@@ -293,6 +345,10 @@ mod tests {
             "leafvip_build_info{version=\"9.9.9\"} 1",
             "leafvip_draining 1",
             "leafvip_vip_checks_down 1",
+            "leafvip_bfd_session_up{peer=\"198.51.100.1:179\"} 1",
+            "leafvip_bfd_session_downs_total{peer=\"198.51.100.1:179\"} 2",
+            "leafvip_bfd_detect_time_seconds{peer=\"198.51.100.1:179\"} 0.3",
+            "leafvip_bfd_packets_total{peer=\"198.51.100.1:179\",direction=\"in\"} 7",
         ] {
             assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
         }
