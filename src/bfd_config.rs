@@ -94,7 +94,6 @@ impl FromValue for BfdConfig {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use std::time::Duration;
 
     fn parse(bfd: &str, extra: &str) -> Result<Config, crate::config::ConfigError> {
         let text = format!(
@@ -112,6 +111,7 @@ mod tests {
             "",
         )
         .unwrap();
+        use std::time::Duration;
         let b = c.peers[0].get_ref().bfd.unwrap();
         assert_eq!(b.min_rx, Duration::from_millis(100));
         assert_eq!(b.min_tx, Duration::from_millis(250));
