@@ -5,6 +5,7 @@
 //! [`labels`]), the pure decision of what to announce to whom ([`plan`]),
 //! and the thin async runtime at the edge ([`runtime`]).
 pub mod bfd_config;
+#[cfg(feature = "bfd")]
 pub mod bfd_status;
 pub mod communities;
 pub mod config;

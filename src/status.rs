@@ -169,6 +169,7 @@ pub struct PeerStatus {
     pub last_notification: Option<String>,
     pub notifications: Vec<NotificationCount>,
     /// The BFD session guarding this one, if configured.
+    #[cfg(feature = "bfd")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bfd: Option<crate::bfd_status::BfdStatus>,
     /// Each VIP as this peer sees it.
@@ -293,6 +294,7 @@ impl Status {
                 let k = p.keepalive.map_or("none".to_string(), |k| format!("{k} s"));
                 let _ = writeln!(o, "    timers:             hold {h} s, keepalive {k}");
             }
+            #[cfg(feature = "bfd")]
             if let Some(b) = &p.bfd {
                 b.line(&mut o);
             }

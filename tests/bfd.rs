@@ -438,3 +438,103 @@ fn frr_bfdd_passive_leafvip_active_our_timers_and_a_frozen_router() {
     wait_bfdd_up(&bfdd, &lab);
     wait_bgp(&frr, &lab);
 }
+
+/// `leafvip restart` with BFD. The old process's AdminDown is no failure
+/// by RFC 5882 3.2, yet BIRD 2.0.12 takes BGP down on it and drops the
+/// routes, so Graceful Restart alone would lose traffic. A restart with
+/// BFD therefore drains first (`drain_time`): BIRD's GRACEFUL_SHUTDOWN
+/// policy (LOCAL_PREF 0) moves the VIP to h2 while h1's session is still
+/// up, then h1 exits (75) and its successor takes the VIP back. At no
+/// point is the VIP without a next hop in BIRD's FIB.
+#[test]
+fn a_restart_with_bfd_drains_first_and_bird_always_has_a_next_hop() {
+    if !can_run(&["bird", "birdc"]) {
+        return;
+    }
+    const H: [&str; 2] = ["198.51.100.3", "198.51.100.4"];
+    let mut lab = Lab::new("bfdrst");
+    let leaf = lab.ns("leaf");
+    sh_ok(&format!(
+        "ip -n {leaf} link add br0 type bridge && ip -n {leaf} link set br0 up && \
+         ip -n {leaf} addr add 198.51.100.1/24 dev br0"
+    ))
+    .expect("bridge");
+    let hosts = H.map(|a| {
+        let n = if a == H[0] { "h1" } else { "h2" };
+        let ns = lab.ns(n);
+        lab.link(&leaf, n, &[], &ns, "eth0", &[&format!("{a}/24")]);
+        sh_ok(&format!("ip -n {leaf} link set {n} master br0")).expect("port");
+        ns
+    });
+    let mut conf = format!(
+        "router id 198.51.100.1;\nprotocol device {{}}\n\
+         protocol kernel k4 {{ ipv4 {{ export all; }}; merge paths on; }}\n\
+         filter gshut {{ if (65535, 0) ~ bgp_community then bgp_local_pref = 0; accept; }}\n\
+         protocol bfd {{ interface \"*\" {{ {BIRD_100} multiplier 3; }}; }}\n"
+    );
+    for (n, a) in [("h1", H[0]), ("h2", H[1])] {
+        conf.push_str(&format!(
+            "protocol bgp {n} {{ local as 65001; neighbor {a} as 65100; connect retry time 1; \
+             error wait time 1, 2; bfd on; ipv4 {{ import filter gshut; export none; }}; }}\n"
+        ));
+    }
+    let bird = Bird::start(&mut lab, &leaf, "bird", &conf);
+    let cfg = |a: &str| {
+        format!(
+            "[bgp]\nasn = 65100\nrouter_id = \"{a}\"\ndrain_time = 2\n[[peer]]\naddress = \"198.51.100.1\"\n\
+             asn = 65001\nconnect_retry = 1\nfamilies = [\"ipv4-unicast\"]\nbfd = {{ {BFD_100} }}\n\
+             [[vip]]\nprefix = \"{}\"\n",
+            VIP[0]
+        )
+    };
+    let h1 = lab.leafvip_at(&hosts[0], "h1", "h1", &cfg(H[0]));
+    lab.leafvip_at(&hosts[1], "h2", "h2", &cfg(H[1]));
+    let both = || {
+        wait_for(
+            T,
+            "the VIP via h1 and h2",
+            || (bird.fib(VIP[0]) == H).then_some(()),
+            || bird.cmd("show route all").unwrap_or_default(),
+        )
+    };
+    both();
+
+    let told = lab.ctl("h1", "restart");
+    assert!(told.contains("restart"), "{told}");
+    let t0 = Instant::now();
+    let mut h1_left_at = None;
+    let exited_at = loop {
+        let fib = bird.fib(VIP[0]);
+        assert!(fib.contains(&H[1].to_string()), "the VIP lost h2: {fib:?}");
+        if h1_left_at.is_none() && !fib.contains(&H[0].to_string()) {
+            h1_left_at = Some(t0.elapsed());
+            assert!(
+                bird.established("h1"),
+                "h1 left the FIB by draining, its session up"
+            );
+        }
+        if let Ok(Some(s)) = lab.proc(h1).child.try_wait() {
+            assert_eq!(s.code(), Some(75));
+            break t0.elapsed();
+        }
+        assert!(t0.elapsed() < T, "h1 did not exit for the restart");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let left = h1_left_at.expect("h1 drained before it exited");
+    assert!(
+        left < exited_at,
+        "drained at {left:?}, exited at {exited_at:?}"
+    );
+    eprintln!("restart with BFD: h1 drained in {left:?}, exited at {exited_at:?}");
+    let gap = Instant::now();
+    while gap.elapsed() < Duration::from_secs(1) {
+        assert_eq!(
+            bird.fib(VIP[0]),
+            [H[1]],
+            "h2 carries the VIP through the gap"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    lab.leafvip_at(&hosts[0], "h1-again", "h1", &cfg(H[0]));
+    both();
+}

@@ -112,23 +112,48 @@ impl Daemon<'_> {
                 }
             }
             Ctl::Restart => {
-                info!("exiting for a restart: no NOTIFICATION, the peers keep the routes (Graceful Restart)");
-                if let Some(s) = socket {
-                    // The time, then the VIPs whose check is down: the next
-                    // process starts from the same state.
-                    let mut text = now_secs().to_string();
-                    for (p, _) in self.down_map() {
-                        text.push_str(&format!("\n{p}"));
-                    }
-                    if let Err(e) = std::fs::write(marker(s), text) {
-                        warn!("restart marker {}: {e}", marker(s).display());
-                    }
+                if let Some(at) = self.drain_before_restart() {
+                    self.restart_at = Some(at);
+                    return false;
                 }
-                super::notify::stopping();
+                self.write_marker(socket);
                 return true;
             }
         }
         false
+    }
+
+    /// With BFD, a restart drains first (`drain_time`, if there is
+    /// traffic to move): the old process's AdminDown is no failure by RFC
+    /// 5882 3.2, but BIRD 2.0.12 takes its BGP session down on it and
+    /// drops the routes, so Graceful Restart alone would lose traffic.
+    /// Returns when to exit, or None to exit now.
+    fn drain_before_restart(&mut self) -> Option<Instant> {
+        let bfd = self.peers.values().any(|h| h.plan.peer.bfd.is_some());
+        if !bfd || self.restart_at.is_some() {
+            return None;
+        }
+        let at = self.stop_requested()?;
+        info!("restart with BFD: draining first, then exiting for the restart");
+        Some(at)
+    }
+
+    /// The marker for the next process (the time, then the VIPs whose
+    /// check is down), before exiting for a restart.
+    pub(super) fn write_marker(&mut self, socket: Option<&Path>) {
+        info!(
+            "exiting for a restart: no NOTIFICATION, the peers keep the routes (Graceful Restart)"
+        );
+        if let Some(s) = socket {
+            let mut text = now_secs().to_string();
+            for (p, _) in self.down_map() {
+                text.push_str(&format!("\n{p}"));
+            }
+            if let Err(e) = std::fs::write(marker(s), text) {
+                warn!("restart marker {}: {e}", marker(s).display());
+            }
+        }
+        super::notify::stopping();
     }
 
     /// A stop signal: drain first, for `drain_time` seconds, unless there

@@ -117,6 +117,7 @@ pub fn render(st: &Status) -> String {
             notifications.get_or_create(&l).inc_by(n.count);
         }
     }
+    #[cfg(feature = "bfd")]
     if st.peers.iter().any(|p| p.bfd.is_some()) {
         bfd(&mut reg, &st.peers);
     }
@@ -130,6 +131,7 @@ pub fn render(st: &Status) -> String {
 }
 
 /// The BFD sessions guarding BGP sessions (feature `bfd`), per peer.
+#[cfg(feature = "bfd")]
 fn bfd(reg: &mut Registry, peers: &[crate::status::PeerStatus]) {
     let up = Family::<Labels, Gauge>::default();
     let downs = Family::<Labels, Counter>::default();
@@ -304,13 +306,6 @@ mod tests {
             peers: vec![PeerStatus {
                 peer: "198.51.100.1:179".into(),
                 state: "Established".into(),
-                bfd: Some(crate::bfd_status::BfdStatus {
-                    state: "up",
-                    downs: 2,
-                    detect_time_us: 300_000,
-                    packets_in: 7,
-                    ..Default::default()
-                }),
                 updates_out: 3,
                 prefixes_sent: vec![FamilyCount {
                     family: "ipv4-unicast".into(),
@@ -345,10 +340,6 @@ mod tests {
             "leafvip_build_info{version=\"9.9.9\"} 1",
             "leafvip_draining 1",
             "leafvip_vip_checks_down 1",
-            "leafvip_bfd_session_up{peer=\"198.51.100.1:179\"} 1",
-            "leafvip_bfd_session_downs_total{peer=\"198.51.100.1:179\"} 2",
-            "leafvip_bfd_detect_time_seconds{peer=\"198.51.100.1:179\"} 0.3",
-            "leafvip_bfd_packets_total{peer=\"198.51.100.1:179\",direction=\"in\"} 7",
         ] {
             assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
         }
@@ -366,5 +357,33 @@ mod tests {
             }),
             Err("0/2 sessions established".into())
         );
+    }
+
+    #[cfg(feature = "bfd")]
+    #[test]
+    fn renders_bfd_per_peer() {
+        let st = Status {
+            peers: vec![PeerStatus {
+                peer: "198.51.100.1:179".into(),
+                bfd: Some(crate::bfd_status::BfdStatus {
+                    state: "up",
+                    downs: 2,
+                    detect_time_us: 300_000,
+                    packets_in: 7,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let m = render(&st);
+        for line in [
+            "leafvip_bfd_session_up{peer=\"198.51.100.1:179\"} 1",
+            "leafvip_bfd_session_downs_total{peer=\"198.51.100.1:179\"} 2",
+            "leafvip_bfd_detect_time_seconds{peer=\"198.51.100.1:179\"} 0.3",
+            "leafvip_bfd_packets_total{peer=\"198.51.100.1:179\",direction=\"in\"} 7",
+        ] {
+            assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
+        }
     }
 }

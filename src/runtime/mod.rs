@@ -132,6 +132,8 @@ struct Daemon<'a> {
     /// Sessions opened before this set the Restart State bit: the process
     /// follows a restart (RFC 4724).
     restarted_until: Option<std::time::Instant>,
+    /// A restart that drains first (BFD peers): when to exit for it.
+    restart_at: Option<std::time::Instant>,
     #[cfg(feature = "kube")]
     cluster: cluster::ClusterState,
     /// Every BFD session, in one task (`bfd_hub.rs`).
@@ -696,6 +698,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
         service_hosts: Vec::new(),
         vips_now: None,
         drain: None,
+        restart_at: None,
         restarted_until: restarted
             .as_ref()
             .map(|_| std::time::Instant::now() + Duration::from_secs(u64::from(gr_time))),
@@ -838,6 +841,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
                         return Exit::Stopped;
                     }
                 },
+                Wake::Stop if d.restart_at.is_some() => {
+                    d.write_marker(marker_socket.as_deref());
+                    d.bfd_admin_down();
+                    return Exit::Restart;
+                }
                 Wake::Stop => {
                     info!("drained: shutting down");
                     d.shutdown().await;
@@ -848,6 +856,9 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
                     if d.control(c, marker_socket.as_deref()) {
                         d.bfd_admin_down();
                         return Exit::Restart;
+                    }
+                    if d.restart_at.is_some() {
+                        stop_at = d.restart_at;
                     }
                 }
                 Wake::Accepted(Ok((s, from))) => {

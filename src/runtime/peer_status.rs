@@ -108,8 +108,6 @@ impl PeerTask {
             last_notification: self.history.last_notification.clone(),
             #[cfg(feature = "bfd")]
             bfd: self.bfd_status(),
-            #[cfg(not(feature = "bfd"))]
-            bfd: None,
             notifications: self
                 .history
                 .notifications
