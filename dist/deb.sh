@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Debian package: the static binary (with the metrics endpoint), the
+# The Debian package: the static binary (with the metrics endpoint and BFD), the
 # hardened unit, a commented config and labels file in /etc/leafvip, and a
 # system user. Needs cargo-deb (`cargo install cargo-deb`).
 #   dist/deb.sh            build; prints the .deb's path
@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-gnu
-dist/static.sh --features metrics >&2
+dist/static.sh --features metrics,bfd >&2
 deb=$(cargo deb --no-build --target "$target" 2>/dev/null | tail -1)
 echo "$deb"
 [ "${1:-}" = --check ] || exit 0
