@@ -27,13 +27,7 @@ work=$(mktemp -d)
 pids=()
 namespaces=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null || true
-    done
+    stop_all
     for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done
     rm -rf "$work"
 }

@@ -102,6 +102,28 @@ fn wait_fib(bird: &Bird, lab: &Lab) {
     }
 }
 
+/// Freezes the router's BFD (SIGSTOP) and waits for leafvip to close
+/// both BGP sessions on BFD Down, far sooner than any hold timer.
+fn freeze_router(lab: &mut Lab, proc: usize, who: &str) {
+    let t0 = Instant::now();
+    lab.proc(proc).signal(Signal::SIGSTOP);
+    for i in 0..2 {
+        wait_for(
+            FAST,
+            "leafvip to close BGP on BFD Down",
+            || {
+                let p = peer_status(lab, i);
+                (p["state"] != "Established" && p["bfd"]["state"] == "down").then_some(())
+            },
+            || peer_status(lab, i).to_string(),
+        );
+    }
+    eprintln!(
+        "{who} frozen: leafvip closed both sessions in {:?}",
+        t0.elapsed()
+    );
+}
+
 fn bird_bfd(bird: &Bird, i: usize) -> support::bird::BfdRow {
     bird.bfd_session(HOST[i]).expect("BIRD's BFD session")
 }
@@ -229,23 +251,7 @@ fn bird_passive_leafvip_active_our_timers_and_a_frozen_router() {
 
     // BIRD frozen: leafvip's BFD goes Down and it closes both sessions,
     // long before any hold timer.
-    let t0 = Instant::now();
-    lab.proc(bird.proc).signal(Signal::SIGSTOP);
-    for i in 0..2 {
-        wait_for(
-            FAST,
-            "leafvip to close BGP on BFD Down",
-            || {
-                let p = peer_status(&lab, i);
-                (p["state"] != "Established" && p["bfd"]["state"] == "down").then_some(())
-            },
-            || peer_status(&lab, i).to_string(),
-        );
-    }
-    eprintln!(
-        "BIRD frozen: leafvip closed both sessions in {:?}",
-        t0.elapsed()
-    );
+    freeze_router(&mut lab, bird.proc, "BIRD");
     let p = peer_status(&lab, 0);
     assert_eq!(p["last_error"], "BFD session down", "{p}");
     assert_eq!(p["bfd"]["diag"], "control detection time expired");
@@ -412,23 +418,7 @@ fn frr_bfdd_passive_leafvip_active_our_timers_and_a_frozen_router() {
     }
 
     // bfdd frozen: leafvip closes BGP, whose hold timer is 90 s.
-    let t0 = Instant::now();
-    lab.proc(bfdd.proc).signal(Signal::SIGSTOP);
-    for i in 0..2 {
-        wait_for(
-            FAST,
-            "leafvip to close BGP on BFD Down",
-            || {
-                let p = peer_status(&lab, i);
-                (p["state"] != "Established" && p["bfd"]["state"] == "down").then_some(())
-            },
-            || peer_status(&lab, i).to_string(),
-        );
-    }
-    eprintln!(
-        "bfdd frozen: leafvip closed both sessions in {:?}",
-        t0.elapsed()
-    );
+    freeze_router(&mut lab, bfdd.proc, "bfdd");
     // bgpd heard why (RFC 9384 Cease 10).
     let n = frr
         .cmd(&format!("show bgp neighbor {} json", HOST[0]))

@@ -49,6 +49,11 @@ fn recv(s: &mut Session, ms: u64, p: Packet) -> Vec<Action> {
     )
 }
 
+/// Raw bytes from the peer's address, with this TTL.
+fn raw(s: &mut Session, ms: u64, bytes: &[u8], ttl: u8) -> Vec<Action> {
+    s.handle_event(at(ms), Event::Received { bytes, ttl })
+}
+
 fn sent(acts: &[Action]) -> Vec<Packet> {
     acts.iter()
         .filter_map(|a| match a {
@@ -370,30 +375,12 @@ fn a_peer_that_wants_no_packets_gets_none_but_finals() {
 fn bad_ttl_foreign_discriminators_and_bad_packets_are_discarded() {
     let mut s = Session::new(cfg(false), 42, 1, at(0));
     let b = peer(State::Down, 0).encode();
-    let acts = s.handle_event(
-        at(0),
-        Event::Received {
-            bytes: &b,
-            ttl: 254,
-        },
-    );
+    let acts = raw(&mut s, 0, &b, 254);
     assert_eq!(acts, [Action::Discarded(Discard::Ttl(254))]);
     let b = peer(State::Up, 43).encode();
-    let acts = s.handle_event(
-        at(0),
-        Event::Received {
-            bytes: &b,
-            ttl: 255,
-        },
-    );
+    let acts = raw(&mut s, 0, &b, 255);
     assert_eq!(acts, [Action::Discarded(Discard::YourDiscriminator(43))]);
-    let acts = s.handle_event(
-        at(0),
-        Event::Received {
-            bytes: &b[..20],
-            ttl: 255,
-        },
-    );
+    let acts = raw(&mut s, 0, &b[..20], 255);
     assert_eq!(
         acts,
         [Action::Discarded(Discard::Decode(DecodeError::Short {
