@@ -288,3 +288,26 @@ fn rack_speakers_announce_their_racks_ready_nodes() {
     );
     assert_eq!(sessions(&c, Speakers::PerRack), up, "no session reset");
 }
+
+/// The pools and a dual-stack Service created in the same instant, as one
+/// `kubectl apply` of a manifest holding all three does: the Service gets
+/// both addresses, whichever object the allocator hears of first.
+#[test]
+fn a_service_created_with_its_pools_gets_both_addresses() {
+    if !can_run(&["bird", "birdc", "python3"]) {
+        return;
+    }
+    let c = cluster("lbrace", Speakers::EveryNode);
+    c.api.put(service(
+        "dual",
+        false,
+        json!({"ipFamilyPolicy": "RequireDualStack", "ipFamilies": ["IPv4", "IPv6"]}),
+    ));
+    c.api.put(eip("v4", "192.0.2.136/29", true));
+    c.api.put(eip("v6", "2001:db8:1::/120", true));
+    let ips = c.allocated("dual", 2);
+    assert!(
+        ips[0].starts_with("192.0.2.") && ips[1].starts_with("2001:db8:1::"),
+        "{ips:?}"
+    );
+}

@@ -50,10 +50,11 @@ pub fn allocate(
 ) -> Allocation {
     let mut order: Vec<&Svc> = services.iter().filter(|s| s.ours).collect();
     order.sort_by(|a, b| (&a.created, &a.key).cmp(&(&b.created, &b.key)));
-    // Every address held, by its oldest holder.
+    // Every address held (in a status, or claimed in an Eip), by its
+    // oldest holder.
     let mut used: BTreeMap<IpAddr, &str> = BTreeMap::new();
     for s in &order {
-        for ip in &s.current {
+        for ip in s.current.iter().chain(&s.claimed) {
             used.entry(*ip).or_insert(&s.key);
         }
     }
@@ -75,6 +76,7 @@ pub fn allocate(
             let held = s
                 .current
                 .iter()
+                .chain(&s.claimed)
                 .find(|ip| ip.is_ipv4() == v4 && used.get(ip) == Some(&s.key.as_str()))
                 .copied();
             let asked = s.requested.iter().find(|ip| ip.is_ipv4() == v4).copied();
@@ -112,7 +114,7 @@ pub fn allocate(
         }
         // Held addresses it keeps no more (a family dropped, a request
         // honoured) are free for others.
-        for ip in &s.current {
+        for ip in s.current.iter().chain(&s.claimed) {
             if !addrs.contains(ip) && used.get(ip) == Some(&s.key.as_str()) {
                 used.remove(ip);
             }

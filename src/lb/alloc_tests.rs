@@ -27,6 +27,7 @@ fn svc(key: &str, created: &str) -> Svc {
         pools: vec![],
         requested: vec![],
         current: vec![],
+        claimed: vec![],
         local: false,
     }
 }
@@ -190,4 +191,29 @@ proptest! {
             }
         }
     }
+}
+
+/// The race a dual-stack Service created with its pools ran into: its
+/// status holds the IPv4 address, the IPv6 Eip already names it (that
+/// write landed, the Service's got a 409). The claimed address is kept
+/// and written to its status, not taken for written, nor replaced.
+#[test]
+fn a_claim_in_an_eip_missing_from_the_status_is_written() {
+    let pools = [
+        pool("v4", "192.0.2.10-192.0.2.12", true),
+        pool("v6", "2001:db8:1::10-2001:db8:1::12", true),
+    ];
+    let mut s = svc("a/dual", "1");
+    s.v6 = true;
+    s.current = vec![ip("192.0.2.10")];
+    s.claimed = vec![ip("2001:db8:1::11")];
+    let a = allocate(&pools, &[s], &none());
+    assert_eq!(
+        a.services["a/dual"].write,
+        Some(vec![ip("192.0.2.10"), ip("2001:db8:1::11")])
+    );
+    assert_eq!(
+        a.used["v6"].keys().collect::<Vec<_>>(),
+        [&ip("2001:db8:1::11")]
+    );
 }

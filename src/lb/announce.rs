@@ -221,6 +221,7 @@ mod tests {
             pools: vec![],
             requested: vec![],
             current: vec![ip.parse().unwrap()],
+            claimed: vec![],
             local,
         }
     }

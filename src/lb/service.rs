@@ -32,6 +32,10 @@ pub struct Svc {
     pub requested: Vec<IpAddr>,
     /// `status.loadBalancer.ingress[].ip`.
     pub current: Vec<IpAddr>,
+    /// Addresses an Eip's status gives it that its own status lacks: the
+    /// Eip write landed, the Service write did not (a 409). Kept for it,
+    /// and written to its status next.
+    pub claimed: Vec<IpAddr>,
     /// `externalTrafficPolicy: Local`.
     pub local: bool,
 }
@@ -105,6 +109,7 @@ pub fn svc(o: &Value) -> Option<Svc> {
         pools: list(&ann[POOL_ANNOTATION]),
         requested,
         current,
+        claimed: Vec::new(),
         local: spec["externalTrafficPolicy"].as_str() == Some("Local"),
     })
 }

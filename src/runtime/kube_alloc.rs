@@ -185,15 +185,18 @@ impl Allocator {
             }
             (s.pools(), s.svcs(), s.namespaces.clone(), eips, refs)
         };
-        // Claims already in the Eips count as held by their Service.
+        // Claims already in the Eips count as held by their Service, and
+        // go to its status if that lacks them (an Eip write landed, the
+        // Service's did not): comparing with the status alone, a claim
+        // taken for written left a dual-stack Service with one address.
         for (_, _, status, _) in &eips {
             for (ip, who) in status["used"].as_object().into_iter().flatten() {
                 let (Ok(ip), Some(who)) = (ip.parse::<IpAddr>(), who.as_str()) else {
                     continue;
                 };
                 if let Some(s) = svcs.iter_mut().find(|s| s.key == who && s.ours) {
-                    if !s.current.contains(&ip) {
-                        s.current.push(ip);
+                    if !s.current.contains(&ip) && !s.claimed.contains(&ip) {
+                        s.claimed.push(ip);
                     }
                 }
             }

@@ -207,9 +207,10 @@ impl Cluster {
     }
 
     /// Waits until the allocator has written each Eip's status (its pool
-    /// size): it has seen the pool. A Service created in the same instant
-    /// as its pools can be left without an address (a known allocator
-    /// race, under investigation); the tests create theirs after this.
+    /// size): it has seen the pool. Most tests create their Services after
+    /// this, so that the first allocation is the one they time;
+    /// `services.rs::a_service_created_with_its_pools_gets_both_addresses`
+    /// creates them together.
     pub fn eips_seen(&self, names: &[&str]) {
         for n in names {
             wait_for(
