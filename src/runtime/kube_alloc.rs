@@ -141,6 +141,12 @@ pub struct Allocator {
     reported: BTreeMap<String, String>,
     /// Service status writes made (for status and metrics).
     pub allocations: u64,
+    /// What this allocator wrote to a Service's status, until the watch
+    /// shows it: a claim in an Eip that the cached status still lacks was
+    /// written (no need to write again, and meet a 409), unless the write
+    /// failed. Sorted by key; a list, not another map type in the 6 MiB
+    /// binary.
+    written: Vec<(String, Vec<IpAddr>)>,
 }
 
 impl Allocator {
@@ -150,6 +156,7 @@ impl Allocator {
             writes,
             reported: BTreeMap::new(),
             allocations: 0,
+            written: Vec::new(),
         }
     }
 
@@ -185,18 +192,36 @@ impl Allocator {
             }
             (s.pools(), s.svcs(), s.namespaces.clone(), eips, refs)
         };
-        // Claims already in the Eips count as held by their Service, and
-        // go to its status if that lacks them (an Eip write landed, the
-        // Service's did not): comparing with the status alone, a claim
-        // taken for written left a dual-stack Service with one address.
+        // `svcs` comes from a map by key: sorted, so found by bisection.
+        let find = |svcs: &[crate::lb::service::Svc], k: &str| {
+            svcs.binary_search_by(|s| s.key.as_str().cmp(k)).ok()
+        };
+        // Writes the watch has shown, or whose Service is gone, are done.
+        self.written
+            .retain(|(k, w)| find(&svcs, k).is_some_and(|i| svcs[i].current != *w));
+        if self.written.len() * 4 < self.written.capacity() {
+            self.written.shrink_to_fit();
+        }
+        // Claims already in the Eips count as held by their Service. One
+        // its cached status lacks is either a write of ours the watch has
+        // not shown yet, or one that failed (the Eip write landed, the
+        // Service's met a 409), which must be made again: taken for
+        // written, it left a dual-stack Service with one address.
         for (_, _, status, _) in &eips {
             for (ip, who) in status["used"].as_object().into_iter().flatten() {
                 let (Ok(ip), Some(who)) = (ip.parse::<IpAddr>(), who.as_str()) else {
                     continue;
                 };
-                if let Some(s) = svcs.iter_mut().find(|s| s.key == who && s.ours) {
+                let Some(s) = find(&svcs, who).map(|i| &mut svcs[i]) else {
+                    continue;
+                };
+                if s.ours {
+                    let wrote = self.wrote(who).is_some_and(|w| w.contains(&ip));
                     if !s.current.contains(&ip) && !s.claimed.contains(&ip) {
-                        s.claimed.push(ip);
+                        match wrote {
+                            true => s.current.push(ip),
+                            false => s.claimed.push(ip),
+                        }
                     }
                 }
             }
@@ -237,9 +262,16 @@ impl Allocator {
                 match super::kube::patch_status(&api, &r.name, &body).await {
                     Ok(()) => {
                         self.allocations += 1;
+                        match self.written_at(&s.key) {
+                            Ok(i) => self.written[i].1.clone_from(addrs),
+                            Err(i) => self.written.insert(i, (s.key.clone(), addrs.clone())),
+                        }
                         info!(service = %s.key, addresses = ?addrs, "allocated");
                     }
                     Err(e) => {
+                        if let Ok(i) = self.written_at(&s.key) {
+                            self.written.remove(i);
+                        }
                         conflict = true;
                         tracing::debug!("Service {}: status: {e}; next pass", s.key)
                     }
@@ -253,6 +285,15 @@ impl Allocator {
             }
         }
         conflict
+    }
+
+    fn written_at(&self, key: &str) -> Result<usize, usize> {
+        self.written.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    /// What this allocator wrote to `key`'s status, not yet seen.
+    fn wrote(&self, key: &str) -> Option<&Vec<IpAddr>> {
+        self.written_at(key).ok().map(|i| &self.written[i].1)
     }
 
     /// A Warning Event on the object, once per problem.

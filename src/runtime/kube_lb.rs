@@ -531,14 +531,14 @@ async fn decide(
             last = Some(now);
         }
         if synced == ALL && st.borrow().leader {
-            // After a conflict, pass again once the watches have had a
-            // moment to bring the newer version (a few tries; any later
-            // watch event wakes a pass anyway).
+            // After a conflict, pass again as soon as a watch brings the
+            // newer version (usually within milliseconds), or after 200 ms
+            // (a few tries; any later watch event wakes a pass anyway).
             for _ in 0..5 {
                 if !alloc.pass(&st).await {
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let _ = tokio::time::timeout(Duration::from_millis(200), woken.recv()).await;
             }
         }
     }
