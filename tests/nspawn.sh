@@ -6,7 +6,8 @@
 # what an operator would: READY and STATUS, the unit up for three watchdog
 # periods without a restart, the route at BIRD with the host's next hop,
 # logs in the journal, `leafvip status` for root only, reload, the
-# watchdog restarting a frozen daemon, and a clean stop.
+# watchdog restarting a frozen daemon, BFD added by a reload and Up at
+# BIRD under the unit's sandbox, and a clean stop.
 #   tests/nspawn.sh DEB     (root; needs debootstrap and systemd-container)
 # The Debian root is cached in $LEAFVIP_NSPAWN_ROOT (default
 # /var/tmp/leafvip-nspawn-root); the container, BIRD and both namespaces
@@ -218,6 +219,37 @@ inside journalctl -u leafvip --no-pager -o cat | grep -q "exiting for a restart"
 
 step "dpkg -i of the package again, as an upgrade in place: its postinst's try-restart is as hitless"
 hitless inside dpkg -i /leafvip.deb
+
+step "BFD under the hardened unit: added by reload, Up at BIRD, BGP up"
+cat > "$run_root/bird.conf" <<'EOF'
+router id 198.51.100.1;
+protocol device {}
+protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }
+protocol bgp host { local 198.51.100.1 as 65001; neighbor 198.51.100.3 as 65100; passive on;
+    bfd on; ipv4 { import all; export none; }; }
+EOF
+birdc configure >/dev/null
+cat > "$run_root/etc/leafvip/leafvip.toml" <<'EOF'
+[bgp]
+asn = 65100
+router_id = "198.51.100.3"
+[[peer]]
+address = "198.51.100.1"
+asn = 65001
+bfd = { min_rx = "100ms", min_tx = "100ms", multiplier = 3 }
+[[vip]]
+prefix = "192.0.2.200/32"
+EOF
+inside systemctl reload leafvip
+for _ in $(seq 100); do
+    birdc show bfd sessions | grep -q "198.51.100.3 .* Up " && birdc show protocols host | grep -q Established && break
+    sleep 0.2
+done
+birdc show bfd sessions | grep -q "198.51.100.3 .* Up " \
+    || fail "BFD not Up at BIRD: $(birdc show bfd sessions) $(inside journalctl -u leafvip --no-pager | tail -10)"
+birdc show protocols host | grep -q Established || fail "BGP not up with BFD: $(birdc show protocols all host)"
+inside leafvip status | grep -q "bfd: *up (remote up)" || fail "status: $(inside leafvip status)"
+echo "    $(birdc show bfd sessions | grep 198.51.100.3)"
 
 step "systemctl stop: Cease at BIRD, unit inactive"
 for _ in $(seq 100); do

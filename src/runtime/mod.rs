@@ -549,7 +549,6 @@ impl Daemon<'_> {
 
     async fn shutdown(&mut self) {
         notify::stopping();
-        self.bfd_admin_down();
         #[cfg(feature = "kube")]
         self.withdraw_status(Duration::from_secs(1)).await;
         for h in self.peers.values() {
@@ -571,6 +570,8 @@ impl Daemon<'_> {
             Timer::after(Duration::from_secs(3)).await;
         })
         .await;
+        // After the Ceases, so that the routers hear why BGP closed.
+        self.bfd_admin_down();
     }
 }
 
