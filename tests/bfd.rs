@@ -13,7 +13,8 @@
 //!   it comes back, and stays, with no further flap.
 //! - Timers: a change on either side goes through a Poll Sequence: the
 //!   other side takes the new intervals, and neither BFD nor BGP flaps.
-//! - Peer down: the router's BFD frozen makes leafvip tear BGP down.
+//! - Peer down: the router's BFD frozen makes leafvip tear BGP down; the
+//!   router's BFD shut down on purpose (AdminDown) does not.
 #![cfg(feature = "bfd")]
 // Both families side by side: index i is the family in every table.
 #![allow(clippy::needless_range_loop)]
@@ -416,6 +417,36 @@ fn frr_bfdd_passive_leafvip_active_our_timers_and_a_frozen_router() {
         assert_eq!(bfdd.up_events(HOST[i]), ups[i], "BFD flapped");
         assert!(frr.established(HOST[i]) && bgp_up(&lab, i));
     }
+
+    // bfdd shut down on purpose: one AdminDown, then silence. Neither is a
+    // failure (RFC 5882 3.2): BGP stays up past the detection time, and
+    // stays up while BFD comes back.
+    let uptime = peer_status(&lab, 0)["uptime_secs"].as_u64().unwrap();
+    bfdd.configure(HOST[0], LEAF[0], &["shutdown"]);
+    wait_for(
+        T,
+        "leafvip to hear AdminDown",
+        || (peer_status(&lab, 0)["bfd"]["remote_state"] == "admin-down").then_some(()),
+        || peer_status(&lab, 0).to_string(),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let p = peer_status(&lab, 0);
+    assert_eq!(p["state"], "Established", "{p}\n{}", lab.log("leafvip"));
+    assert_eq!(p["bfd"]["state"], "down", "{p}");
+    assert_eq!(p["bfd"]["holding_bgp"], false, "{p}");
+    bfdd.configure(HOST[0], LEAF[0], &["no shutdown"]);
+    wait_for(
+        T,
+        "BFD back up after bfdd's no shutdown",
+        || (peer_status(&lab, 0)["bfd"]["state"] == "up").then_some(()),
+        || peer_status(&lab, 0).to_string(),
+    );
+    let p = peer_status(&lab, 0);
+    assert_eq!(p["state"], "Established", "{p}");
+    assert!(
+        p["uptime_secs"].as_u64().unwrap() >= uptime + 2,
+        "BGP flapped: {p}"
+    );
 
     // bfdd frozen: leafvip closes BGP, whose hold timer is 90 s.
     freeze_router(&mut lab, bfdd.proc, "bfdd");

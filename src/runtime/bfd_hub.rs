@@ -20,7 +20,8 @@
 //!   Down", RFC 9384); it starts again when BFD is back Up.
 //! - Except when the peer sent AdminDown: it turned BFD off on purpose,
 //!   which is no failure (RFC 5882 3.2), so BGP goes on, and a session
-//!   that waits for BFD may start.
+//!   that waits for BFD may start. Nor is its silence after that, or the
+//!   Down its session passes through on the way back Up.
 //! - BFD configured on a session already Established does not tear it
 //!   down while BFD comes up: only a fall from Up does.
 use super::bfd::{self, Datagram};
@@ -70,9 +71,10 @@ struct Entry {
     session: Session,
     sock: Result<UdpSocket, String>,
     local: Option<IpAddr>,
-    /// Whether the path counted as down after the last event: verdicts
-    /// are given on changes only.
+    /// Whether the path counted as down, and whether the session was Up,
+    /// after the last event: verdicts are given on changes only.
     down: bool,
+    was_up: bool,
     tx: async_channel::Sender<Cmd>,
     send_log: super::throttle::Throttle,
 }
@@ -146,6 +148,7 @@ impl Hub {
                     sock,
                     local,
                     down: true,
+                    was_up: false,
                     tx,
                     send_log: Default::default(),
                 };
@@ -334,13 +337,18 @@ impl Entry {
                 Action::Discarded(why) => debug!(%peer, "BFD packet discarded: {why:?}"),
             }
         }
-        let down = self.session.path_down();
-        let verdict = match (self.down, down) {
-            (true, false) => Some(Verdict::Release),
-            (false, true) => Some(Verdict::Hold),
-            _ => None,
+        // Hold only on a fall from Up: after the peer's AdminDown the
+        // session is detached (RFC 5882 3.2), and the Down it passes
+        // through on its way back Up is no failure either.
+        let (down, up) = (self.session.path_down(), self.session.state() == State::Up);
+        let verdict = if self.was_up && !up && down {
+            Some(Verdict::Hold)
+        } else if self.down && !down {
+            Some(Verdict::Release)
+        } else {
+            None
         };
-        self.down = down;
+        (self.down, self.was_up) = (down, up);
         if let Some(v) = verdict {
             let _ = self.tx.try_send(Cmd::Bfd(v));
         }

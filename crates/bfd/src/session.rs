@@ -349,7 +349,12 @@ impl Session {
                 }
                 self.last_rx = None;
                 self.remote_disc = 0;
-                self.remote_state = State::Down;
+                // A peer that said AdminDown and fell silent (FRR's bfdd
+                // sends one such packet) stays AdminDown: its silence is
+                // no failure either (RFC 5882 3.2).
+                if self.remote_state != State::AdminDown {
+                    self.remote_state = State::Down;
+                }
                 self.remote_min_rx = 1;
                 self.remote_demand = false;
                 self.schedule(now);

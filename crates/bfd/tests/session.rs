@@ -302,6 +302,13 @@ fn a_peer_going_down_or_admin_down_takes_us_down() {
         [(State::Up, State::Down, Diag::NeighborSignaledSessionDown)]
     );
     assert!(!s.path_down(), "RFC 5882 3.2: AdminDown is not a failure");
+    // Nor is the silence after it (FRR's bfdd sends one AdminDown, then
+    // nothing), past the detection time.
+    let t = s.poll_at().unwrap();
+    s.handle_event(at(1000), Event::Timer);
+    assert!(t <= at(1000));
+    assert_eq!(s.remote_state(), State::AdminDown);
+    assert!(!s.path_down());
 }
 
 #[test]
