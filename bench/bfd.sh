@@ -159,10 +159,15 @@ measure() { # BFD(on|off) ROUNDS
     stop_all
     echo "${t[*]}"
 }
+# Not in a $( ) subshell: the processes it starts must be in this shell's
+# list, so that a failure half-way still stops them (a first version
+# leaked a lab's daemons that way).
 echo "==> failover: h1's link cut, time until leaf1's FIB drops h1 (s)"
-with=$(measure on "$rounds")
+measure on "$rounds" > "$work/with"
+with=$(cat "$work/with")
 echo "    BFD 100 ms x 3, hold 9 s: $with"
-without=$(measure off 2)
+measure off 2 > "$work/without"
+without=$(cat "$work/without")
 echo "    hold timer alone (9 s):   $without"
 median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "    median: with BFD $(echo "$with" | median) s, hold timer alone $(echo "$without" | median) s"
