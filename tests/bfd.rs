@@ -125,6 +125,22 @@ fn freeze_router(lab: &mut Lab, proc: usize, who: &str) {
     );
 }
 
+/// Waits for leafvip to take the router's new timers (receive 300 ms,
+/// transmit 200 ms, × 3) on both sessions: TX 300 ms, detection 600 ms.
+fn wait_router_timers(lab: &Lab, who: &str) {
+    for i in 0..2 {
+        wait_for(
+            T,
+            &format!("leafvip to take {who} new timers"),
+            || {
+                let b = &peer_status(lab, i)["bfd"];
+                (b["tx_interval_us"] == 300_000 && b["detect_time_us"] == 600_000).then_some(())
+            },
+            || peer_status(lab, i).to_string(),
+        );
+    }
+}
+
 fn bird_bfd(bird: &Bird, i: usize) -> support::bird::BfdRow {
     bird.bfd_session(HOST[i]).expect("BIRD's BFD session")
 }
@@ -183,17 +199,7 @@ fn bird_active_leafvip_passive_freeze_resume_and_router_timers() {
     let conf = bird_config("min rx interval 300 ms; min tx interval 200 ms;", false);
     std::fs::write(&bird.conf, conf).unwrap();
     bird.cmd("configure").expect("birdc configure");
-    for i in 0..2 {
-        wait_for(
-            T,
-            "leafvip to take BIRD's new timers",
-            || {
-                let b = &peer_status(&lab, i)["bfd"];
-                (b["tx_interval_us"] == 300_000 && b["detect_time_us"] == 600_000).then_some(())
-            },
-            || peer_status(&lab, i).to_string(),
-        );
-    }
+    wait_router_timers(&lab, "BIRD's");
     std::thread::sleep(Duration::from_secs(3));
     for (i, p) in ["h4", "h6"].iter().enumerate() {
         assert_eq!(
@@ -359,17 +365,7 @@ fn frr_bfdd_active_leafvip_passive_freeze_resume_and_router_timers() {
             &["receive-interval 300", "transmit-interval 200"],
         );
     }
-    for i in 0..2 {
-        wait_for(
-            T,
-            "leafvip to take bfdd's new timers",
-            || {
-                let b = &peer_status(&lab, i)["bfd"];
-                (b["tx_interval_us"] == 300_000 && b["detect_time_us"] == 600_000).then_some(())
-            },
-            || peer_status(&lab, i).to_string(),
-        );
-    }
+    wait_router_timers(&lab, "bfdd's");
     std::thread::sleep(Duration::from_secs(3));
     for i in 0..2 {
         assert_eq!(bfdd.up_events(HOST[i]), ups[i], "BFD flapped");

@@ -72,6 +72,18 @@ fn changes(acts: &[Action]) -> Vec<(State, State, Diag)> {
         .collect()
 }
 
+/// The peer's Final, Up: it ends our Poll Sequence.
+fn final_at(s: &mut Session, ms: u64) -> Vec<Action> {
+    recv(
+        s,
+        ms,
+        Packet {
+            fin: true,
+            ..peer(State::Up, 42)
+        },
+    )
+}
+
 /// A session brought Up by the peer's Down then Up, at 0 and 10 ms.
 fn up() -> (Session, Vec<Action>) {
     let mut s = Session::new(cfg(false), 42, 1, at(0));
@@ -112,14 +124,7 @@ fn an_active_session_speaks_first_slowly_and_comes_up_in_three_steps() {
         (State::Up, 7, 100_000)
     );
     assert!(s.polling());
-    let acts = recv(
-        &mut s,
-        210,
-        Packet {
-            fin: true,
-            ..peer(State::Up, 42)
-        },
-    );
+    let acts = final_at(&mut s, 210);
     assert!(!s.polling());
     assert!(acts.contains(&Action::TimersApplied {
         tx: 100_000,
@@ -167,14 +172,7 @@ fn a_poll_from_the_peer_is_answered_at_once_with_a_final_alone() {
 #[test]
 fn our_poll_keeps_the_slower_detection_until_the_final() {
     let (mut s, _) = up();
-    recv(
-        &mut s,
-        20,
-        Packet {
-            fin: true,
-            ..peer(State::Up, 42)
-        },
-    );
+    final_at(&mut s, 20);
     assert!(!s.polling());
     assert_eq!(s.detect_time(), 300_000);
     // Faster receive, slower send.
@@ -199,14 +197,7 @@ fn our_poll_keeps_the_slower_detection_until_the_final() {
     let t = s.poll_at().unwrap();
     let p = sent(&s.handle_event(t, Event::Timer));
     assert!(p.iter().all(|p| p.poll && !p.fin) && !p.is_empty());
-    let acts = recv(
-        &mut s,
-        150,
-        Packet {
-            fin: true,
-            ..peer(State::Up, 42)
-        },
-    );
+    let acts = final_at(&mut s, 150);
     assert_eq!(s.tx_interval(), 300_000);
     assert_eq!(
         s.detect_time(),
@@ -228,14 +219,7 @@ fn a_change_during_a_poll_polls_again_after_the_final() {
     };
     assert!(s.polling());
     assert!(sent(&s.handle_event(at(15), Event::Configure(second))).is_empty());
-    let acts = recv(
-        &mut s,
-        20,
-        Packet {
-            fin: true,
-            ..peer(State::Up, 42)
-        },
-    );
+    let acts = final_at(&mut s, 20);
     let p = sent(&acts);
     assert_eq!(p.len(), 1);
     assert!(p[0].poll);
@@ -246,14 +230,7 @@ fn a_change_during_a_poll_polls_again_after_the_final() {
 #[test]
 fn silence_for_the_detection_time_brings_the_session_down() {
     let (mut s, _) = up();
-    recv(
-        &mut s,
-        20,
-        Packet {
-            fin: true,
-            ..peer(State::Up, 42)
-        },
-    );
+    final_at(&mut s, 20);
     let mut t = at(20);
     let mut acts = Vec::new();
     while changes(&acts).is_empty() {
@@ -419,14 +396,7 @@ fn a_down_peer_remembering_an_old_discriminator_is_answered() {
 #[test]
 fn awake_sends_early_only_inside_the_window() {
     let (mut s, _) = up();
-    recv(
-        &mut s,
-        20,
-        Packet {
-            fin: true,
-            ..peer(State::Up, 42)
-        },
-    );
+    final_at(&mut s, 20);
     let t = s.poll_at().unwrap();
     assert_eq!(sent(&s.handle_event(t, Event::Timer)).len(), 1);
     let last = t;
