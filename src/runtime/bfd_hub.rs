@@ -64,7 +64,6 @@ struct Inner {
     started: bool,
     /// Why the thread could not listen, shown in every BFD status.
     error: Option<String>,
-    next_disc: u32,
 }
 
 struct Entry {
@@ -79,6 +78,37 @@ struct Entry {
     send_log: super::throttle::Throttle,
 }
 
+/// A random, non-zero discriminator that no session of ours has. Random
+/// from the kernel, not sequential: with a guessable one a blind spoofer
+/// could name our session (RFC 5880 6.8.1 asks for uniqueness, and
+/// 6.8.6's discard rule is only as strong as the value is unknown).
+fn fresh_discriminator(taken: impl Fn(u32) -> bool) -> u32 {
+    loop {
+        let d = random_u32();
+        if d != 0 && !taken(d) {
+            return d;
+        }
+    }
+}
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    // getrandom(2) on the kernel's pool; it cannot block once the pool
+    // is initialised, which it is long before a daemon starts.
+    // SAFETY: `b` is a valid, writable 4-byte buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n == 4 {
+        u32::from_ne_bytes(b)
+    } else {
+        // No getrandom (an old kernel, a seccomp filter): the clock's
+        // nanoseconds and the PID, still not sequential.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        t ^ std::process::id().rotate_left(16)
+    }
+}
+
 impl Hub {
     pub fn new(clock: Clock) -> Hub {
         Hub(Arc::new(Shared {
@@ -87,9 +117,6 @@ impl Hub {
                 sessions: HashMap::new(),
                 started: false,
                 error: None,
-                // Unique in this process; the PID keeps a restarted
-                // daemon from reusing its predecessor's.
-                next_disc: std::process::id().wrapping_mul(0x9e37_79b9) | 1,
             }),
             wake: Mutex::new(None),
         }))
@@ -137,8 +164,9 @@ impl Hub {
                 e.handle(peer, now, Event::Configure(cfg.session_config()));
                 e.down
             } else {
-                let disc = inner.next_disc;
-                inner.next_disc = inner.next_disc.wrapping_add(1).max(1);
+                let disc = fresh_discriminator(|d| {
+                    inner.sessions.values().any(|e| e.session.local_disc() == d)
+                });
                 let sock = bfd::sender(peer, local, seed).map_err(|e| {
                     warn!(%peer, "BFD: cannot open the send socket: {e}");
                     e.to_string()

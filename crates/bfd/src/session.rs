@@ -66,8 +66,12 @@ pub enum Discard {
     Decode(DecodeError),
     /// Arrived with a TTL or hop limit below 255 (RFC 5881 5).
     Ttl(u8),
-    /// Your Discriminator names another session.
+    /// Your Discriminator names another session (6.8.6: MUST discard).
     YourDiscriminator(u32),
+    /// Up, the packet's My Discriminator is not the one learnt: a blind
+    /// spoofer cannot know it, so it cannot take the session down (BIRD
+    /// makes the same check).
+    MyDiscriminator(u32),
     /// The local session is AdminDown.
     AdminDown,
 }
@@ -137,6 +141,9 @@ pub struct Session {
     last_tx: Option<Instant>,
     since: Instant,
     rng: u64,
+    /// A Down peer named a discriminator we never had (see `check`): a
+    /// passive session stops waiting and speaks first.
+    prompted: bool,
     stats: Stats,
 }
 
@@ -164,6 +171,7 @@ impl Session {
             last_tx: None,
             since: now,
             rng: seed | 1,
+            prompted: false,
             stats: Stats::default(),
         };
         s.schedule(now);
@@ -277,6 +285,7 @@ impl Session {
             Ok(p) => p,
             Err(d) => {
                 self.stats.discarded += 1;
+                self.prompt(now, &d, bytes);
                 out.push(Action::Discarded(d));
                 return;
             }
@@ -326,18 +335,32 @@ impl Session {
         }
         let p = Packet::decode(bytes).map_err(Discard::Decode)?;
         if p.your_disc != 0 && p.your_disc != self.local_disc {
-            // A peer that is Down yet names a discriminator we never had
-            // remembers a session of our predecessor (FRR's bfdd keeps it
-            // while Down). Single hop, the caller found this session by
-            // the peer's address (RFC 5881 3), so the packet is taken as
-            // if Your Discriminator were 0, as 6.8.6 allows in Down;
-            // discarding it would leave a passive side silent forever.
-            if matches!(p.state, State::Down | State::AdminDown) {
-                return Ok(Packet { your_disc: 0, ..p });
-            }
             return Err(Discard::YourDiscriminator(p.your_disc));
         }
+        if self.state == State::Up && p.my_disc != self.remote_disc {
+            return Err(Discard::MyDiscriminator(p.my_disc));
+        }
         Ok(p)
+    }
+
+    /// A discarded packet that is no input to the state machine may still
+    /// tell a passive session that somebody is there. FRR's bfdd, Down,
+    /// keeps naming the discriminator of a session that is gone (ours
+    /// before a restart) and never sends Your Discriminator 0, so a passive
+    /// side that only waited would stay silent forever. Such a packet,
+    /// while we are Down, makes us speak first: a Down packet with Your
+    /// Discriminator 0, which the peer answers by the book. A spoofed one
+    /// gains an attacker nothing: a Down session sends Down packets.
+    fn prompt(&mut self, now: Instant, d: &Discard, bytes: &[u8]) {
+        let stale_down = matches!(d, Discard::YourDiscriminator(_))
+            && self.state == State::Down
+            && Packet::decode(bytes)
+                .is_ok_and(|p| matches!(p.state, State::Down | State::AdminDown));
+        if stale_down && self.cfg.passive && !self.prompted && self.remote_disc == 0 {
+            self.prompted = true;
+            self.next_tx = None;
+            self.schedule(now);
+        }
     }
 
     fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -438,7 +461,7 @@ impl Session {
     /// nothing when it asks for none (Required Min RX 0), and no periodic
     /// packets once it runs Demand mode with both sides Up.
     fn may_send(&self) -> bool {
-        let passive_wait = self.cfg.passive && self.remote_disc == 0;
+        let passive_wait = self.cfg.passive && self.remote_disc == 0 && !self.prompted;
         let demand = self.remote_demand
             && self.state == State::Up
             && self.remote_state == State::Up

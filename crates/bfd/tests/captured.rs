@@ -129,11 +129,15 @@ fn packet(dir: &str, name: &str) -> Packet {
 
 /// Feeds one captured packet. The captures span several sessions (the
 /// daemons restarted between phases), so a packet addressed to a
-/// discriminator is readdressed to ours.
+/// discriminator is readdressed to ours, and once ours learnt the
+/// sender's, the sender's is the one learnt (Up, another is discarded).
 fn feed(s: &mut Session, ms: u64, p: &Packet) -> Vec<Action> {
     let mut p = *p;
     if p.your_disc != 0 {
         p.your_disc = s.local_disc();
+    }
+    if s.remote_disc() != 0 {
+        p.my_disc = s.remote_disc();
     }
     let b = p.encode();
     s.handle_event(

@@ -377,18 +377,75 @@ fn bad_ttl_foreign_discriminators_and_bad_packets_are_discarded() {
 }
 
 /// FRR's bfdd, Down, keeps the discriminator of a session that is gone
-/// (leafvip restarted). Found by address, the packet counts as Your
-/// Discriminator 0, so that even a passive side answers it.
+/// (leafvip restarted). RFC 5880 6.8.6 says such a packet MUST be
+/// discarded, and it is; but a passive session then speaks first, with
+/// Your Discriminator 0, and the peer's answer brings it Up.
 #[test]
-fn a_down_peer_remembering_an_old_discriminator_is_answered() {
+fn a_down_peer_remembering_an_old_discriminator_is_prompted_not_obeyed() {
     let mut s = Session::new(cfg(true), 42, 1, at(0));
+    assert_eq!(s.poll_at(), None, "passive: silent until the peer speaks");
     let acts = recv(&mut s, 0, peer(State::Down, 41));
-    assert_eq!(changes(&acts), [(State::Down, State::Init, Diag::None)]);
-    let p = sent(&s.handle_event(at(0), Event::Timer));
+    assert_eq!(acts, [Action::Discarded(Discard::YourDiscriminator(41))]);
+    assert_eq!(s.state(), State::Down);
+    let t = s.poll_at().expect("prompted to speak");
+    let p = sent(&s.handle_event(t, Event::Timer));
     assert_eq!(
         (p[0].state, p[0].my_disc, p[0].your_disc),
-        (State::Init, 42, 7)
+        (State::Down, 42, 0)
     );
+    let acts = recv(&mut s, 10, peer(State::Init, 42));
+    assert_eq!(changes(&acts), [(State::Down, State::Up, Diag::None)]);
+}
+
+/// A blind spoofer knows the peer's address but neither discriminator. Up,
+/// a Down packet naming a foreign discriminator, or Your Discriminator 0
+/// with a My Discriminator that is not the peer's, changes nothing; only
+/// the peer's own Down does.
+#[test]
+fn spoofed_down_packets_cannot_take_an_up_session_down() {
+    let (mut s, _) = up();
+    for your in [0, 41, 43, 0xdead_beef] {
+        for my in [0, 6, 8, 0x1234_5678] {
+            let p = Packet {
+                my_disc: my,
+                ..peer(State::Down, your)
+            };
+            let acts = recv(&mut s, 20, p);
+            assert!(changes(&acts).is_empty(), "my {my} your {your}: {acts:?}");
+            // My Discriminator 0 fails decoding (6.8.6) before the rest.
+            assert!(
+                matches!(acts.as_slice(), [Action::Discarded(_)]),
+                "{acts:?}"
+            );
+        }
+    }
+    assert_eq!(s.state(), State::Up);
+    let acts = recv(&mut s, 30, peer(State::Down, 42));
+    assert_eq!(
+        changes(&acts),
+        [(State::Up, State::Down, Diag::NeighborSignaledSessionDown)]
+    );
+}
+
+/// Once Up, the peer's My Discriminator is pinned; a restarted peer with a
+/// new one is heard again only after detection took the session Down.
+#[test]
+fn a_new_peer_discriminator_is_learnt_only_after_down() {
+    let (mut s, _) = up();
+    let restarted = Packet {
+        my_disc: 9,
+        ..peer(State::Down, 0)
+    };
+    let acts = recv(&mut s, 20, restarted);
+    assert_eq!(acts, [Action::Discarded(Discard::MyDiscriminator(9))]);
+    let mut t = at(20);
+    while s.state() == State::Up {
+        t = s.poll_at().unwrap();
+        s.handle_event(t, Event::Timer);
+    }
+    let acts = recv(&mut s, t.as_micros() / MS + 1, restarted);
+    assert_eq!(changes(&acts), [(State::Down, State::Init, Diag::None)]);
+    assert_eq!(s.remote_disc(), 9);
 }
 
 /// Awake sends the periodic packet early only once 75 % of the interval
