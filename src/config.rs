@@ -560,6 +560,12 @@ impl Config {
                     ),
                 ));
             }
+            if let Some(why) = crate::vip_scope::refuse(&vc.prefix) {
+                return Err(err(
+                    line,
+                    format!("vip {} is {why}, never a service address", vc.prefix),
+                ));
+            }
             let room = vc.communities.len() * 4 + vc.large_communities.len() * 12;
             if room > COMMUNITY_BYTES {
                 return Err(err(

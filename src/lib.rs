@@ -25,4 +25,5 @@ pub mod status;
 pub mod toml_read;
 pub mod vip_check;
 pub mod vip_list;
+pub mod vip_scope;
 pub mod vips_file;

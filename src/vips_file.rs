@@ -60,6 +60,9 @@ fn parse(line: &str) -> Result<(Prefix, NextHopSpec), String> {
         .unwrap_or("")
         .parse()
         .map_err(|e: PrefixParseError| crate::quote::clip(&e.to_string()))?;
+    if let Some(why) = crate::vip_scope::refuse(&prefix) {
+        return Err(format!("{prefix} is {why}, never a service address"));
+    }
     let next_hop =
         match words.next() {
             None | Some("self") => NextHopSpec::SelfAddress,

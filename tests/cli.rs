@@ -84,6 +84,52 @@ fn check_into_a_closed_pipe_does_not_panic() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
 }
 
+/// Prefixes that can never be a service address are refused by `check`
+/// with their line, inline and in a `vips_file`.
+#[test]
+fn check_refuses_nonsense_vips_naming_their_line() {
+    for (i, (p, why)) in [
+        ("0.0.0.0/0", "a default route"),
+        ("::/0", "a default route"),
+        ("224.0.0.1/32", "a multicast address"),
+        ("ff02::1/128", "a multicast address"),
+        ("127.0.0.1/32", "a loopback address"),
+        ("::1/128", "a loopback address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("0.0.0.0/32", "the unspecified address"),
+        ("169.254.0.1/32", "a link-local address"),
+        ("fe80::1/128", "a link-local address"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cfg = write(
+            &format!("scope{i}.toml"),
+            &format!("[bgp]\nasn = 65100\n\n[[vip]]\nprefix = \"192.0.2.1/32\"\n[[vip]]\nprefix = \"{p}\"\n"),
+        );
+        let (code, _, err) = leafvip(&["check", "-c", &cfg]);
+        assert_eq!(code, 1, "{p}: {err}");
+        assert!(
+            err.contains(&format!("{cfg}:6:")) && err.contains(why),
+            "{p}: {err}"
+        );
+        let list = write(
+            &format!("scope{i}-vips"),
+            &format!("192.0.2.1/32\n# a comment\n{p}\n"),
+        );
+        let cfg = write(
+            &format!("scope{i}-file.toml"),
+            &format!("vips_file = \"{list}\"\n[bgp]\nasn = 65100\n"),
+        );
+        let (code, _, err) = leafvip(&["check", "-c", &cfg]);
+        assert_eq!(code, 1, "{p}: {err}");
+        assert!(
+            err.contains(&format!("{list}:3:")) && err.contains(why),
+            "{p}: {err}"
+        );
+    }
+}
+
 #[test]
 fn check_fails_naming_file_line_and_problem() {
     let cfg = write(
