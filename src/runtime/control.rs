@@ -79,6 +79,7 @@ pub async fn serve(
 ) {
     let ex = async_executor::LocalExecutor::new();
     let busy = Rc::new(std::cell::Cell::new(0usize));
+    let mut accept_log = super::throttle::Throttle::new();
     ex.run(async {
         loop {
             match listener.accept().await {
@@ -102,7 +103,10 @@ pub async fn serve(
                     .detach()
                 }
                 Err(e) => {
-                    warn!("control socket: {e}");
+                    // EMFILE repeats every 100 ms while descriptors are out.
+                    if let Some(n) = accept_log.hit(std::time::Instant::now()) {
+                        warn!(not_logged = n, "control socket: {e}");
+                    }
                     Timer::after(Duration::from_millis(100)).await;
                 }
             }

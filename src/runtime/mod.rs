@@ -611,6 +611,7 @@ fn unix(t: std::time::SystemTime) -> u64 {
 /// control socket.
 pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
     alloc::tune();
+    notify::open();
     let Loaded { cfg, labels, vips } = load(path).map_err(|e| e.to_string())?;
     let node = cfg.node_name();
     // On a plain host everything is in the file, so what is missing is an

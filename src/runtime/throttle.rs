@@ -13,6 +13,14 @@ pub struct Throttle {
 }
 
 impl Throttle {
+    /// One for a `static`.
+    pub const fn new() -> Throttle {
+        Throttle {
+            last: None,
+            held: 0,
+        }
+    }
+
     /// Counts an event. `Some(n)` means log it now, with `n` more events
     /// since the last line that were not logged.
     pub fn hit(&mut self, now: Instant) -> Option<u64> {
