@@ -29,8 +29,10 @@ pub struct Status {
     /// `[[vip]]`s with a check, and how many of them fail it now.
     pub vip_checks: usize,
     pub vip_checks_down: usize,
-    /// The longest the event loop spent on one event since start.
+    /// The longest the event loop spent on one event since start, and
+    /// over about the last minute.
     pub loop_busy_max_ms: u64,
+    pub loop_busy_recent_ms: u64,
     /// Cluster mode: the connection to the API server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Cluster>,
@@ -358,8 +360,8 @@ impl Status {
         }
         let _ = writeln!(
             o,
-            "event loop: longest on one event {} ms",
-            self.loop_busy_max_ms
+            "event loop: longest on one event {} ms in the last minute, {} ms since start",
+            self.loop_busy_recent_ms, self.loop_busy_max_ms
         );
         if let Some(c) = &self.cluster {
             let state = if c.connected {

@@ -57,7 +57,8 @@ fuzz_target!(|data: &[u8]| {
                         attrs: Arc::new(RouteAttrs::default()),
                     })
                     .collect();
-                peer.set_routes(now, routes)
+                peer.set_routes(now, routes);
+                peer.pump(now)
             }
             _ => {
                 let n = rest.first().map_or(0, |b| usize::from(*b)).min(rest.len().saturating_sub(1));

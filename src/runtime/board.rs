@@ -118,6 +118,7 @@ impl Board {
             });
             st.refused_connections = b.counters.refused;
             st.loop_busy_max_ms = b.busy.max().as_millis() as u64;
+            st.loop_busy_recent_ms = b.busy.recent().as_millis() as u64;
             st.unselected = b.unselected.clone();
             st.accept_errors = b.counters.accept_errors;
             let (detail, next) = b.select(&which);

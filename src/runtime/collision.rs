@@ -102,7 +102,7 @@ impl PeerTask {
             match a {
                 Action::Send(b) => {
                     if let Some(c) = self.second_conn.as_mut() {
-                        c.out.extend_from_slice(&b);
+                        c.queue(&b);
                     }
                 }
                 Action::Down { reason, .. } => {
@@ -152,7 +152,7 @@ impl PeerTask {
                     match a {
                         Action::Send(b) => {
                             if let Some(c) = old.as_mut() {
-                                c.out.extend_from_slice(&b);
+                                c.queue(&b);
                             }
                         }
                         // Down goes to `note` too: it keeps the count of
@@ -165,10 +165,10 @@ impl PeerTask {
                     let _ = c.flush();
                     let _ = c.stream.get_ref().shutdown(std::net::Shutdown::Both);
                 }
-                match self.second_conn.take() {
-                    Some(c) => self.use_connection(now, c.stream),
-                    None => Vec::new(),
+                if let Some(c) = self.second_conn.take() {
+                    self.use_connection(now, c.stream);
                 }
+                Vec::new()
             }
         }
     }

@@ -68,6 +68,13 @@ pub fn render(st: &Status) -> String {
         "The longest the event loop spent on one event since start",
         busy,
     );
+    let recent = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+    recent.set(st.loop_busy_recent_ms as f64 / 1000.0);
+    reg.register(
+        "loop_busy_recent_seconds",
+        "The longest the event loop spent on one event over about the last minute",
+        recent,
+    );
     let accept_errors = Counter::<u64>::default();
     accept_errors.inc_by(st.accept_errors);
     reg.register(

@@ -19,6 +19,25 @@ use tracing::{debug, warn};
 /// Ask the core for more UPDATEs once fewer bytes than this are queued.
 const PUMP_BELOW: usize = 64 * 1024;
 
+/// What one wake-up may read from a peer before the task yields: four
+/// reads of the stack buffer. A peer that streams at line rate never lets
+/// its socket run dry, and reading until it did held the loop for seconds
+/// while every other session's hold timer ran (issue 20).
+const READ_BUDGET: usize = 64 * 1024;
+
+/// Queued for the peer above this, we stop waiting for what it sends
+/// (ROUTE-REFRESH, KEEPALIVEs can only make more to send, and it is not
+/// taking what there is); the socket's own buffer then pushes back on it.
+/// Timers still read, within the budget, so that its KEEPALIVEs count
+/// while a large batch drains. UPDATEs are pumped only below
+/// [`PUMP_BELOW`], so a peer that reads stays under this.
+const QUEUE_HIGH: usize = 256 * 1024;
+
+/// A peer that takes none of a non-empty queue for this long, or its hold
+/// time if longer, is closed (Cease, Out of Resources): it reads none of
+/// our KEEPALIVEs either, so to it the session is dead already.
+const SEND_STALL: Duration = Duration::from_secs(30);
+
 pub enum Cmd {
     /// New VIPs or next hops; the session itself is unchanged.
     Plan(Box<PeerPlan>),
@@ -64,6 +83,9 @@ impl Clock {
 pub(super) struct Conn {
     pub(super) stream: Async<TcpStream>,
     pub(super) out: Vec<u8>,
+    /// When the peer last took bytes of the queue, or the queue last
+    /// filled from empty: a non-empty queue untouched since is stalled.
+    progress: std::time::Instant,
 }
 
 impl Conn {
@@ -71,7 +93,21 @@ impl Conn {
         Conn {
             stream,
             out: Vec::new(),
+            progress: std::time::Instant::now(),
         }
+    }
+
+    /// Queues bytes for the peer.
+    pub(super) fn queue(&mut self, bytes: &[u8]) {
+        if self.out.is_empty() {
+            self.progress = std::time::Instant::now();
+        }
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// When a queue the peer is not taking counts as stalled.
+    fn stalls_at(&self, bound: Duration) -> Option<std::time::Instant> {
+        (!self.out.is_empty()).then(|| self.progress + bound)
     }
 
     /// One read: `Some(0)` at the end of the connection, `None` when
@@ -94,14 +130,19 @@ impl Conn {
             match self.stream.get_ref().write(&self.out) {
                 Ok(n) => {
                     self.out.drain(..n);
+                    self.progress = std::time::Instant::now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.out.clear();
+                    self.out = Vec::new();
                     return Err(e);
                 }
             }
+        }
+        // A drained queue gives back what a large sync grew it to.
+        if self.out.capacity() > PUMP_BELOW {
+            self.out = Vec::new();
         }
         Ok(())
     }
@@ -133,6 +174,8 @@ enum Wake {
     Connected(io::Result<Async<TcpStream>>),
     /// The collision's second connection or its session's deadline.
     Second,
+    /// The peer has taken nothing of our queue for too long.
+    Stalled,
 }
 
 async fn connect(peer: SocketAddr, opts: SockOpts) -> io::Result<Async<TcpStream>> {
@@ -234,6 +277,9 @@ impl PeerTask {
                 acts = self
                     .busy
                     .time("UPDATEs", || self.peer.pump(self.clock.now()));
+                // A peer that reads fast would otherwise take its whole
+                // table in one go while the other tasks wait.
+                future::yield_now().await;
                 continue;
             }
             let wake = self.wait(&rx).await;
@@ -252,7 +298,7 @@ impl PeerTask {
                 Wake::Cmd(None) => stopping = true,
                 Wake::Cmd(Some(Cmd::Plan(p))) => {
                     self.plan = *p;
-                    acts = self.peer.set_routes(now, self.plan.routes(&self.local));
+                    self.peer.set_routes(now, self.plan.routes(&self.local));
                 }
                 #[cfg(feature = "bfd")]
                 Wake::Cmd(Some(Cmd::Bfd(v))) => acts = self.bfd_verdict(now, v).await,
@@ -281,13 +327,21 @@ impl PeerTask {
                     let _ = reply.try_send(self.snapshot(&detail));
                 }
                 Wake::Readable => acts = self.read(now),
+                Wake::Stalled => {
+                    warn!(
+                        peer = %self.addr,
+                        queued = self.conn.as_ref().map_or(0, |c| c.out.len()),
+                        "the peer has read nothing we sent for {} s: closing (Cease, Out of Resources)",
+                        self.stall_bound().as_secs()
+                    );
+                    acts = self.peer.handle_event(now, Event::SendStalled);
+                }
                 Wake::Second => acts = self.on_second(now),
                 Wake::Writable => self.write(),
                 Wake::Connected(Ok(stream)) => {
                     self.connecting = None;
-                    let mut a = self.use_connection(now, stream);
-                    a.extend(self.peer.handle_event(now, Event::Connected));
-                    acts = a;
+                    self.use_connection(now, stream);
+                    acts = self.peer.handle_event(now, Event::Connected);
                 }
                 Wake::Connected(Err(e)) => {
                     self.connecting = None;
@@ -312,9 +366,27 @@ impl PeerTask {
             Wake::Timer
         };
         let cmd = async { Wake::Cmd(rx.recv().await.ok()) };
+        let stalls_at = self
+            .conn
+            .as_ref()
+            .and_then(|c| c.stalls_at(self.stall_bound()));
+        let stall = async {
+            match stalls_at {
+                Some(at) => {
+                    Timer::at(at).await;
+                    Wake::Stalled
+                }
+                None => future::pending().await,
+            }
+        };
         let conn = &self.conn;
         let io = async {
             match conn {
+                // Back-pressure: a peer that takes nothing is not read.
+                Some(c) if c.out.len() > QUEUE_HIGH => {
+                    let _ = c.stream.writable().await;
+                    Wake::Writable
+                }
                 Some(c) if !c.out.is_empty() => {
                     let r = async {
                         let _ = c.stream.readable().await;
@@ -341,7 +413,10 @@ impl PeerTask {
             }
         };
         let second = super::collision::second_wait(&self.second, &self.second_conn, self.clock);
-        let mine = future::or(future::or(cmd, timer), future::or(io, con));
+        let mine = future::or(
+            future::or(cmd, timer),
+            future::or(io, future::or(con, stall)),
+        );
         future::or(mine, async {
             second.await;
             Wake::Second
@@ -383,32 +458,38 @@ impl PeerTask {
 
     fn accept(&mut self, now: Instant, stream: Async<TcpStream>) -> Vec<Action> {
         self.connecting = None;
-        let mut a = self.use_connection(now, stream);
-        a.extend(self.peer.handle_event(now, Event::Accepted));
-        a
+        self.use_connection(now, stream);
+        self.peer.handle_event(now, Event::Accepted)
     }
 
     /// Takes a new connection and sets the routes with the next hops it
     /// implies, before the session comes up, so that the initial sync
     /// carries the whole table and End-of-RIB follows it.
-    pub(super) fn use_connection(&mut self, now: Instant, stream: Async<TcpStream>) -> Vec<Action> {
+    pub(super) fn use_connection(&mut self, now: Instant, stream: Async<TcpStream>) {
         if let Ok(l) = stream.get_ref().local_addr() {
             // A dual-stack listener reports IPv4 as ::ffff:a.b.c.d.
             self.local = addrs::around(l.ip().to_canonical());
         }
         self.conn = Some(Conn::new(stream));
-        self.peer.set_routes(now, self.plan.routes(&self.local))
+        self.peer.set_routes(now, self.plan.routes(&self.local));
     }
 
+    /// Reads what the peer sent, up to [`READ_BUDGET`]; the rest waits
+    /// for the next wake-up, after the other tasks have had theirs.
     fn read(&mut self, now: Instant) -> Vec<Action> {
         let mut acts = Vec::new();
         // On the stack, shared by every peer: an idle daemon keeps no
         // per-peer receive buffer, and reads are short (KEEPALIVEs).
         let mut buf = [0u8; 16 * 1024];
+        let mut budget = READ_BUDGET;
         while let Some(c) = self.conn.as_ref() {
+            if budget == 0 {
+                break;
+            }
             match c.read_into(&mut buf) {
                 Ok(None) => break,
                 Ok(Some(n)) if n > 0 => {
+                    budget = budget.saturating_sub(n);
                     acts.extend(self.peer.handle_event(now, Event::Received(&buf[..n])))
                 }
                 end => {
@@ -431,6 +512,17 @@ impl PeerTask {
         acts
     }
 
+    /// How long a non-empty queue may go untouched: [`SEND_STALL`], or the
+    /// negotiated hold time if longer.
+    fn stall_bound(&self) -> Duration {
+        let hold = self
+            .peer
+            .session()
+            .negotiated()
+            .map_or(0, |n| u64::from(n.hold_time));
+        SEND_STALL.max(Duration::from_secs(hold))
+    }
+
     fn write(&mut self) {
         if let Some(Err(e)) = self.conn.as_mut().map(Conn::flush) {
             debug!(peer = %self.addr, "write: {e}");
@@ -447,7 +539,7 @@ impl PeerTask {
                 }
                 Action::Send(b) => {
                     if let Some(c) = self.conn.as_mut() {
-                        c.out.extend_from_slice(&b);
+                        c.queue(&b);
                     }
                 }
                 Action::Disconnect => {

@@ -130,8 +130,12 @@ impl Peer {
         self.session.poll_at()
     }
 
+    /// Feeds one event. UPDATEs never come out of here, only out of
+    /// [`Peer::pump`]: what the peer sends (a ROUTE-REFRESH, a KEEPALIVE
+    /// during the sync) must not make us queue more than its socket takes,
+    /// or a peer that sends and does not read grows our memory at will.
     pub fn handle_event(&mut self, now: Instant, event: Event<'_>) -> Vec<Action> {
-        let mut out = self.session.handle_event(now, event);
+        let out = self.session.handle_event(now, event);
         for a in &out {
             match a {
                 Action::Established(neg) => self.rib.session_up(neg),
@@ -140,42 +144,31 @@ impl Peer {
                 _ => {}
             }
         }
-        self.flush(now, &mut out);
         out
     }
 
-    /// Replaces the routes this peer should hold.
-    pub fn set_routes(
-        &mut self,
-        now: Instant,
-        routes: impl IntoIterator<Item = Route>,
-    ) -> Vec<Action> {
+    /// Replaces the routes this peer should hold. The UPDATEs follow from
+    /// [`Peer::pump`].
+    pub fn set_routes(&mut self, _now: Instant, routes: impl IntoIterator<Item = Route>) {
         self.rib.set_routes(routes);
-        let mut out = Vec::new();
-        self.flush(now, &mut out);
-        out
     }
 
-    /// Whether UPDATEs are waiting; the runtime calls [`Peer::pump`] when
-    /// its send buffer has drained.
+    /// Whether UPDATEs are waiting; the runtime calls [`Peer::pump`]
+    /// whenever its send buffer has room.
     pub fn wants_to_send(&self) -> bool {
         self.session.state() == State::Established && self.rib.has_pending()
     }
 
-    /// The next batch of UPDATEs, at most [`BATCH`] prefixes of the initial
-    /// sync, so a large table never sits in memory twice.
+    /// The next batch of UPDATEs: at most [`BATCH`] prefixes of the
+    /// initial sync, of a ROUTE-REFRESH re-send and of changes, so a large
+    /// table never sits in memory twice and the caller's send buffer
+    /// bounds what is queued.
     pub fn pump(&mut self, now: Instant) -> Vec<Action> {
-        let mut out = Vec::new();
-        self.flush(now, &mut out);
-        out
-    }
-
-    fn flush(&mut self, now: Instant, out: &mut Vec<Action>) {
         if !self.wants_to_send() {
-            return;
+            return Vec::new();
         }
         let batch = self.rib.poll_batch(BATCH);
         let msgs: Vec<Message> = batch.into_iter().map(Message::Update).collect();
-        out.extend(self.session.handle_event(now, Event::Send(&msgs)));
+        self.session.handle_event(now, Event::Send(&msgs))
     }
 }

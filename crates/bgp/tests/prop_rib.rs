@@ -6,7 +6,7 @@ use leafvip_bgp::rib_out::{path_id, AdjRibOut, Route, RouteAttrs};
 use leafvip_bgp::session::Negotiated;
 use leafvip_bgp::wire::*;
 use proptest::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +66,15 @@ fn op() -> impl Strategy<Value = Op> {
 
 type Table = BTreeMap<(Prefix, u32), (IpAddr, Option<u32>, Vec<u32>)>;
 
-fn replay(table: &mut Table, updates: Vec<Update>, ctx: &Context) {
+/// Applies `updates` to the receiver's `table`. `stale` holds what the
+/// receiver had when it last asked for a ROUTE-REFRESH: whatever is
+/// announced or withdrawn again leaves it.
+fn replay(
+    table: &mut Table,
+    stale: &mut BTreeSet<(Prefix, u32)>,
+    updates: Vec<Update>,
+    ctx: &Context,
+) {
     for u in updates {
         let bytes = Message::Update(u)
             .to_bytes(ctx)
@@ -76,6 +84,7 @@ fn replay(table: &mut Table, updates: Vec<Update>, ctx: &Context) {
         };
         assert_eq!(u.review(false, 65100).action(), Revision::Accept, "{u:?}");
         for (_, n) in u.withdrawals() {
+            stale.remove(&(n.prefix, n.path_id.unwrap_or(0)));
             assert!(
                 table.remove(&(n.prefix, n.path_id.unwrap_or(0))).is_some(),
                 "withdrawing what was sent"
@@ -104,6 +113,7 @@ fn replay(table: &mut Table, updates: Vec<Update>, ctx: &Context) {
             _ => vec![],
         };
         for (_, n) in u.announced() {
+            stale.remove(&(n.prefix, n.path_id.unwrap_or(0)));
             table.insert((n.prefix, n.path_id.unwrap_or(0)), (nh, med, comms.clone()));
         }
     }
@@ -190,9 +200,10 @@ proptest! {
         let mut rib = AdjRibOut::new(65100);
         rib.session_up(&neg);
         let mut table = Table::new();
+        let mut stale = BTreeSet::new();
         let mut desired: BTreeMap<(Prefix, IpAddr), Route> = BTreeMap::new();
         for op in ops {
-            let op_kind = match op { Op::Insert(..) | Op::Remove(..) => 0, _ => 1 };
+            let op_kind = match op { Op::Insert(..) | Op::Remove(..) | Op::Set(..) => 0, _ => 1 };
             match op {
                 Op::Set(rs) => {
                     desired = rs.into_iter().map(|(p, n, a)| route(p, n, a)).map(|r| ((r.prefix, r.next_hop), r)).collect();
@@ -211,29 +222,33 @@ proptest! {
                 Op::Flap => {
                     rib.session_down();
                     table.clear();
+                    stale.clear();
                     rib.session_up(&neg);
                 }
                 Op::Refresh(v6) => {
                     let f = if v6 { Family::IPV6_UNICAST } else { Family::IPV4_UNICAST };
+                    // The receiver needs every path of the family again.
+                    stale.extend(table.keys().filter(|(p, _)| p.family() == f).copied());
                     rib.route_refresh(f);
                 }
             }
             if batch && matches!(op_kind, 0) {
                 // Let changes pile up, and the sync advance only a little,
                 // so changes also land in the middle of a sync.
-                replay(&mut table, rib.poll_batch(limit), &ctx);
+                replay(&mut table, &mut stale, rib.poll_batch(limit), &ctx);
                 counters_agree(&rib, &table, &desired, add_path)?;
                 continue;
             }
             while rib.has_pending() {
-                replay(&mut table, rib.poll_batch(limit), &ctx);
+                replay(&mut table, &mut stale, rib.poll_batch(limit), &ctx);
                 counters_agree(&rib, &table, &desired, add_path)?;
             }
             prop_assert!(!rib.has_pending());
+            prop_assert!(stale.is_empty(), "not sent again after ROUTE-REFRESH: {:?}", stale);
             prop_assert_eq!(&table, &expected(&desired, add_path));
             prop_assert_eq!(rib.sent().len(), table.len());
         }
-        replay(&mut table, rib.poll_updates(), &ctx);
+        replay(&mut table, &mut stale, rib.poll_updates(), &ctx);
         prop_assert_eq!(&table, &expected(&desired, add_path));
         counters_agree(&rib, &table, &desired, add_path)?;
     }

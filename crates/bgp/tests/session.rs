@@ -86,14 +86,14 @@ fn ebgp_session_establishes_and_negotiates() {
 #[test]
 fn routes_flow_with_end_of_rib_and_incremental_changes() {
     let mut p = up(speaker(), router());
-    let x = p.a.set_routes(
+    p.a.set_routes(
         p.now,
         vec![
             route("192.0.2.200/32", "198.51.100.3"),
             route("2001:db8::200/128", "2001:db8::3"),
         ],
     );
-    p.run(true, x);
+    p.run(true, vec![]);
     let t = table(&p);
     assert_eq!(t.len(), 2);
     assert_eq!(
@@ -126,9 +126,8 @@ fn routes_flow_with_end_of_rib_and_incremental_changes() {
         .sum();
     assert_eq!(got, 2);
     // Remove one: a withdrawal goes out.
-    let x =
-        p.a.set_routes(p.now, vec![route("2001:db8::200/128", "2001:db8::3")]);
-    p.run(true, x);
+    p.a.set_routes(p.now, vec![route("2001:db8::200/128", "2001:db8::3")]);
+    p.run(true, vec![]);
     assert_eq!(table(&p).len(), 1);
 }
 
@@ -170,11 +169,11 @@ fn keepalives_keep_the_session_up_and_silence_expires_the_hold_timer() {
 #[test]
 fn reconnect_with_backoff_replays_every_route() {
     let mut p = up(speaker(), router());
-    let x = p.a.set_routes(
+    p.a.set_routes(
         p.now,
         (1..=50u32).map(|i| route(&format!("192.0.2.{i}/32"), "198.51.100.3")),
     );
-    p.run(true, x);
+    p.run(true, vec![]);
     assert_eq!(p.a.rib().sent().len(), 50);
     // The router restarts: it drops the connection and is gone for a while.
     let x = p.b.handle_event(
@@ -214,14 +213,14 @@ fn reconnect_with_backoff_replays_every_route() {
 #[test]
 fn route_refresh_resends_the_family() {
     let mut p = up(speaker(), router());
-    let x = p.a.set_routes(
+    p.a.set_routes(
         p.now,
         vec![
             route("192.0.2.1/32", "198.51.100.3"),
             route("2001:db8::1/128", "2001:db8::3"),
         ],
     );
-    p.run(true, x);
+    p.run(true, vec![]);
     p.a_log.clear();
     let rr = hex(&format!("{MARKER} 0017 05 0001 00 01"));
     let x = p.a.handle_event(p.now, Event::Received(&rr));
@@ -229,6 +228,45 @@ fn route_refresh_resends_the_family() {
     let ups: Vec<Update> = p.updates_sent_by_a();
     assert_eq!(ups.len(), 1, "only IPv4 resent, no End-of-RIB: {ups:?}");
     assert_eq!(ups[0].nlri.len(), 1);
+}
+
+/// A peer that floods ROUTE-REFRESH gets no UPDATE out of the messages
+/// themselves (only `pump` makes them, as the socket drains), and any
+/// number of requests costs at most two passes over the table: the one
+/// under way and one more for what was asked during it.
+#[test]
+fn a_route_refresh_flood_costs_at_most_two_passes() {
+    let mut p = up(speaker(), router());
+    p.a.set_routes(
+        p.now,
+        (1..=100u32).map(|i| route(&format!("192.0.2.{i}/32"), "198.51.100.3")),
+    );
+    p.run(true, vec![]);
+    let one = hex(&format!("{MARKER} 0017 05 0001 00 01"));
+    let flood: Vec<u8> = one
+        .iter()
+        .copied()
+        .cycle()
+        .take(one.len() * 10_000)
+        .collect();
+    for _ in 0..3 {
+        let x = p.a.handle_event(p.now, Event::Received(&flood));
+        assert!(
+            x.iter().all(|a| !matches!(a, Action::Send(_))),
+            "no UPDATE straight out of a received message"
+        );
+    }
+    p.a_log.clear();
+    let mut pumps = 0;
+    while p.a.wants_to_send() {
+        let x = p.a.pump(p.now);
+        p.deliver(true, x);
+        pumps += 1;
+    }
+    let announced: usize = p.updates_sent_by_a().iter().map(|u| u.nlri.len()).sum();
+    assert_eq!(announced, 200, "30,000 requests: the pass, then one more");
+    assert!(pumps <= 2, "{pumps} pumps for 100 routes");
+    assert_eq!(table(&p).len(), 100);
 }
 
 #[test]
@@ -373,6 +411,25 @@ fn split_and_coalesced_reads_frame_correctly() {
         s.handle_event(t, Event::Received(chunk));
     }
     assert_eq!(s.state(), State::Established);
+}
+
+/// A peer that stopped reading what we send is closed with Cease "Out of
+/// Resources" (RFC 4486), and the session restarts on its own afterwards,
+/// as after any failure (not a ManualStop).
+#[test]
+fn a_peer_that_stopped_reading_gets_out_of_resources_and_a_restart() {
+    let mut p = up(speaker(), router());
+    let x = p.a.handle_event(p.now, Event::SendStalled);
+    assert_eq!(sent_notification(&x), (6, cease::OUT_OF_RESOURCES));
+    assert!(x.contains(&Action::Down {
+        reason: Reason::SendStalled,
+        was_up: true
+    }));
+    assert!(x.contains(&Action::Disconnect));
+    assert_eq!(p.a.session().state(), State::Idle);
+    let again = p.a.poll_at().expect("an automatic restart is armed");
+    let x = p.a.handle_event(again, Event::Timer);
+    assert!(x.contains(&Action::Connect), "{x:?}");
 }
 
 #[test]
@@ -524,9 +581,8 @@ fn ibgp_gets_local_pref_and_an_empty_path() {
     };
     let mut p = up(a, b);
     assert!(p.a.session().negotiated().unwrap().ibgp);
-    let x =
-        p.a.set_routes(p.now, vec![route("192.0.2.9/32", "198.51.100.9")]);
-    p.run(true, x);
+    p.a.set_routes(p.now, vec![route("192.0.2.9/32", "198.51.100.9")]);
+    p.run(true, vec![]);
     let ctx = p.a.session().negotiated().unwrap().send_context();
     let u = p
         .sent_by_a(&ctx)
@@ -557,8 +613,8 @@ fn routes_set_before_the_session_go_out_before_end_of_rib() {
     let routes: Vec<Route> = (1..=20u32)
         .map(|i| route(&format!("192.0.2.{i}/32"), "198.51.100.3"))
         .collect();
-    let x = p.a.set_routes(p.now, routes);
-    assert!(x.is_empty(), "nothing to send while down");
+    p.a.set_routes(p.now, routes);
+    assert!(!p.a.wants_to_send(), "nothing to send while down");
     p.start();
     let ups: Vec<Update> = p.updates_sent_by_a();
     let eor = ups
@@ -578,13 +634,14 @@ fn a_large_table_goes_out_in_batches() {
         next_hop: "198.51.100.3".parse().unwrap(),
         attrs: Arc::new(RouteAttrs::default()),
     });
-    let first = p.a.set_routes(p.now, routes);
-    p.run(true, first);
+    p.a.set_routes(p.now, routes);
+    let first = p.a.pump(p.now);
+    p.deliver(true, first);
     assert!(p.a.wants_to_send(), "only one batch per call");
     let mut rounds = 1;
     while p.a.wants_to_send() {
         let x = p.a.pump(p.now);
-        p.run(true, x);
+        p.deliver(true, x);
         rounds += 1;
     }
     assert_eq!(rounds, 3);
@@ -710,8 +767,8 @@ fn an_update_too_large_for_the_session_is_reported_not_dropped() {
         next_hop: "198.51.100.3".parse().unwrap(),
         attrs,
     };
-    let x = p.a.set_routes(p.now, vec![big]);
-    let mut all = x.clone();
+    p.a.set_routes(p.now, vec![big]);
+    let mut all = Vec::new();
     let mut more = p.a.pump(p.now);
     while !more.is_empty() {
         all.append(&mut more);

@@ -149,6 +149,11 @@ pub enum Event<'a> {
     /// Cease "BFD Down" (RFC 9384) if a connection is open, and no
     /// restart until `Start`, which the caller sends once BFD is Up.
     BfdDown,
+    /// The peer has read nothing of what we queued for it for as long as
+    /// the caller allows (it stopped reading while it goes on sending):
+    /// Cease "Out of Resources" (RFC 4486), and the automatic restart
+    /// with backoff, as after any failure.
+    SendStalled,
 }
 
 /// Why a session went down (or an attempt failed).
@@ -160,6 +165,7 @@ pub enum Reason {
     ConnectionLost,
     HoldTimerExpired,
     BfdDown,
+    SendStalled,
     Collision,
     NotificationSent(Notification),
     NotificationReceived(Notification),
@@ -174,6 +180,7 @@ impl fmt::Display for Reason {
             Reason::ConnectionLost => f.write_str("connection closed"),
             Reason::HoldTimerExpired => f.write_str("hold timer expired"),
             Reason::BfdDown => f.write_str("BFD session down"),
+            Reason::SendStalled => f.write_str("the peer stopped reading what we send"),
             Reason::Collision => f.write_str("connection collision resolved against this one"),
             Reason::NotificationSent(n) => write!(f, "sent NOTIFICATION {n}"),
             Reason::NotificationReceived(n) => write!(f, "received NOTIFICATION {n}"),
@@ -343,6 +350,15 @@ impl Session {
                 self.go_idle(now, Reason::Collision, &mut out);
             }
             Event::Send(msgs) => self.on_send(now, msgs, &mut out),
+            Event::SendStalled => {
+                if self.state >= State::OpenSent {
+                    let n = Notification::cease(cease::OUT_OF_RESOURCES, "");
+                    self.notify(n, &mut out);
+                } else if self.state != State::Idle {
+                    out.push(Action::Disconnect);
+                }
+                self.go_idle(now, Reason::SendStalled, &mut out);
+            }
         }
         out
     }

@@ -28,8 +28,27 @@ impl Pair {
         }
     }
 
-    /// Delivers `actions` from side `from_a` and everything they cause.
+    /// Delivers `actions` from side `from_a` and everything they cause,
+    /// then pumps UPDATEs out of both sides until neither has any, as a
+    /// runtime does whenever its send buffer has room.
     pub fn run(&mut self, from_a: bool, actions: Vec<Action>) {
+        self.deliver(from_a, actions);
+        loop {
+            if self.a.wants_to_send() {
+                let x = self.a.pump(self.now);
+                self.deliver(true, x);
+            } else if self.b.wants_to_send() {
+                let x = self.b.pump(self.now);
+                self.deliver(false, x);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Delivers `actions` from side `from_a` and everything they cause,
+    /// without pumping.
+    pub fn deliver(&mut self, from_a: bool, actions: Vec<Action>) {
         let mut queue: Vec<(bool, Action)> = actions.into_iter().map(|x| (from_a, x)).collect();
         while !queue.is_empty() {
             let (side, action) = queue.remove(0);
