@@ -17,8 +17,8 @@
 //!   would leave stale routes at the routers for the restart time.
 use super::Daemon;
 use leafvip_bgp::wire::Prefix;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 /// What the control socket asks of the loop.
@@ -43,29 +43,34 @@ pub enum Drain {
     Stopping(Instant),
 }
 
-/// The marker a restarting process leaves beside its control socket
-/// (`leafvip.sock`: `leafvip.restarting`): when it went, in seconds since
-/// the epoch.
-pub fn marker(socket: &Path) -> PathBuf {
-    socket.with_extension("restarting")
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Whether this start follows a restart less than `restart_time` ago,
-/// and if so the VIPs whose check was down then; the marker is used once.
+/// and if so the VIPs whose check was down then; the marker is used once
+/// and believed only if nobody else can have written it (`marker.rs`).
 pub fn restarted(socket: &Path, restart_time: u16) -> Option<Vec<Prefix>> {
-    let m = marker(socket);
-    let text = std::fs::read_to_string(&m).ok()?;
-    let _ = std::fs::remove_file(&m);
-    let mut lines = text.lines();
-    let went: u64 = lines.next()?.trim().parse().ok()?;
-    (now_secs().saturating_sub(went) < u64::from(restart_time))
-        .then(|| lines.filter_map(|l| l.trim().parse().ok()).collect())
+    match super::marker::take(socket) {
+        Ok(Some(m))
+            if m.fresh(
+                &super::marker::boot_id(),
+                super::marker::now_secs(),
+                restart_time,
+            ) =>
+        {
+            info!(previous_pid = m.pid, "the restart marker is ours and fresh");
+            Some(m.down)
+        }
+        Ok(Some(_)) => {
+            info!("a restart marker from another boot or older than the restart time: ignored");
+            None
+        }
+        Ok(None) => None,
+        Err(why) => {
+            warn!(
+                "restart marker {}: {why}; starting without the Restart State bit",
+                super::marker::path(socket).display()
+            );
+            None
+        }
+    }
 }
 
 impl Daemon<'_> {
@@ -145,12 +150,9 @@ impl Daemon<'_> {
             "exiting for a restart: no NOTIFICATION, the peers keep the routes (Graceful Restart)"
         );
         if let Some(s) = socket {
-            let mut text = now_secs().to_string();
-            for (p, _) in self.down_map() {
-                text.push_str(&format!("\n{p}"));
-            }
-            if let Err(e) = std::fs::write(marker(s), text) {
-                warn!("restart marker {}: {e}", marker(s).display());
+            let down = self.down_map().into_iter().map(|(p, _)| p).collect();
+            if let Err(e) = super::marker::write(s, down) {
+                warn!("restart marker: {e}; the next process will not set the Restart State bit");
             }
         }
         super::notify::stopping();
@@ -219,23 +221,6 @@ pub fn wait_gone(pid: i32, limit: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_marker_counts_once_and_only_within_the_restart_time() {
-        let dir = std::env::temp_dir().join(format!("leafvip-marker-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let sock = dir.join("leafvip.sock");
-        assert_eq!(restarted(&sock, 120), None, "no marker");
-        std::fs::write(marker(&sock), now_secs().to_string()).unwrap();
-        assert_eq!(restarted(&sock, 120), Some(Vec::new()));
-        assert_eq!(restarted(&sock, 120), None, "used once");
-        std::fs::write(marker(&sock), format!("{}\n192.0.2.7/32\n", now_secs())).unwrap();
-        let down: Vec<Prefix> = vec!["192.0.2.7/32".parse().unwrap()];
-        assert_eq!(restarted(&sock, 120), Some(down), "with the VIPs down then");
-        std::fs::write(marker(&sock), (now_secs() - 300).to_string()).unwrap();
-        assert_eq!(restarted(&sock, 120), None, "older than the restart time");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn only_a_restart_job_of_this_unit_is_a_restart() {

@@ -27,6 +27,7 @@ mod kube_lb;
 #[cfg(feature = "kube")]
 mod kube_write;
 pub mod listen;
+mod marker;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod notify;
@@ -641,6 +642,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
     let _socket_file = control
         .as_ref()
         .map(|_| control::SocketFile(socket.clone()));
+    if control.is_some() {
+        if let Err(e) = marker::directory_safe(&socket) {
+            warn!("control socket: {e}; restarts will not be hitless");
+        }
+    }
     let gr_time = global
         .as_ref()
         .map_or(crate::config::DEFAULT_RESTART_TIME, |g| g.graceful_restart);
