@@ -122,6 +122,58 @@ fn services_get_addresses_that_route_to_every_node() {
     assert!(c.status_ips("odd").is_empty());
     assert_eq!(c.status_ips("web"), ["192.0.2.128"]);
 
+    // An Eip that overlaps an older one, which OpenELB's webhook would
+    // refuse: a Warning Event (InvalidSpec) names both, a Service that
+    // names it gets no address, and no address is in two Eips' status.
+    c.api.put(eip("pool2", "192.0.2.128-192.0.2.131", false));
+    wait_for(
+        T,
+        "an InvalidSpec Event on Eip pool2 naming pool",
+        || {
+            c.api
+                .list("v1", "Event", "default")
+                .iter()
+                .any(|e| {
+                    e["involvedObject"]["kind"] == "Eip"
+                        && e["involvedObject"]["name"] == "pool2"
+                        && e["reason"] == "InvalidSpec"
+                        && e["message"].as_str().unwrap_or("").contains(
+                            "192.0.2.128-192.0.2.131 overlaps Eip pool (192.0.2.128-192.0.2.135)",
+                        )
+                })
+                .then_some(())
+        },
+        || c.logs(),
+    );
+    c.api.put(service(
+        "in2",
+        false,
+        json!({"annotations": {"eip.openelb.kubesphere.io/v1alpha2": "pool2"}}),
+    ));
+    c.event(
+        "in2",
+        "pool pool2 overlaps the older Eip pool and serves nothing",
+    );
+    assert!(c.status_ips("in2").is_empty());
+    let e2 = c
+        .api
+        .get("network.kubesphere.io/v1alpha2", "Eip", "", "pool2")
+        .unwrap();
+    assert!(
+        e2["status"]["used"]
+            .as_object()
+            .is_none_or(|m| m.is_empty()),
+        "{e2}"
+    );
+    let e = c
+        .api
+        .get("network.kubesphere.io/v1alpha2", "Eip", "", "pool")
+        .unwrap();
+    assert_eq!(e["status"]["used"]["192.0.2.128"], "default/web", "{e}");
+    c.api.delete("v1", "Service", "default", "in2");
+    c.api
+        .delete("network.kubesphere.io/v1alpha2", "Eip", "", "pool2");
+
     // Deleted: the route goes and the address is free again.
     c.api.delete("v1", "Service", "default", "web");
     c.wait_fibs(p, [&[], &[], &[]]);

@@ -126,7 +126,7 @@ pub fn allocate(
         }
         out.services.insert(s.key.clone(), d);
     }
-    for p in pools {
+    for p in pools.iter().filter(|p| p.overlaps.is_none()) {
         let mine = used
             .iter()
             .filter(|(ip, _)| p.range.contains(**ip))
@@ -170,7 +170,13 @@ fn candidates<'p>(
     }
     let mut why = String::new();
     named.retain(|p| {
-        if p.disabled {
+        if let Some(older) = &p.overlaps {
+            why = format!(
+                "pool {} overlaps the older Eip {older} and serves nothing",
+                p.name
+            );
+            false
+        } else if p.disabled {
             why = format!("pool {} is disabled", p.name);
             false
         } else if !p.allows(&s.namespace, ns_labels) {
@@ -246,7 +252,7 @@ fn candidates_for<'p>(
 ) -> Result<Option<&'p Pool>, String> {
     let holding: Vec<&Pool> = pools
         .iter()
-        .filter(|p| p.range.contains(ip))
+        .filter(|p| p.range.contains(ip) && p.overlaps.is_none())
         .filter(|p| s.pools.is_empty() || s.pools.contains(&p.name))
         .collect();
     let Some(p) = holding.first() else {

@@ -11,6 +11,8 @@ fn pool(name: &str, addr: &str, default: bool) -> Pool {
         namespace_selector: None,
         priority: 0,
         default,
+        created: String::new(),
+        overlaps: None,
     }
 }
 
@@ -54,6 +56,32 @@ fn the_lowest_free_address_of_the_default_pool() {
     );
     assert_eq!(a.services["a/y"].write, Some(vec![ip("192.0.2.11")]));
     assert_eq!(a.used["p"].len(), 2);
+}
+
+/// An Eip refused for overlapping an older one serves nothing: a Service
+/// that names it gets the reason, an address asked for in the overlap is
+/// the older pool's, and only the older pool counts it as used.
+#[test]
+fn a_pool_that_overlaps_an_older_one_serves_nothing() {
+    let mut young = pool("pool2", "192.0.2.200-192.0.2.207", false);
+    young.overlaps = Some("pool".into());
+    let pools = [pool("pool", "192.0.2.192/28", true), young];
+    let mut named = svc("a/x", "1");
+    named.pools = vec!["pool2".into()];
+    let mut asked = svc("a/y", "2");
+    asked.requested = vec![ip("192.0.2.200")];
+    let a = allocate(&pools, &[named, asked], &none());
+    assert_eq!(a.services["a/x"].write, None);
+    assert_eq!(
+        a.services["a/x"].problems,
+        ["pool pool2 overlaps the older Eip pool and serves nothing"]
+    );
+    assert_eq!(a.services["a/y"].write, Some(vec![ip("192.0.2.200")]));
+    assert_eq!(
+        a.used["pool"].keys().collect::<Vec<_>>(),
+        [&ip("192.0.2.200")]
+    );
+    assert!(!a.used.contains_key("pool2"), "no address in two Eips");
 }
 
 #[test]

@@ -142,6 +142,12 @@ pub struct Pool {
     pub priority: i64,
     /// The annotation `eip.openelb.kubesphere.io/is-default-eip: "true"`.
     pub default: bool,
+    /// `metadata.creationTimestamp` (RFC 3339, so it sorts as text): of
+    /// two overlapping Eips the younger is refused.
+    pub created: String,
+    /// Refused for overlapping this older Eip ([`overlapping`]): it
+    /// serves nothing, and its addresses are the older one's.
+    pub overlaps: Option<String>,
 }
 
 impl Pool {
@@ -158,9 +164,10 @@ impl Pool {
     }
 }
 
-/// An Eip object (its metadata and spec) as a pool. `name` names it in errors.
+/// An Eip object (its metadata and spec) as a pool, or the field that is
+/// wrong (the caller names the object).
 pub fn eip(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
-    read(name, annotations, spec).map_err(|e| format!("Eip {name}: {e}"))
+    read(name, annotations, spec)
 }
 
 fn read(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
@@ -206,7 +213,32 @@ fn read(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
         namespace_selector,
         priority,
         default: annotations[DEFAULT_ANNOTATION].as_str() == Some("true"),
+        created: String::new(),
+        overlaps: None,
     })
+}
+
+/// The pools that overlap an older one, each with the pool it overlaps.
+/// OpenELB's admission webhook refuses such an Eip at creation ("eip
+/// address overlap"); leafvip ships no webhook, so every agent refuses the
+/// same one instead: the younger (by creation time, then name), whose
+/// addresses are then neither allocated nor claimed, so that no address is
+/// in two Eips' `status.used`. Disabled pools count: their addresses may
+/// still be held.
+pub fn overlapping(pools: &[Pool]) -> std::collections::BTreeMap<String, String> {
+    let mut order: Vec<&Pool> = pools.iter().collect();
+    order.sort_by(|a, b| (&a.created, &a.name).cmp(&(&b.created, &b.name)));
+    let mut kept: Vec<&Pool> = Vec::new();
+    let mut refused = std::collections::BTreeMap::new();
+    for p in order {
+        match kept.iter().find(|k| k.range.overlaps(&p.range)) {
+            Some(k) => {
+                refused.insert(p.name.clone(), k.name.clone());
+            }
+            None => kept.push(p),
+        }
+    }
+    refused
 }
 
 #[cfg(test)]
@@ -266,7 +298,7 @@ mod tests {
         );
         assert_eq!(
             e.unwrap_err(),
-            "Eip l2: spec.protocol layer2: leafvip serves bgp pools only (layer 2 is not built yet)"
+            "spec.protocol layer2: leafvip serves bgp pools only (layer 2 is not built yet)"
         );
         let sel = eip(
             "sel",
@@ -277,5 +309,40 @@ mod tests {
         .unwrap();
         let team: Labels = [("team".to_string(), "a".to_string())].into();
         assert!(sel.allows("x", &team) && !sel.allows("x", &Labels::new()));
+    }
+
+    /// The issue's case: `pool` (192.0.2.192/28) and the younger `pool2`
+    /// (192.0.2.200-207) overlap; `pool2` is refused, naming `pool`; the
+    /// pool beside them stays.
+    #[test]
+    fn the_younger_of_two_overlapping_eips_is_refused() {
+        let p = |name: &str, addr: &str, created: &str| Pool {
+            created: created.into(),
+            ..eip(name, &json!({}), &json!({ "address": addr })).unwrap()
+        };
+        let pools = [
+            p("pool2", "192.0.2.200-192.0.2.207", "2026-12-01T10:00:05Z"),
+            p("pool", "192.0.2.192/28", "2026-12-01T10:00:00Z"),
+            p("pool3", "192.0.2.208-192.0.2.215", "2026-12-01T10:00:09Z"),
+            p("v6", "2001:db8::/120", "2026-12-01T10:00:09Z"),
+            p("v6b", "2001:db8::80-2001:db8::90", "2026-12-01T10:00:09Z"),
+        ];
+        let refused = overlapping(&pools);
+        assert_eq!(
+            refused.into_iter().collect::<Vec<_>>(),
+            [
+                ("pool2".to_string(), "pool".to_string()),
+                ("v6b".to_string(), "v6".to_string()),
+            ]
+        );
+        // Same creation time: the name decides, the same on every agent.
+        let tie = [
+            p("b", "192.0.2.0/30", "2026-12-01T10:00:00Z"),
+            p("a", "192.0.2.2/31", "2026-12-01T10:00:00Z"),
+        ];
+        assert_eq!(overlapping(&tie).get("b").map(String::as_str), Some("a"));
+        // Apart, nothing is refused.
+        let apart = [p("x", "192.0.2.0/30", ""), p("y", "192.0.2.4/30", "")];
+        assert!(overlapping(&apart).is_empty());
     }
 }

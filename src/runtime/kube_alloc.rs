@@ -168,6 +168,9 @@ impl Allocator {
         let mut conflict = false;
         let (pools, mut svcs, namespaces, eips, refs) = {
             let s = st.borrow();
+            let problems = s.eip_problems();
+            // A refused Eip's status is not written: its addresses are
+            // another Eip's.
             let eips: Vec<(String, Ref, Value, Option<crate::lb::pool::Range>)> = s
                 .eips
                 .iter()
@@ -176,7 +179,10 @@ impl Allocator {
                         n.clone(),
                         r.clone(),
                         status.clone(),
-                        p.as_ref().ok().map(|p| p.range),
+                        p.as_ref()
+                            .ok()
+                            .filter(|_| !problems.contains_key(n))
+                            .map(|p| p.range),
                     )
                 })
                 .collect();
@@ -185,11 +191,15 @@ impl Allocator {
                 .iter()
                 .map(|(k, (s, v))| (k.clone(), Ref::svc(s, v)))
                 .collect();
-            for (name, (p, r, _)) in &s.eips {
-                if let Err(e) = p {
-                    self.report("Eip", r, &format!("eip/{name}"), e.clone());
+            for (name, why) in &problems {
+                if let Some((_, r, _)) = s.eips.get(name) {
+                    self.report(Kind::Eip, r, name, why.clone());
                 }
             }
+            // A fixed Eip is reported again if it breaks again. Service
+            // keys are `namespace/name`; Eip names have no slash.
+            self.reported
+                .retain(|k, _| k.contains('/') || problems.contains_key(k));
             (s.pools(), s.svcs(), s.namespaces.clone(), eips, refs)
         };
         // `svcs` comes from a map by key: sorted, so found by bisection.
@@ -281,7 +291,7 @@ impl Allocator {
                 true => {
                     self.reported.remove(&s.key);
                 }
-                false => self.report("Service", r, &s.key, d.problems.join("; ")),
+                false => self.report(Kind::Service, r, &s.key, d.problems.join("; ")),
             }
         }
         conflict
@@ -297,22 +307,47 @@ impl Allocator {
     }
 
     /// A Warning Event on the object, once per problem.
-    fn report(&mut self, kind: &'static str, r: &Ref, key: &str, why: String) {
+    fn report(&mut self, kind: Kind, r: &Ref, key: &str, why: String) {
         if self.reported.get(key) == Some(&why) {
             return;
         }
-        warn!("{kind} {key}: {why}");
+        warn!("{} {key}: {why}", kind.name());
         let _ = self.writes.try_send(KubeCmd::Event(EventCmd {
-            kind,
+            kind: kind.name(),
             namespace: r.namespace.clone(),
             name: r.name.clone(),
             uid: r.uid.clone(),
             version: r.version.clone(),
-            reason: "AllocationFailed",
+            reason: kind.reason(),
             message: why.clone(),
             node: String::new(),
         }));
         self.reported.insert(key.to_string(), why);
+    }
+}
+
+/// What a Warning Event is about.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// No address could be given: `AllocationFailed`.
+    Service,
+    /// The object is wrong: `InvalidSpec`, as for BgpPeers.
+    Eip,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Service => "Service",
+            Kind::Eip => "Eip",
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Kind::Service => "AllocationFailed",
+            Kind::Eip => "InvalidSpec",
+        }
     }
 }
 

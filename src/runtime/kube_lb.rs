@@ -95,11 +95,57 @@ impl State {
         self.services.values().map(|(s, _)| s.clone()).collect()
     }
 
+    /// The valid Eips; those that overlap an older one say so and serve
+    /// nothing.
     pub fn pools(&self) -> Vec<Pool> {
+        let valid = self.valid_pools();
+        let refused = pool::overlapping(&valid);
+        valid
+            .into_iter()
+            .map(|p| Pool {
+                overlaps: refused.get(&p.name).cloned(),
+                ..p
+            })
+            .collect()
+    }
+
+    fn valid_pools(&self) -> Vec<Pool> {
         self.eips
             .values()
             .filter_map(|(p, _, _)| p.as_ref().ok().cloned())
             .collect()
+    }
+
+    /// Every Eip that does not serve, and why: a wrong field, or an
+    /// overlap with an older Eip (named with both ranges).
+    pub fn eip_problems(&self) -> BTreeMap<String, String> {
+        let valid = self.valid_pools();
+        let range_of = |n: &str| {
+            valid
+                .iter()
+                .find(|p| p.name == n)
+                .map_or(String::new(), |p| {
+                    format!("{}-{}", p.range.first(), p.range.last())
+                })
+        };
+        let mut out: BTreeMap<String, String> = pool::overlapping(&valid)
+            .into_iter()
+            .map(|(young, old)| {
+                let why = format!(
+                    "spec.address {} overlaps Eip {old} ({}), which is older: \
+                     its addresses are not allocated (OpenELB's webhook refuses such an Eip)",
+                    range_of(&young),
+                    range_of(&old)
+                );
+                (young, why)
+            })
+            .collect();
+        for (name, (p, _, _)) in &self.eips {
+            if let Err(e) = p {
+                out.insert(name.clone(), e.clone());
+            }
+        }
+        out
     }
 
     /// Services with a usable endpoint on this node.
@@ -214,7 +260,12 @@ const KEEP_EIPS: Keep = Keep {
         let name = name_key(o);
         // DynamicObject keeps metadata apart from the rest.
         let ann = serde_json::to_value(&o.metadata.annotations).unwrap_or_default();
-        let p = pool::eip(&name, &ann, &o.data["spec"]);
+        let created = o
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(String::new(), |t| t.0.to_string());
+        let p = pool::eip(&name, &ann, &o.data["spec"]).map(|p| Pool { created, ..p });
         st.eips
             .insert(name, (p, Ref::of(o), o.data["status"].clone()));
     },
