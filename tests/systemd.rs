@@ -188,3 +188,100 @@ fn watchdog_pings_within_every_period_above_the_labels_tick() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Out of descriptors (a flood of held control connections under a low
+/// RLIMIT_NOFILE), the watchdog still reaches systemd within every period:
+/// the notification socket is opened once at start, not per message.
+#[test]
+fn the_watchdog_survives_descriptor_exhaustion() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("LEAFVIP_REQUIRE_ROOT_TESTS").as_deref() != Ok("1"),
+            "prlimit is missing"
+        );
+        return;
+    }
+    let d = dir("nofile");
+    let sock_path = d.join("notify.sock");
+    let _ = std::fs::remove_file(&sock_path);
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let cfg = d.join("leafvip.toml");
+    std::fs::write(
+        &cfg,
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[[vip]]\nprefix = \"192.0.2.200/32\"\n",
+    )
+    .unwrap();
+    // About 14 descriptors at idle: 24 leaves room for 10 clients.
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            "WATCHDOG_PID=$$ exec prlimit --nofile=24:24 \"$0\" run -c \"$1\" -s \"$1.sock\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_leafvip"))
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Reaper(child);
+    let mut buf = [0u8; 512];
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        if sock
+            .recv(&mut buf)
+            .is_ok_and(|n| String::from_utf8_lossy(&buf[..n]).contains("READY=1"))
+        {
+            break;
+        }
+    }
+    // Keep opening control connections and hold them all (idle clients
+    // are timed out, so one batch would not last): the descriptors left
+    // run out and accepts fail with EMFILE.
+    let control = cfg.with_extension("toml.sock");
+    let pid = child.0.id();
+    let start = Instant::now();
+    let flood = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while start.elapsed() < Duration::from_secs(8) && held.len() < 400 {
+            if let Ok(c) = std::os::unix::net::UnixStream::connect(&control) {
+                held.push(c);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        held.len()
+    });
+    let mut pings = Vec::new();
+    let mut fds = 0;
+    while start.elapsed() < Duration::from_secs(8) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            if String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1") {
+                pings.push(start.elapsed());
+            }
+        }
+        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        fds = fds.max(open);
+    }
+    assert!(flood.join().unwrap() > 100);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    assert!(child.0.wait().unwrap().success());
+    assert!(fds >= 24, "descriptors were not exhausted: at most {fds} open");
+    assert!(pings.len() >= 4, "{} pings in 8 s: {pings:?}", pings.len());
+    let mut last = Duration::ZERO;
+    for p in &pings {
+        assert!(
+            *p - last < Duration::from_secs(2),
+            "a gap of {:?} before the ping at {p:?}: {pings:?}",
+            *p - last
+        );
+        last = *p;
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
