@@ -272,7 +272,10 @@ fn the_watchdog_survives_descriptor_exhaustion() {
         nix::sys::signal::Signal::SIGTERM,
     );
     assert!(child.0.wait().unwrap().success());
-    assert!(fds >= 24, "descriptors were not exhausted: at most {fds} open");
+    assert!(
+        fds >= 24,
+        "descriptors were not exhausted: at most {fds} open"
+    );
     assert!(pings.len() >= 4, "{} pings in 8 s: {pings:?}", pings.len());
     let mut last = Duration::ZERO;
     for p in &pings {

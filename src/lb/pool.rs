@@ -226,11 +226,18 @@ fn read(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
 /// in two Eips' `status.used`. Disabled pools count: their addresses may
 /// still be held.
 pub fn overlapping(pools: &[Pool]) -> std::collections::BTreeMap<String, String> {
-    let mut order: Vec<&Pool> = pools.iter().collect();
-    order.sort_by(|a, b| (&a.created, &a.name).cmp(&(&b.created, &b.name)));
+    fn age(p: &Pool) -> (&str, &str) {
+        (&p.created, &p.name)
+    }
+    let mut left: Vec<&Pool> = pools.iter().collect();
     let mut kept: Vec<&Pool> = Vec::new();
     let mut refused = std::collections::BTreeMap::new();
-    for p in order {
+    // Oldest first, by selection: a handful of Eips, and no sort code
+    // for the 6 MiB `kube` budget to carry.
+    while let Some(i) =
+        (0..left.len()).reduce(|a, b| if age(left[b]) < age(left[a]) { b } else { a })
+    {
+        let p = left.swap_remove(i);
         match kept.iter().find(|k| k.range.overlaps(&p.range)) {
             Some(k) => {
                 refused.insert(p.name.clone(), k.name.clone());

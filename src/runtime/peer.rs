@@ -174,8 +174,6 @@ enum Wake {
     Connected(io::Result<Async<TcpStream>>),
     /// The collision's second connection or its session's deadline.
     Second,
-    /// The peer has taken nothing of our queue for too long.
-    Stalled,
 }
 
 async fn connect(peer: SocketAddr, opts: SockOpts) -> io::Result<Async<TcpStream>> {
@@ -286,6 +284,15 @@ impl PeerTask {
             let now = self.clock.now();
             let started = std::time::Instant::now();
             match wake {
+                Wake::Timer if self.stalls_at().is_some_and(|t| t <= started) => {
+                    warn!(
+                        peer = %self.addr,
+                        queued = self.conn.as_ref().map_or(0, |c| c.out.len()),
+                        "the peer has read nothing we sent for {} s: closing (Cease, Out of Resources)",
+                        self.stall_bound().as_secs()
+                    );
+                    acts = self.peer.handle_event(now, Event::SendStalled);
+                }
                 Wake::Timer => {
                     // Whatever the peer sent is read before its hold timer
                     // is judged: a loop that fell behind must not blame the
@@ -327,15 +334,6 @@ impl PeerTask {
                     let _ = reply.try_send(self.snapshot(&detail));
                 }
                 Wake::Readable => acts = self.read(now),
-                Wake::Stalled => {
-                    warn!(
-                        peer = %self.addr,
-                        queued = self.conn.as_ref().map_or(0, |c| c.out.len()),
-                        "the peer has read nothing we sent for {} s: closing (Cease, Out of Resources)",
-                        self.stall_bound().as_secs()
-                    );
-                    acts = self.peer.handle_event(now, Event::SendStalled);
-                }
                 Wake::Second => acts = self.on_second(now),
                 Wake::Writable => self.write(),
                 Wake::Connected(Ok(stream)) => {
@@ -354,8 +352,20 @@ impl PeerTask {
         }
     }
 
+    /// When the queue for the peer counts as stalled, if it is not empty.
+    fn stalls_at(&self) -> Option<std::time::Instant> {
+        self.conn.as_ref()?.stalls_at(self.stall_bound())
+    }
+
     async fn wait(&mut self, rx: &async_channel::Receiver<Cmd>) -> Wake {
-        let deadline = self.peer.poll_at().map(|d| self.clock.at(d));
+        // One timer for the core's deadline and the send stall's.
+        let deadline = [
+            self.peer.poll_at().map(|d| self.clock.at(d)),
+            self.stalls_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let timer = async {
             match deadline {
                 Some(at) => {
@@ -366,19 +376,6 @@ impl PeerTask {
             Wake::Timer
         };
         let cmd = async { Wake::Cmd(rx.recv().await.ok()) };
-        let stalls_at = self
-            .conn
-            .as_ref()
-            .and_then(|c| c.stalls_at(self.stall_bound()));
-        let stall = async {
-            match stalls_at {
-                Some(at) => {
-                    Timer::at(at).await;
-                    Wake::Stalled
-                }
-                None => future::pending().await,
-            }
-        };
         let conn = &self.conn;
         let io = async {
             match conn {
@@ -413,10 +410,7 @@ impl PeerTask {
             }
         };
         let second = super::collision::second_wait(&self.second, &self.second_conn, self.clock);
-        let mine = future::or(
-            future::or(cmd, timer),
-            future::or(io, future::or(con, stall)),
-        );
+        let mine = future::or(future::or(cmd, timer), future::or(io, con));
         future::or(mine, async {
             second.await;
             Wake::Second

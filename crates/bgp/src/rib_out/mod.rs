@@ -99,13 +99,20 @@ struct Replacing {
     cursor: Prefix,
     /// Prefixes past the cursor whose change since was sent on its own
     /// (a staged change): the peer holds their desired paths already.
-    done: alloc::collections::BTreeSet<Prefix>,
+    /// Sorted; few (what changed during one walk).
+    done: Vec<Prefix>,
 }
 
 impl Replacing {
     /// Whether the peer holds `p`'s paths from the old table.
     fn holds_old(&self, p: &Prefix) -> bool {
-        *p >= self.cursor && !self.done.contains(p)
+        *p >= self.cursor && self.done.binary_search(p).is_err()
+    }
+
+    fn mark_done(&mut self, p: Prefix) {
+        if let Err(i) = self.done.binary_search(&p) {
+            self.done.insert(i, p);
+        }
     }
 }
 
@@ -314,7 +321,7 @@ impl AdjRibOut {
             return;
         };
         let mut changed = differing(&r.old, &self.desired, r.cursor);
-        changed.retain(|p| !r.done.contains(p));
+        changed.retain(|p| r.done.binary_search(p).is_err());
         self.replacing = Some(r);
         for p in changed {
             self.stage(p);
@@ -345,7 +352,7 @@ impl AdjRibOut {
             self.replacing = Some(Replacing {
                 old,
                 cursor: FIRST,
-                done: Default::default(),
+                done: Vec::new(),
             });
         }
         self.count_suppressed();
@@ -395,12 +402,13 @@ impl AdjRibOut {
         let mut out = BTreeMap::new();
         let Some(v) = &self.view else { return out };
         // Every prefix the peer may hold something for.
-        let mut prefixes: alloc::collections::BTreeSet<Prefix> =
-            self.previous.keys().copied().collect();
+        let mut prefixes: Vec<Prefix> = self.previous.keys().copied().collect();
         prefixes.extend((0..self.desired.len()).map(|i| self.desired.prefix(i)));
         if let Some(r) = &self.replacing {
             prefixes.extend((0..r.old.len()).map(|i| r.old.prefix(i)));
         }
+        prefixes.sort_unstable();
+        prefixes.dedup();
         for p in prefixes {
             if self.sync.is_some_and(|c| p >= c) {
                 continue;
@@ -560,7 +568,7 @@ impl AdjRibOut {
             held[fam(&p)] = held[fam(&p)] + new.len() - old.len();
             diff(p, old, new, false);
             if let Some(r) = self.replacing.as_mut().filter(|r| p >= r.cursor) {
-                r.done.insert(p);
+                r.mark_done(p);
             }
         }
         // The next piece of a replacement: old and new walked together
@@ -633,11 +641,16 @@ impl AdjRibOut {
                     // A change still pending, or a replacement not there
                     // yet: diffed from what the peer holds, and the rest
                     // announced again too.
-                    let held_old = match self.previous.remove(&p) {
-                        Some(paths) => Some(target(&v, &p, paths.into_iter())),
+                    // A pending change keeps its entry, now saying the
+                    // peer holds the desired paths: its later diff is empty.
+                    let held_old = match self.previous.get_mut(&p) {
+                        Some(paths) => {
+                            let now: Paths = paths_of(&self.desired, &p).collect();
+                            Some(target(&v, &p, core::mem::replace(paths, now).into_iter()))
+                        }
                         None => match self.replacing.as_mut().filter(|x| x.holds_old(&p)) {
                             Some(x) => {
-                                x.done.insert(p);
+                                x.mark_done(p);
                                 Some(target(&v, &p, x.old.paths_of(&p)))
                             }
                             None => None,
