@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The budgets that do not depend on machine speed, checked in CI (as root):
 #   - the static default-features binary (dist/static.sh) is at most 2 MiB,
-#     with the kube feature at most 6 MiB, and as packaged in the .deb
+#     with the kube feature at most 6 MiB + 32 KiB (the hostile-peer
+#     hardening of issue 20 took 17 KB of code in every build, and the
+#     kube build had 1 KB left; see the README), and as packaged in the .deb
 #     (metrics and bfd) at most DEB_SIZE_MAX (2 MiB + 128 KiB);
 #     leafvip's own bytes above a static "hello world" built with the same
 #     profile are reported beside it;
@@ -17,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MAX=${SIZE_MAX:-2097152}
-KUBE_SIZE_MAX=${KUBE_SIZE_MAX:-6291456}
+KUBE_SIZE_MAX=${KUBE_SIZE_MAX:-6324224}
 DEB_SIZE_MAX=${DEB_SIZE_MAX:-2228224}
 PEAK_MAX_KIB=${PEAK_MAX_KIB:-10240}
 IDLE_MAX_KIB=${IDLE_MAX_KIB:-2304}
