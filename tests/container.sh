@@ -79,7 +79,7 @@ chmod 644 "$work/etc/leafvip.toml"
 step "podman run in $id-host: non-root, read-only root, only NET_BIND_SERVICE"
 podman run -d --name "$id" --network "ns:/run/netns/$id-host" \
     --cap-drop ALL --cap-add NET_BIND_SERVICE --read-only \
-    --tmpfs /run/leafvip:mode=0777 -v "$work/etc:/etc/leafvip:ro" \
+    --tmpfs /run/leafvip:mode=0700,U -v "$work/etc:/etc/leafvip:ro" \
     "$image" >/dev/null
 pid=$(podman inspect --format '{{.State.Pid}}' "$id")
 [ "$pid" -gt 0 ] || fail "no container process: $(podman logs "$id" 2>&1 | tail -5)"
@@ -102,6 +102,10 @@ for _ in $(seq 50); do
 done
 echo "$route" | grep -q "BGP.next_hop: 198.51.100.3" || fail "route: $route"
 echo "    192.0.2.200/32 at BIRD via 198.51.100.3"
+
+step "the run directory is private (0700, the container's user): no warning about it"
+podman logs "$id" 2>&1 | grep -q "writable by others" && fail "$(podman logs "$id" 2>&1 | grep 'writable by others')"
+echo "    no warning about /run/leafvip"
 
 step "podman exec ... /leafvip status"
 out=$(podman exec "$id" /leafvip status)
