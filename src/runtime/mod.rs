@@ -27,7 +27,7 @@ mod kube_lb;
 #[cfg(feature = "kube")]
 mod kube_write;
 pub mod listen;
-mod marker;
+pub mod marker;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod notify;
