@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LEAFVIP_REQUIRE_ROOT_TESTS=1 LEAFVIP_SOAK_FLAPS=${1:-1000} \
     cargo test -q --release --features metrics --test hostile -- --ignored --nocapture soak_ 2>&1 \
-    | grep -E "^figure|test result|panicked"
+    | grep -oE "figure .*|test result.*|panicked.*"

@@ -134,13 +134,27 @@ fn rss_kib(pid: i32) -> u64 {
 impl Rig {
     /// Runs the scripted peer; samples leafvip's RSS until it exits.
     /// Returns its output and (RSS before, highest RSS during), in KiB.
+    /// The baseline is taken once the scripted session is up (the script
+    /// pauses 2 s before its flood), so that its own table counts in it.
     fn flood(&mut self, args: &[&str], bound: Duration) -> (String, u64, u64) {
         let pid = self.lab.proc(self.leafvip).pid();
-        let before = rss_kib(pid);
         let mut argv = vec!["python3", SCRIPT];
         argv.extend_from_slice(args);
         let p = self.lab.spawn(&self.other, &argv, "hostile", &[]);
         let start = Instant::now();
+        wait_for(
+            Duration::from_secs(20),
+            "the scripted session up",
+            || {
+                self.lab
+                    .log("hostile")
+                    .contains("established")
+                    .then_some(())
+            },
+            || self.lab.log("hostile"),
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let before = rss_kib(pid);
         let mut peak = before;
         let status = loop {
             peak = peak.max(rss_kib(pid));

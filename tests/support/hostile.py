@@ -72,6 +72,9 @@ def establish(local, remote, asn, rcvbuf):
         if m[0] == 4:
             break
     print("established", flush=True)
+    # A pause before the flood: the test takes leafvip's RSS with this
+    # session up (its table allocated), the baseline the flood is held to.
+    time.sleep(2)
     return s
 
 
