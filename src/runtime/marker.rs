@@ -116,7 +116,11 @@ impl Marker {
         let mut lines = text.lines();
         (lines.next()? == HEADER).then_some(())?;
         let mut field = |key: &str| lines.next()?.strip_prefix(key)?.strip_prefix(' ');
+        // The kernel's boot id is a UUID: nothing else is one.
         let boot = field("boot")?.to_string();
+        if boot.is_empty() || !boot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return None;
+        }
         let went = field("went")?.parse().ok()?;
         let pid = field("pid")?.parse().ok()?;
         let down = lines
