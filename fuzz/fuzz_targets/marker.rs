@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Some(m) = Marker::parse(text) {
         assert_eq!(Marker::parse(&m.encode()), Some(m.clone()));
-        let _ = m.fresh("boot", u64::MAX, u16::MAX);
-        let _ = m.fresh(&m.boot, m.went, 0);
+        let _ = m.fresh(u64::MAX, u64::MAX, u16::MAX);
+        let _ = m.fresh(m.boot, m.went, 0);
     }
 });

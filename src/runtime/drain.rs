@@ -50,7 +50,7 @@ pub fn restarted(socket: &Path, restart_time: u16) -> Option<Vec<Prefix>> {
     match super::marker::take(socket) {
         Ok(Some(m))
             if m.fresh(
-                &super::marker::boot_id(),
+                super::marker::boot_began_ms(),
                 super::marker::now_secs(),
                 restart_time,
             ) =>

@@ -11,8 +11,10 @@
 //!   whatever stood there: a symlink planted at its name is replaced, never
 //!   followed, so root never writes through it;
 //! - it is read with `O_NOFOLLOW` and believed only when it is a regular
-//!   file of our own uid with no access for others, from this boot (the
-//!   kernel's boot id), and younger than the restart time. A forged one
+//!   file of our own uid with no access for others, from this boot (when
+//!   the boot began, by the wall clock less CLOCK_BOOTTIME: the kernel's
+//!   boot id is hidden from the packaged unit, `ProcSubset=pid`), and
+//!   younger than the restart time. A forged one
 //!   cannot set the R bit and leave a router holding stale routes.
 use leafvip_bgp::wire::Prefix;
 use std::fs::File;
@@ -29,8 +31,9 @@ const CAP: u64 = 4 << 20;
 /// What a restarting process tells the next one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marker {
-    /// The kernel's boot id: a marker from before a reboot means nothing.
-    pub boot: String,
+    /// When the boot began, in milliseconds since the epoch
+    /// ([`boot_began_ms`]): a marker from before a reboot means nothing.
+    pub boot: u64,
     /// When the old process went, in seconds since the epoch.
     pub went: u64,
     /// The old process, for the log.
@@ -80,10 +83,28 @@ pub fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-pub fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+/// Two readings of [`boot_began_ms`] in one boot differ by less than this
+/// (the two clocks are read one after the other; an NTP slew is slower).
+/// Across a reboot they differ by the old boot's uptime and the downtime.
+pub const BOOT_SLACK_MS: u64 = 2000;
+
+/// When this boot began, in milliseconds since the epoch: the wall clock
+/// less CLOCK_BOOTTIME. It stays put within a boot and moves on with
+/// each, and needs no file (`/proc/sys` is hidden from the unit).
+pub fn boot_began_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } != 0 {
+        return 0;
+    }
+    let up = (ts.tv_sec as u64).saturating_mul(1000) + ts.tv_nsec as u64 / 1_000_000;
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    wall.saturating_sub(up)
 }
 
 /// Whether markers may live in the socket's directory: it must not be
@@ -116,11 +137,7 @@ impl Marker {
         let mut lines = text.lines();
         (lines.next()? == HEADER).then_some(())?;
         let mut field = |key: &str| lines.next()?.strip_prefix(key)?.strip_prefix(' ');
-        // The kernel's boot id is a UUID: nothing else is one.
-        let boot = field("boot")?.to_string();
-        if boot.is_empty() || !boot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
-            return None;
-        }
+        let boot = field("boot")?.parse().ok()?;
         let went = field("went")?.parse().ok()?;
         let pid = field("pid")?.parse().ok()?;
         let down = lines
@@ -136,9 +153,9 @@ impl Marker {
 
     /// Whether this marker says the process before ours restarted on this
     /// boot less than `restart_time` seconds before `now`.
-    pub fn fresh(&self, boot: &str, now: u64, restart_time: u16) -> bool {
-        !boot.is_empty()
-            && self.boot == boot
+    pub fn fresh(&self, boot: u64, now: u64, restart_time: u16) -> bool {
+        boot != 0
+            && self.boot.abs_diff(boot) < BOOT_SLACK_MS
             && self.went <= now
             && now - self.went < u64::from(restart_time)
     }
@@ -159,7 +176,7 @@ pub fn write(socket: &Path, down: Vec<Prefix>) -> Result<(), String> {
         .open(&m)
         .map_err(|e| format!("{}: {e}", m.display()))?;
     let text = Marker {
-        boot: boot_id(),
+        boot: boot_began_ms(),
         went: now_secs(),
         pid: std::process::id(),
         down,
