@@ -56,15 +56,7 @@ fn rig(tag: &str, bfd: bool) -> Rig {
     support::sh(&format!(
         "ip -n {other} addr add 2001:db8:203::1/64 dev eth0 nodad"
     ));
-    let (bird_bfd, bgp_bfd, our_bfd) = if bfd {
-        (
-            "protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; }; }\n",
-            "bfd on;",
-            "bfd = { min_rx = \"100ms\", min_tx = \"100ms\", multiplier = 3 }\n",
-        )
-    } else {
-        ("", "", "")
-    };
+    let (bird_bfd, bgp_bfd, our_bfd) = support::bird::bfd_parts(bfd, 100);
     let bird = Bird::start(
         &mut lab,
         &leaf,

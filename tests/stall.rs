@@ -44,15 +44,7 @@ fn reloads_status_and_scrapes_never_drop_a_hold_3_session() {
     let mut lab = Lab::new("stall");
     let (leaf, host) = rack(&mut lab);
     let bfd = cfg!(feature = "bfd");
-    let (bird_bfd, bgp_bfd, our_bfd) = if bfd {
-        (
-            "protocol bfd { interface \"*\" { min rx interval 50 ms; min tx interval 50 ms; }; }\n",
-            "bfd on;",
-            "bfd = { min_rx = \"50ms\", min_tx = \"50ms\", multiplier = 3 }\n",
-        )
-    } else {
-        ("", "", "")
-    };
+    let (bird_bfd, bgp_bfd, our_bfd) = support::bird::bfd_parts(bfd, 50);
     // No kernel protocol: 100k routes in BIRD's table are enough.
     let bird = Bird::start(
         &mut lab,

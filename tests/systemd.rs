@@ -5,6 +5,26 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The socket systemd's notifications would go to, bound in `d`.
+fn notify_socket(d: &std::path::Path, timeout: Duration) -> (std::path::PathBuf, UnixDatagram) {
+    let path = d.join("notify.sock");
+    let _ = std::fs::remove_file(&path);
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(timeout)).unwrap();
+    (path, sock)
+}
+
+/// A config with one VIP and no peer, in `d`.
+fn one_vip(d: &std::path::Path) -> std::path::PathBuf {
+    let cfg = d.join("leafvip.toml");
+    std::fs::write(
+        &cfg,
+        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[[vip]]\nprefix = \"192.0.2.200/32\"\n",
+    )
+    .unwrap();
+    cfg
+}
+
 /// Kills the daemon by PID if the test fails half-way.
 struct Reaper(std::process::Child);
 
@@ -81,12 +101,23 @@ fn unit_verifies_and_is_hardened() {
 /// Runs the daemon with the environment systemd gives a `Type=notify`
 /// service with a watchdog.
 fn under_systemd(cfg: &std::path::Path, notify: &std::path::Path, watchdog_usec: &str) -> Reaper {
+    under_systemd_via("", cfg, notify, watchdog_usec)
+}
+
+/// The same, exec'd through `via` (a command that execs its arguments,
+/// such as `prlimit --nofile=24:24`), which keeps the PID.
+fn under_systemd_via(
+    via: &str,
+    cfg: &std::path::Path,
+    notify: &std::path::Path,
+    watchdog_usec: &str,
+) -> Reaper {
     // systemd sets WATCHDOG_PID to the service's PID: the shell's $$ is the
     // daemon's PID once it execs.
     let child = Command::new("sh")
         .args([
             "-c",
-            "WATCHDOG_PID=$$ exec \"$0\" run -c \"$1\" -s \"$1.sock\"",
+            &format!("WATCHDOG_PID=$$ exec {via} \"$0\" run -c \"$1\" -s \"$1.sock\""),
         ])
         .arg(env!("CARGO_BIN_EXE_leafvip"))
         .arg(cfg)
@@ -101,17 +132,8 @@ fn under_systemd(cfg: &std::path::Path, notify: &std::path::Path, watchdog_usec:
 #[test]
 fn speaks_sd_notify_with_a_watchdog_from_the_event_loop() {
     let d = dir("notify");
-    let sock_path = d.join("notify.sock");
-    let _ = std::fs::remove_file(&sock_path);
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let cfg = d.join("leafvip.toml");
-    std::fs::write(
-        &cfg,
-        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[[vip]]\nprefix = \"192.0.2.200/32\"\n",
-    )
-    .unwrap();
+    let (sock_path, sock) = notify_socket(&d, Duration::from_millis(200));
+    let cfg = one_vip(&d);
     let mut child = under_systemd(&cfg, &sock_path, "200000");
     let mut seen = String::new();
     let recv_until = |want: &str, seen: &mut String| {
@@ -144,11 +166,7 @@ fn speaks_sd_notify_with_a_watchdog_from_the_event_loop() {
 #[test]
 fn watchdog_pings_within_every_period_above_the_labels_tick() {
     let d = dir("watchdog");
-    let sock_path = d.join("notify.sock");
-    let _ = std::fs::remove_file(&sock_path);
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let (sock_path, sock) = notify_socket(&d, Duration::from_millis(100));
     let cfg = d.join("leafvip.toml");
     let labels = d.join("labels");
     std::fs::write(&labels, "rack=leaf1\n").unwrap();
@@ -202,31 +220,10 @@ fn the_watchdog_survives_descriptor_exhaustion() {
         return;
     }
     let d = dir("nofile");
-    let sock_path = d.join("notify.sock");
-    let _ = std::fs::remove_file(&sock_path);
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let cfg = d.join("leafvip.toml");
-    std::fs::write(
-        &cfg,
-        "[bgp]\nasn = 65100\nrouter_id = \"198.51.100.3\"\n[[vip]]\nprefix = \"192.0.2.200/32\"\n",
-    )
-    .unwrap();
+    let (sock_path, sock) = notify_socket(&d, Duration::from_millis(100));
+    let cfg = one_vip(&d);
     // About 14 descriptors at idle: 24 leaves room for 10 clients.
-    let child = Command::new("sh")
-        .args([
-            "-c",
-            "WATCHDOG_PID=$$ exec prlimit --nofile=24:24 \"$0\" run -c \"$1\" -s \"$1.sock\"",
-        ])
-        .arg(env!("CARGO_BIN_EXE_leafvip"))
-        .arg(&cfg)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "2000000")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Reaper(child);
+    let mut child = under_systemd_via("prlimit --nofile=24:24", &cfg, &sock_path, "2000000");
     let mut buf = [0u8; 512];
     let end = Instant::now() + Duration::from_secs(5);
     while Instant::now() < end {

@@ -32,6 +32,22 @@ pub fn leaf_config(router_id: &str, asn: u32, peers: &[(&str, &str, u32, &str)])
     c
 }
 
+/// BFD at `ms` milliseconds × 3 on both sides when `on`, else nothing:
+/// BIRD's `protocol bfd`, what turns it on in a `protocol bgp`, and
+/// leafvip's `bfd = { … }` peer line.
+pub fn bfd_parts(on: bool, ms: u32) -> (String, &'static str, String) {
+    if !on {
+        return (String::new(), "", String::new());
+    }
+    (
+        format!(
+            "protocol bfd {{ interface \"*\" {{ min rx interval {ms} ms; min tx interval {ms} ms; }}; }}\n"
+        ),
+        "bfd on;",
+        format!("bfd = {{ min_rx = \"{ms}ms\", min_tx = \"{ms}ms\", multiplier = 3 }}\n"),
+    )
+}
+
 /// BIRD's Since column. BIRD turns its monotonic clock into wall time
 /// each time it prints, so one session's Since can read a millisecond
 /// apart from one call to the next (seen in CI: .483, then .484): two

@@ -7,30 +7,7 @@ import struct
 import sys
 import time
 
-MARKER = b"\xff" * 16
-
-
-def msg(kind, body):
-    return MARKER + struct.pack("!HB", 19 + len(body), kind) + body
-
-
-def read_msg(s, deadline):
-    buf = b""
-    while len(buf) < 19:
-        s.settimeout(max(0.01, deadline - time.time()))
-        chunk = s.recv(19 - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    length = struct.unpack("!H", buf[16:18])[0]
-    while len(buf) < length:
-        s.settimeout(max(0.01, deadline - time.time()))
-        chunk = s.recv(length - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf[18], buf[19:]
-
+from bgpwire import msg, read_msg
 
 def watch(s, seconds):
     """Reads for `seconds`: 'quiet' if only UPDATE/KEEPALIVE came,
