@@ -1,6 +1,7 @@
 //! Encode 100k /32 announcements into UPDATEs (through the Adj-RIB-Out, the
 //! path the daemon takes) and decode that stream back.
 //! Run: cargo bench -p leafvip-bgp --bench codec
+mod support;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use leafvip_bgp::rib_out::{AdjRibOut, Route, RouteAttrs};
 use leafvip_bgp::session::Negotiated;
@@ -8,26 +9,9 @@ use leafvip_bgp::wire::{next_message_len, Context, FamilySet, Message, Prefix};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::time::Duration;
+use support::negotiated;
 
 const N: u32 = 100_000;
-
-fn negotiated(ext: bool, add_path: FamilySet) -> Negotiated {
-    Negotiated {
-        peer_as: 65001,
-        peer_id: Ipv4Addr::new(203, 0, 113, 1),
-        ibgp: false,
-        hold_time: 90,
-        keepalive: Some(Duration::from_secs(30)),
-        families: FamilySet::BOTH,
-        four_octet_as: true,
-        add_path_send: add_path,
-        add_path_receive: add_path,
-        extended_messages: ext,
-        route_refresh: true,
-        peer_graceful_restart: None,
-    }
-}
 
 fn routes() -> Vec<Route> {
     let attrs = Arc::new(RouteAttrs::default());

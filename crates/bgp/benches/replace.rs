@@ -3,33 +3,16 @@
 //! of the diff, as the runtime pumps them. The loop's goal is no event
 //! over 50 ms, so both are timed on their own.
 //! Run: cargo bench -p leafvip-bgp --bench replace
+mod support;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use leafvip_bgp::peer::BATCH;
 use leafvip_bgp::rib_out::{AdjRibOut, Route, RouteAttrs};
-use leafvip_bgp::session::Negotiated;
 use leafvip_bgp::wire::{FamilySet, Prefix};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::time::Duration;
+use support::negotiated;
 
 const N: u32 = 100_000;
-
-fn negotiated() -> Negotiated {
-    Negotiated {
-        peer_as: 65001,
-        peer_id: Ipv4Addr::new(203, 0, 113, 1),
-        ibgp: false,
-        hold_time: 90,
-        keepalive: Some(Duration::from_secs(30)),
-        families: FamilySet::BOTH,
-        four_octet_as: true,
-        add_path_send: FamilySet::EMPTY,
-        add_path_receive: FamilySet::EMPTY,
-        extended_messages: false,
-        route_refresh: true,
-        peer_graceful_restart: None,
-    }
-}
 
 fn routes(base: u32) -> Vec<Route> {
     let attrs = Arc::new(RouteAttrs::default());
@@ -46,7 +29,7 @@ fn routes(base: u32) -> Vec<Route> {
 fn synced() -> AdjRibOut {
     let mut rib = AdjRibOut::new(65100);
     rib.set_routes(routes(0x6440_0000));
-    rib.session_up(&negotiated());
+    rib.session_up(&negotiated(false, FamilySet::EMPTY));
     while rib.has_pending() {
         rib.poll_batch(BATCH);
     }
