@@ -134,10 +134,7 @@ struct Refresh {
 impl Refresh {
     fn new(families: FamilySet) -> Refresh {
         let cursor = if families.contains(Family::IPV4_UNICAST) {
-            Prefix::V4 {
-                addr: Ipv4Addr::UNSPECIFIED,
-                len: 0,
-            }
+            FIRST
         } else {
             Prefix::V6 {
                 addr: Ipv6Addr::UNSPECIFIED,
@@ -471,10 +468,7 @@ impl AdjRibOut {
         self.refresh = None;
         self.again = FamilySet::EMPTY;
         self.replacing = None;
-        self.sync = Some(Prefix::V4 {
-            addr: Ipv4Addr::UNSPECIFIED,
-            len: 0,
-        });
+        self.sync = Some(FIRST);
     }
 
     /// The session is gone; the peer dropped everything we sent.
