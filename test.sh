@@ -4,7 +4,8 @@
 # own; the integration tests (including the root-only interop and fault
 # tests in network namespaces) run with all features. With
 # LEAFVIP_REQUIRE_ROOT_TESTS=1 a missing root or router binary fails them
-# instead of skipping them.
+# instead of skipping them. The router builds (aarch64, armv7) run their
+# tests under qemu-user, and are packaged, at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,6 +21,17 @@ if [ "${#need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nul
     DEBIAN_FRONTEND=noninteractive apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u)
     rm -f /usr/sbin/policy-rc.d
+fi
+# And the router builds' toolchain (dist/arch.sh): Debian's rustc-web, the
+# arm64 and armhf std by multiarch, the cross linkers, qemu-user.
+routers_ready() { (. dist/arch.sh && arch_setup aarch64 && arch_setup armv7) >/dev/null 2>&1; }
+if ! routers_ready && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    . dist/arch.sh
+    echo "==> installing $ARCH_PACKAGES"
+    dpkg --add-architecture arm64
+    dpkg --add-architecture armhf
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $ARCH_PACKAGES
 fi
 
 run() {
@@ -51,9 +63,26 @@ if [ "$(id -u)" = 0 ]; then
     read -r bin _ < <(dist/static.sh --features kube,metrics,bfd | tail -1)
     cp "$bin" /var/tmp/leafvip-image-bin
     tests/container.sh /var/tmp/leafvip-image-bin
+    echo "==> the routers' packages: a .deb for arm64 and armhf, the images and their manifest"
+    dist/deb.sh --target aarch64 --check
+    dist/deb.sh --target armv7 --check
+    dist/image.sh --check
 elif [ "${LEAFVIP_REQUIRE_ROOT_TESTS:-}" = 1 ]; then
     echo "the package tests need root (LEAFVIP_REQUIRE_ROOT_TESTS=1)" >&2
     exit 1
 else
     echo "SKIPPED: the package tests need root"
+fi
+
+# The router builds under qemu-user: the unit tests, and (as root) a run
+# against BIRD in namespaces (tests/qemu.sh).
+if routers_ready; then
+    tests/qemu.sh aarch64
+    tests/qemu.sh armv7
+elif [ "${LEAFVIP_REQUIRE_ROOT_TESTS:-}" = 1 ]; then
+    (. dist/arch.sh && arch_setup aarch64 && arch_setup armv7) || true
+    echo "the router builds need their toolchain (LEAFVIP_REQUIRE_ROOT_TESTS=1)" >&2
+    exit 1
+else
+    echo "SKIPPED: the router builds need Debian's rustc-web toolchain (README, Routers)"
 fi
