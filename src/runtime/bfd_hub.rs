@@ -5,9 +5,9 @@
 //!   delays a BFD packet, so it cannot cause a false failure.
 //! - A packet costs a `recvmsg` or a `send`, and a wake-up serves every
 //!   session whose send window is open (`Event::Awake`). Run as a task
-//!   on the async executor it took ~16 system calls a packet; 10 sessions
-//!   at 100 ms cost 1.3 % of a core, against BIRD's 0.75 %
-//!   (`bench/bfd.sh`).
+//!   on the async executor it took ~16 system calls a packet and 10
+//!   sessions at 100 ms cost 1.3 % of a core; on this thread, 0.42 %
+//!   against BIRD's 1.07 % in the same run (`bench/bfd.sh`, README).
 //!
 //! Peer tasks hear from it only when their path changes ([`Verdict`],
 //! over their command channel). RFC 5882 leaves the client's reaction to

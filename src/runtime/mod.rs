@@ -1,6 +1,9 @@
-//! The only async code: one smol-style executor on the main thread, a task
-//! per peer, the listener, signals and the labels-file watch. Everything it
-//! decides, it asks the pure core or [`crate::plan`].
+//! The runtime: one smol-style executor on the main thread (a task per
+//! peer, the listener, signals, the labels-file watch), beside two threads
+//! of its own: BFD's (`bfd_hub.rs`, ppoll) and, with `kube`, the cluster
+//! thread's current-thread tokio runtime (`kube.rs`), which talks to the
+//! executor over channels. Everything it decides, it asks the pure core or
+//! [`crate::plan`].
 pub mod addrs;
 mod alloc;
 #[cfg(feature = "bfd")]
@@ -137,7 +140,7 @@ struct Daemon<'a> {
     restart_at: Option<std::time::Instant>,
     #[cfg(feature = "kube")]
     cluster: cluster::ClusterState,
-    /// Every BFD session, in one task (`bfd_hub.rs`).
+    /// Every BFD session, on one thread of its own (`bfd_hub.rs`).
     #[cfg(feature = "bfd")]
     bfd: bfd_hub::Hub,
 }
