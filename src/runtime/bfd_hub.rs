@@ -10,26 +10,24 @@
 //!   against BIRD's 1.07 % in the same run (`bench/bfd.sh`, README).
 //!
 //! Peer tasks hear from it only when their path changes ([`Verdict`],
-//! over their command channel). RFC 5882 leaves the client's reaction to
-//! the implementation; ours:
+//! over their command channel). When that is, RFC 5882 leaves to the
+//! implementation: ours is pure and property-tested in the core
+//! ([`leafvip_bfd::client`]); this file only does the I/O. What the peer
+//! task does with a verdict:
 //! - A BGP session with BFD configured does not start (no connection made
 //!   or accepted) until BFD is Up, like FRR's `bfd strict`: a host whose
 //!   link forwards nothing must not announce VIPs. A peer without `bfd`
 //!   is never held, and one peer's BFD holds no other peer.
 //! - BFD leaving Up tears the BGP session down at once (Cease 10, "BFD
-//!   Down", RFC 9384); it starts again when BFD is back Up.
-//! - Except when the peer sent AdminDown: it turned BFD off on purpose,
-//!   which is no failure (RFC 5882 3.2), so BGP goes on, and a session
-//!   that waits for BFD may start. Nor is its silence after that, or the
-//!   Down its session passes through on the way back Up.
-//! - BFD configured on a session already Established does not tear it
-//!   down while BFD comes up: only a fall from Up does.
+//!   Down", RFC 9384); it starts again when BFD is back Up. The peer's
+//!   AdminDown is no such fall (RFC 5882 3.2).
 use super::bfd::{self, Datagram};
 use super::peer::{Clock, Cmd};
 use crate::bfd_config::BfdConfig;
 use crate::bfd_status::BfdStatus;
 use leafvip_bfd::session::{Action, Event};
-use leafvip_bfd::{Diag, Instant, Session, State};
+pub use leafvip_bfd::Verdict;
+use leafvip_bfd::{Client, Diag, Instant, Session, State};
 use nix::poll::{PollFd, PollFlags};
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -38,15 +36,6 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::{debug, error, info, warn};
-
-/// What a BGP session should do after its BFD session changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The path works (again): a held BGP session may start.
-    Release,
-    /// The path failed: tear BGP down and hold it.
-    Hold,
-}
 
 /// A handle on the daemon's BFD sessions; clones share them.
 #[derive(Clone)]
@@ -70,10 +59,8 @@ struct Entry {
     session: Session,
     sock: Result<UdpSocket, String>,
     local: Option<IpAddr>,
-    /// Whether the path counted as down, and whether the session was Up,
-    /// after the last event: verdicts are given on changes only.
-    down: bool,
-    was_up: bool,
+    /// The BGP session's side of it: verdicts on changes only.
+    client: Client,
     tx: async_channel::Sender<Cmd>,
     send_log: super::throttle::Throttle,
 }
@@ -162,7 +149,7 @@ impl Hub {
             if let Some(e) = inner.sessions.get_mut(&peer).filter(|e| e.local == local) {
                 e.tx = tx;
                 e.handle(peer, now, Event::Configure(cfg.session_config()));
-                e.down
+                e.client.path_down()
             } else {
                 let disc = fresh_discriminator(|d| {
                     inner.sessions.values().any(|e| e.session.local_disc() == d)
@@ -175,8 +162,7 @@ impl Hub {
                     session: Session::new(cfg.session_config(), disc, seed, now),
                     sock,
                     local,
-                    down: true,
-                    was_up: false,
+                    client: Client::new(),
                     tx,
                     send_log: Default::default(),
                 };
@@ -365,19 +351,7 @@ impl Entry {
                 Action::Discarded(why) => debug!(%peer, "BFD packet discarded: {why:?}"),
             }
         }
-        // Hold only on a fall from Up: after the peer's AdminDown the
-        // session is detached (RFC 5882 3.2), and the Down it passes
-        // through on its way back Up is no failure either.
-        let (down, up) = (self.session.path_down(), self.session.state() == State::Up);
-        let verdict = if self.was_up && !up && down {
-            Some(Verdict::Hold)
-        } else if self.down && !down {
-            Some(Verdict::Release)
-        } else {
-            None
-        };
-        (self.down, self.was_up) = (down, up);
-        if let Some(v) = verdict {
+        if let Some(v) = self.client.observe(&self.session) {
             let _ = self.tx.try_send(Cmd::Bfd(v));
         }
     }

@@ -6,13 +6,17 @@
 //! - [`packet`]: the control packet codec, with the reception checks of
 //!   RFC 5880 6.8.6 that need no session.
 //! - [`session`]: one session's state machine, Poll Sequence and timers.
+//! - [`client`]: when the protocol BFD guards must stop or may start
+//!   (RFC 5882), read from the session's states.
 //! - [`time`]: the caller's clock, in microseconds.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod packet;
 pub mod session;
 pub mod time;
 
+pub use client::{Client, Verdict};
 pub use packet::{Diag, State};
 pub use session::{Action, Config, Event, Session};
 pub use time::Instant;

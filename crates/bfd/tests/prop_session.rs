@@ -9,7 +9,7 @@
 //!   every state change is one RFC 5880 6.8.6 allows.
 use leafvip_bfd::packet::Packet;
 use leafvip_bfd::session::{Action, Config, Event};
-use leafvip_bfd::{Diag, Instant, Session, State};
+use leafvip_bfd::{Client, Diag, Instant, Session, State, Verdict};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -230,6 +230,88 @@ fn input() -> impl Strategy<Value = Input> {
     ]
 }
 
+/// Hands `i` to the session at `now` (a Timer at its deadline, moving
+/// `now` there) and returns its actions.
+fn feed(s: &mut Session, now: &mut u64, i: Input) -> Vec<Action> {
+    let t = Instant::from_micros(*now);
+    match i {
+        Input::Bytes(b, ttl) => s.handle_event(t, Event::Received { bytes: &b, ttl }),
+        Input::Packet(state, flags, mult, my, your, tx, rx) => {
+            let mut b = [0u8; 24];
+            b[0] = 0x20;
+            b[1] = (state << 6) | (flags & 0x3a);
+            b[2] = mult;
+            b[3] = 24;
+            b[4..8].copy_from_slice(&my.to_be_bytes());
+            let your = if your == 1 { 42 } else { your };
+            b[8..12].copy_from_slice(&your.to_be_bytes());
+            b[12..16].copy_from_slice(&tx.to_be_bytes());
+            b[16..20].copy_from_slice(&rx.to_be_bytes());
+            s.handle_event(
+                t,
+                Event::Received {
+                    bytes: &b,
+                    ttl: 255,
+                },
+            )
+        }
+        Input::Timer => match s.poll_at() {
+            Some(p) if p.as_micros() >= *now => {
+                *now = p.as_micros();
+                s.handle_event(p, Event::Timer)
+            }
+            _ => s.handle_event(t, Event::Timer),
+        },
+        Input::AdminDown => s.handle_event(t, Event::AdminDown),
+        Input::AdminUp => s.handle_event(t, Event::AdminUp),
+        Input::Awake => s.handle_event(t, Event::Awake),
+        Input::Configure(c) => s.handle_event(t, Event::Configure(c)),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The client policy (RFC 5882) over whatever the real state machine
+    /// does: a Hold only ever follows a Release; an Up session never
+    /// leaves its client held; every fall from Up holds it, unless the
+    /// peer said AdminDown (3.2), and nothing else does.
+    #[test]
+    fn the_client_is_held_exactly_on_a_fall_from_up(
+        c in config(),
+        inputs in prop::collection::vec((input(), 0u64..2_000_000), 0..60),
+    ) {
+        let mut s = Session::new(c, 42, 7, Instant::ZERO);
+        let mut client = Client::new();
+        let mut held = true;
+        let mut now = 0u64;
+        for (i, step) in inputs {
+            now += step;
+            let before = s.state();
+            feed(&mut s, &mut now, i);
+            let v = client.observe(&s);
+            // A fall from Up that the peer did not ask for.
+            let failed = before == State::Up && s.state() != State::Up
+                && s.remote_state() != State::AdminDown;
+            match v {
+                // A Release may repeat: the peer's AdminDown releases, and
+                // so does Up after it; a running client ignores it.
+                Some(Verdict::Release) => held = false,
+                Some(Verdict::Hold) => {
+                    prop_assert!(!held, "a Hold while held");
+                    prop_assert!(failed, "a Hold from {:?} to {:?}, peer {:?}", before, s.state(), s.remote_state());
+                    held = true;
+                }
+                None => prop_assert!(!failed, "no Hold on a fall from Up to {:?}", s.state()),
+            }
+            if s.state() == State::Up {
+                prop_assert!(!held, "Up, and the client still held");
+            }
+            prop_assert_eq!(client.path_down(), s.path_down());
+        }
+    }
+}
+
 fn allowed(from: State, to: State) -> bool {
     use State::*;
     matches!(
@@ -253,34 +335,7 @@ proptest! {
         let mut now = 0u64;
         for (i, step) in inputs {
             now += step;
-            let t = Instant::from_micros(now);
-            let acts = match i {
-                Input::Bytes(b, ttl) => s.handle_event(t, Event::Received { bytes: &b, ttl }),
-                Input::Packet(state, flags, mult, my, your, tx, rx) => {
-                    let mut b = [0u8; 24];
-                    b[0] = 0x20;
-                    b[1] = (state << 6) | (flags & 0x3a);
-                    b[2] = mult;
-                    b[3] = 24;
-                    b[4..8].copy_from_slice(&my.to_be_bytes());
-                    let your = if your == 1 { 42 } else { your };
-                    b[8..12].copy_from_slice(&your.to_be_bytes());
-                    b[12..16].copy_from_slice(&tx.to_be_bytes());
-                    b[16..20].copy_from_slice(&rx.to_be_bytes());
-                    s.handle_event(t, Event::Received { bytes: &b, ttl: 255 })
-                }
-                Input::Timer => match s.poll_at() {
-                    Some(p) if p.as_micros() >= now => {
-                        now = p.as_micros();
-                        s.handle_event(p, Event::Timer)
-                    }
-                    _ => s.handle_event(t, Event::Timer),
-                },
-                Input::AdminDown => s.handle_event(t, Event::AdminDown),
-                Input::AdminUp => s.handle_event(t, Event::AdminUp),
-                Input::Awake => s.handle_event(t, Event::Awake),
-                Input::Configure(c) => s.handle_event(t, Event::Configure(c)),
-            };
+            let acts = feed(&mut s, &mut now, i);
             for a in acts {
                 match a {
                     Action::Send(b) => {
