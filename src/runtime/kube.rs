@@ -7,6 +7,7 @@
 //! 410 and back off on errors; meanwhile the last state they sent stays in
 //! force. Writes (Events, BgpPeer status) go the other way, through
 //! [`super::kube_write`].
+use super::backoff::Backoff;
 use crate::labels::Labels;
 use futures_lite::StreamExt;
 use k8s_openapi::api::core::v1::Node;
@@ -15,11 +16,6 @@ use kube::runtime::watcher;
 use kube::{Api, Client};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
-
-/// The pause after a failed list or watch, doubling up to the maximum.
-const RETRY_MIN: Duration = Duration::from_millis(250);
-const RETRY_MAX: Duration = Duration::from_secs(4);
 
 /// LoadBalancer Services as this node sees them (`crate::lb::announce`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -219,16 +215,6 @@ pub struct Watch {
     pub services: Option<(String, bool)>,
 }
 
-/// Sleeps after a failed list or watch; the pause doubles up to RETRY_MAX.
-async fn pause_after(failed: bool, pause: &mut Duration) {
-    if failed {
-        tokio::time::sleep(*pause).await;
-        *pause = (*pause * 2).min(RETRY_MAX);
-    } else {
-        *pause = RETRY_MIN;
-    }
-}
-
 /// OpenELB's BgpPeer objects, all of them, as a whole set after each
 /// change (a relist sends the set once, when it is complete).
 async fn watch_peers(client: Client, tx: async_channel::Sender<KubeEvent>) {
@@ -303,9 +289,8 @@ async fn watch_node(node: String, client: Client, tx: async_channel::Sender<Kube
 }
 
 /// One watch: each event through `on`, what it makes to the loop, errors
-/// too. The watcher retries when polled again after an error; the pause
-/// in between doubles up to RETRY_MAX, so that an API server back from an
-/// outage is seen within seconds (kube's default backoff reaches 30 s).
+/// too. The watcher retries when polled again after an error, after the
+/// cluster thread's [`Backoff`] pause.
 /// `on` is a `dyn`, so this loop exists once in the binary.
 async fn each_event(
     api: Api<DynamicObject>,
@@ -315,7 +300,7 @@ async fn each_event(
     on: &mut dyn FnMut(watcher::Event<DynamicObject>) -> Option<KubeEvent>,
 ) {
     let mut events = std::pin::pin!(watcher(api, config));
-    let mut pause = RETRY_MIN;
+    let mut pause = Backoff::new();
     while let Some(ev) = events.next().await {
         let out = match ev {
             Ok(e) => match on(e) {
@@ -328,7 +313,7 @@ async fn each_event(
         if tx.send(out).await.is_err() {
             return; // the daemon is gone
         }
-        pause_after(failed, &mut pause).await;
+        pause.after(failed).await;
     }
 }
 

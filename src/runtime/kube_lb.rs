@@ -359,7 +359,7 @@ async fn keep(
 ) {
     let mut events = std::pin::pin!(watcher(api, config));
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut pause = Duration::from_millis(250);
+    let mut pause = super::backoff::Backoff::new();
     while let Some(ev) = events.next().await {
         let mut failed = false;
         match ev {
@@ -389,12 +389,7 @@ async fn keep(
             }
         }
         let _ = wake.try_send(());
-        if failed {
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(4));
-        } else {
-            pause = Duration::from_millis(250);
-        }
+        pause.after(failed).await;
     }
 }
 

@@ -14,7 +14,6 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::{Api, Client};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
 
 /// Events waiting while the API server is away, at most; older ones go.
 const EVENTS_HELD: usize = 64;
@@ -134,7 +133,7 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
     let mut status: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
     let mut held: VecDeque<DynamicObject> = VecDeque::new();
     let mut flush: Vec<async_channel::Sender<()>> = Vec::new();
-    let mut pause = Duration::from_millis(250);
+    let mut pause = super::backoff::Backoff::new();
     loop {
         if status.is_empty() && held.is_empty() {
             match rx.recv().await {
@@ -178,7 +177,7 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
             // Wait, but wake for new work: it may replace what failed.
             // A closed channel means the daemon is exiting: stop, rather
             // than find it closed again at once and spin.
-            let wait = tokio::time::sleep(pause);
+            let wait = tokio::time::sleep(pause.failed());
             let closed = futures_lite::future::or(
                 async {
                     wait.await;
@@ -198,9 +197,8 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
             if closed {
                 return;
             }
-            pause = (pause * 2).min(Duration::from_secs(4));
         } else {
-            pause = Duration::from_millis(250);
+            pause.succeeded();
         }
     }
 }

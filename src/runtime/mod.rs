@@ -6,6 +6,8 @@
 //! [`crate::plan`].
 pub mod addrs;
 mod alloc;
+#[cfg(feature = "kube")]
+mod backoff;
 #[cfg(feature = "bfd")]
 mod bfd;
 #[cfg(feature = "bfd")]
