@@ -12,6 +12,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use toml::de::DeValue;
 
+/// 0 and AS_TRANS (RFC 6793) are never a speaker's own AS.
+pub fn reserved_asn(a: u32) -> bool {
+    a == 0 || a == 23456
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: String,
@@ -123,7 +128,7 @@ impl FromValue for BgpConfig {
                 "bgp.drain_time is at most 3600 seconds".into(),
             );
         }
-        if let Some(asn) = c.asn.filter(|a| crate::global::reserved_asn(*a)) {
+        if let Some(asn) = c.asn.filter(|a| reserved_asn(*a)) {
             return t.error("asn", format!("bgp.asn {asn} is reserved"));
         }
         if c.router_id.is_some_and(|id| id.is_unspecified()) {
@@ -635,7 +640,7 @@ impl Config {
         crate::kube_config::node_name(
             self.node.name.as_deref(),
             std::env::var("NODE_NAME").ok(),
-            crate::runtime::addrs::hostname,
+            crate::kube_config::hostname,
         )
     }
 
@@ -646,11 +651,6 @@ impl Config {
             l.extend(labels::load(f)?);
         }
         Ok(l)
-    }
-
-    /// Every VIP, inline and from `vips_file`, checked against each other.
-    pub fn vip_list(&self) -> Result<crate::vip_list::VipList, ConfigError> {
-        crate::vips_file::read(self)
     }
 
     pub fn hosts(&self) -> impl Iterator<Item = &crate::hosts::HostConfig> {

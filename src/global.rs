@@ -7,6 +7,7 @@
 //! local override and the cluster the fleet-wide default, the same rule
 //! as for labels. Within the BgpConf, `spec.asPerRack[<rack>]`, keyed by
 //! the node's `openelb.kubesphere.io/rack` label, wins over `spec.as`.
+pub use crate::config::reserved_asn;
 use crate::config::{BgpConfig, DEFAULT_RESTART_TIME};
 use crate::labels::Labels;
 use std::collections::BTreeMap;
@@ -15,11 +16,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The Node label that picks a rack's AS in `spec.asPerRack`.
 pub const RACK_LABEL: &str = "openelb.kubesphere.io/rack";
-
-/// 0 and AS_TRANS (RFC 6793) are never a speaker's own AS.
-pub fn reserved_asn(a: u32) -> bool {
-    a == 0 || a == 23456
-}
 
 /// OpenELB's BgpConf `default`, as leafvip reads it (`crate::openelb`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -90,6 +90,14 @@ pub fn node_name(
         .unwrap_or_else(hostname)
 }
 
+/// The kernel's hostname, the node name of last resort.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

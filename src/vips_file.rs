@@ -84,6 +84,14 @@ fn parse(line: &str) -> Result<(Prefix, NextHopSpec), String> {
     Ok((prefix, next_hop))
 }
 
+impl Config {
+    /// Every VIP, inline and from `vips_file`, checked against each other.
+    /// Here rather than in `config`, which knows nothing of the VIP list.
+    pub fn vip_list(&self) -> Result<VipList, ConfigError> {
+        read(self)
+    }
+}
+
 /// Every VIP: the inline `[[vip]]`s and the lines of `cfg.vips_file`,
 /// checked line by line and against each other.
 pub fn read(cfg: &Config) -> Result<VipList, ConfigError> {

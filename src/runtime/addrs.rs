@@ -114,10 +114,3 @@ pub fn first_global_ipv4() -> Option<Ipv4Addr> {
     all.sort_by_key(|(lo, _)| *lo);
     all.first().map(|(_, a)| *a)
 }
-
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
-}
