@@ -22,7 +22,7 @@
 //!   Down", RFC 9384); it starts again when BFD is back Up. The peer's
 //!   AdminDown is no such fall (RFC 5882 3.2).
 use super::bfd::{self, Datagram};
-use super::peer::{Clock, Cmd};
+use super::clock::Clock;
 use crate::bfd_config::BfdConfig;
 use crate::bfd_status::BfdStatus;
 use leafvip_bfd::session::{Action, Event};
@@ -36,6 +36,10 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::{debug, error, info, warn};
+
+/// How a BGP session hears its verdicts: the hub knows nothing of peer
+/// tasks, only whom to tell. Called on the BFD thread; it must not block.
+pub type Notify = Box<dyn Fn(Verdict) + Send>;
 
 /// A handle on the daemon's BFD sessions; clones share them.
 #[derive(Clone)]
@@ -61,7 +65,7 @@ struct Entry {
     local: Option<IpAddr>,
     /// The BGP session's side of it: verdicts on changes only.
     client: Client,
-    tx: async_channel::Sender<Cmd>,
+    notify: Notify,
     send_log: super::throttle::Throttle,
 }
 
@@ -127,7 +131,8 @@ impl Hub {
         }
     }
 
-    /// Guards the BGP session of `tx` with a BFD session to `peer`, or
+    /// Guards a BGP session (told through `notify`) with a BFD session to
+    /// `peer`, or
     /// hands it the one that runs already (a BGP session restarted for a
     /// config change keeps its BFD session). Returns whether the path is
     /// down, that is, whether BGP must wait. The first call binds UDP
@@ -139,7 +144,7 @@ impl Hub {
         peer: IpAddr,
         local: Option<IpAddr>,
         seed: u64,
-        tx: async_channel::Sender<Cmd>,
+        notify: Notify,
     ) -> bool {
         self.start();
         let peer = peer.to_canonical();
@@ -147,7 +152,7 @@ impl Hub {
             let mut inner = self.lock();
             let now = inner.clock.micros();
             if let Some(e) = inner.sessions.get_mut(&peer).filter(|e| e.local == local) {
-                e.tx = tx;
+                e.notify = notify;
                 e.handle(peer, now, Event::Configure(cfg.session_config()));
                 e.client.path_down()
             } else {
@@ -163,7 +168,7 @@ impl Hub {
                     sock,
                     local,
                     client: Client::new(),
-                    tx,
+                    notify,
                     send_log: Default::default(),
                 };
                 inner.sessions.insert(peer, e);
@@ -352,7 +357,7 @@ impl Entry {
             }
         }
         if let Some(v) = self.client.observe(&self.session) {
-            let _ = self.tx.try_send(Cmd::Bfd(v));
+            (self.notify)(v);
         }
     }
 

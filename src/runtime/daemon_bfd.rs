@@ -19,7 +19,7 @@ impl Daemon<'_> {
         if let Some(b) = &p.bfd {
             let held = self
                 .bfd
-                .add(b, p.address, p.local_address, seed, tx.clone());
+                .add(b, p.address, p.local_address, seed, verdicts_to(tx));
             return task.guarded(self.bfd.clone(), held);
         }
         let _ = (p, seed, tx);
@@ -41,7 +41,7 @@ impl Daemon<'_> {
             (Some(a), Some(b)) if a != b => self.bfd.configure(new.address, b),
             (None, Some(b)) => {
                 let addr = (new.address, new.local_address);
-                self.bfd.add(b, addr.0, addr.1, seed, tx.clone());
+                self.bfd.add(b, addr.0, addr.1, seed, verdicts_to(tx));
                 let _ = tx.try_send(Cmd::Guard(self.bfd.clone()));
             }
             (Some(_), None) => {
@@ -68,4 +68,15 @@ impl Daemon<'_> {
         #[cfg(feature = "bfd")]
         self.bfd.admin_down_all();
     }
+}
+
+/// A peer task's side of its BFD session: verdicts into its command
+/// channel, without waiting (the BFD thread never blocks on a peer task);
+/// dropped if the task is gone or its queue is full.
+#[cfg(feature = "bfd")]
+fn verdicts_to(tx: &async_channel::Sender<Cmd>) -> super::bfd_hub::Notify {
+    let tx = tx.clone();
+    Box::new(move |v| {
+        let _ = tx.try_send(Cmd::Bfd(v));
+    })
 }

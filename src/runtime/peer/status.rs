@@ -1,5 +1,5 @@
 //! A peer task's answer to "status": its session and Adj-RIB-Out in words.
-use super::peer::PeerTask;
+use super::PeerTask;
 use crate::status::{self, FamilyCount, NotificationCount, PeerStatus, PeerVip};
 use leafvip_bgp::session::{Negotiated, State};
 use leafvip_bgp::wire::{Notification, Prefix};

@@ -6,7 +6,8 @@
 //! (6/7), and if the peer's wins it becomes this task's connection.
 //! Before, the second connection was closed with a bare FIN, and sessions
 //! converged only because the peer resolved the collision itself.
-use super::peer::{Clock, Conn, PeerTask};
+use super::{Conn, PeerTask};
+use crate::runtime::clock::Clock;
 use async_io::{Async, Timer};
 use futures_lite::future;
 use leafvip_bgp::session::{collision::Loser, Action, Event, Session};

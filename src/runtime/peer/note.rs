@@ -1,7 +1,7 @@
 //! What a peer task logs and counts of the core's actions that do no I/O:
 //! state changes, sessions up and down, NOTIFICATIONs, UPDATE verdicts.
 //! Shared by the session's own connection and a collision's second one.
-use super::peer::PeerTask;
+use super::PeerTask;
 use leafvip_bgp::session::{Action, Reason};
 use leafvip_bgp::wire::{FamilySet, Revision};
 use tracing::{debug, info, warn};

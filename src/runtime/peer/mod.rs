@@ -1,7 +1,13 @@
 //! One task per peer: carries the core's actions to a socket and feeds the
 //! socket, the timers and the daemon's commands back in as events.
+#[cfg(feature = "bfd")]
+mod bfd;
+mod collision;
+mod note;
+mod status;
+
 use super::addrs;
-use super::peer_status::History;
+use super::clock::Clock;
 use super::sockopt::{self, SockOpts};
 use crate::plan::{LocalAddrs, PeerPlan};
 use async_io::{Async, Timer};
@@ -9,6 +15,7 @@ use futures_lite::future;
 use leafvip_bgp::peer::{Incoming, Peer};
 use leafvip_bgp::session::{Action, Event, SessionConfig, State};
 use leafvip_bgp::Instant;
+use status::History;
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -60,24 +67,6 @@ pub enum Cmd {
     /// BFD was removed from the peer's config: release the session.
     #[cfg(feature = "bfd")]
     Unguard,
-}
-
-/// The clock the core sees: milliseconds since the daemon started.
-#[derive(Clone, Copy)]
-pub struct Clock(pub std::time::Instant);
-
-impl Clock {
-    pub fn now(&self) -> Instant {
-        Instant::from_millis(self.0.elapsed().as_millis() as u64)
-    }
-    pub(super) fn at(&self, t: Instant) -> std::time::Instant {
-        self.0 + Duration::from_millis(t.as_millis())
-    }
-    /// The BFD core's clock: microseconds on the same origin.
-    #[cfg(feature = "bfd")]
-    pub(super) fn micros(&self) -> leafvip_bfd::Instant {
-        leafvip_bfd::Instant::from_micros(self.0.elapsed().as_micros() as u64)
-    }
 }
 
 pub(super) struct Conn {
@@ -212,7 +201,7 @@ pub struct PeerTask {
     pub(super) second: Option<leafvip_bgp::session::Session>,
     pub(super) second_conn: Option<Conn>,
     /// The BFD sessions, if one guards this one, and whether BGP waits
-    /// for it (`peer_bfd.rs`).
+    /// for it (`peer/bfd.rs`).
     #[cfg(feature = "bfd")]
     pub(super) bfd: Option<super::bfd_hub::Hub>,
     pub(super) held: bool,
@@ -251,7 +240,7 @@ impl PeerTask {
     }
 
     pub async fn run(mut self, rx: async_channel::Receiver<Cmd>) {
-        // With BFD, BGP starts once BFD is Up (`peer_bfd.rs`).
+        // With BFD, BGP starts once BFD is Up (`peer/bfd.rs`).
         let mut acts = if self.held {
             Vec::new()
         } else {
@@ -409,7 +398,7 @@ impl PeerTask {
                 None => future::pending().await,
             }
         };
-        let second = super::collision::second_wait(&self.second, &self.second_conn, self.clock);
+        let second = collision::second_wait(&self.second, &self.second_conn, self.clock);
         let mine = future::or(future::or(cmd, timer), future::or(io, con));
         future::or(mine, async {
             second.await;

@@ -1,13 +1,13 @@
 //! A peer task's side of BFD (feature `bfd`): the hub's verdicts turned
 //! into BGP events, and the BFD line of the peer's status. The policy is
 //! documented in `bfd_hub.rs`.
-use super::bfd_hub::{Hub, Verdict};
 use crate::bfd_status::BfdStatus;
+use crate::runtime::bfd_hub::{Hub, Verdict};
 use leafvip_bgp::session::{Action, Event};
 use leafvip_bgp::Instant;
 use tracing::{info, warn};
 
-impl super::peer::PeerTask {
+impl super::PeerTask {
     /// Puts the BGP session under `hub`'s BFD session for this peer;
     /// `held` when BFD is not Up yet, so that BGP does not start.
     pub fn guarded(mut self, hub: Hub, held: bool) -> Self {
