@@ -3,7 +3,7 @@
 //! The labels come from a file of `KEY=VALUE` lines (such as
 //! `rack=leaf1`), merged with inline labels from the config and, in
 //! cluster mode (feature `kube`, `[kubernetes]`), with the Node object's
-//! labels, watched live, which the config's override (`runtime/kube.rs`,
+//! labels, watched live, which the config's override (`runtime/kube/`,
 //! `runtime/cluster.rs`; `tests/kube.rs`). Selection follows
 //! Kubernetes semantics exactly: matchLabels AND matchExpressions, with
 //! In, NotIn, Exists and DoesNotExist, and an empty selector matching all.

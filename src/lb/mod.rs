@@ -1,7 +1,7 @@
 //! LoadBalancer Services (cluster mode): OpenELB's Eip pools and
 //! annotations, one allocator, and which Service addresses this node
 //! announces. Pure, like `openelb`: objects in, decisions out; the
-//! cluster thread (`runtime/kube_lb.rs`) feeds it and writes the results.
+//! cluster thread (`runtime/kube/lb.rs`) feeds it and writes the results.
 pub mod alloc;
 pub mod announce;
 pub mod lease;

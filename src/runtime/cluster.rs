@@ -1,14 +1,13 @@
 //! The loop's side of cluster mode (feature `kube`): what the cluster
 //! thread ([`super::kube`]) sees becomes labels, peers and global settings
 //! here, and the state of this node's sessions goes back into each
-//! BgpPeer's `status.nodesPeerStatus[<node>]` ([`super::kube_write`]).
+//! BgpPeer's `status.nodesPeerStatus[<node>]` ([`super::kube::KubeCmd`]).
 //!
 //! An object that fails validation changes nothing else: it is left out
 //! (a BgpPeer) or the last good one stays (the BgpConf), and its problem
 //! goes to the log and into a Warning Event on it, once per problem.
 use super::board::{Board, Vip};
-use super::kube::{self, KubeEvent, Object};
-use super::kube_write::{EventCmd, KubeCmd};
+use super::kube::{self, EventCmd, KubeCmd, KubeEvent, Object};
 use super::{throttle, unix, Daemon};
 use crate::config::{NextHopSpec, PeerConfig};
 use crate::global::ClusterConf;

@@ -1,13 +1,11 @@
 //! The runtime: one smol-style executor on the main thread (a task per
 //! peer, the listener, signals, the labels-file watch), beside two threads
 //! of its own: BFD's (`bfd_hub.rs`, ppoll) and, with `kube`, the cluster
-//! thread's current-thread tokio runtime (`kube.rs`), which talks to the
+//! thread's current-thread tokio runtime (`kube/`), which talks to the
 //! executor over channels. Everything it decides, it asks the pure core or
 //! [`crate::plan`].
 pub mod addrs;
 mod alloc;
-#[cfg(feature = "kube")]
-mod backoff;
 #[cfg(feature = "bfd")]
 mod bfd;
 #[cfg(feature = "bfd")]
@@ -25,12 +23,6 @@ mod health;
 mod http;
 #[cfg(feature = "kube")]
 mod kube;
-#[cfg(feature = "kube")]
-mod kube_alloc;
-#[cfg(feature = "kube")]
-mod kube_lb;
-#[cfg(feature = "kube")]
-mod kube_write;
 pub mod listen;
 pub mod marker;
 #[cfg(feature = "metrics")]

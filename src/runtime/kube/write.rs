@@ -92,7 +92,7 @@ fn event(c: &EventCmd) -> DynamicObject {
         "involvedObject": {
             "apiVersion": match kind {
                 "Service" => "v1".to_string(),
-                _ => format!("network.kubesphere.io/{}", super::kube::VERSION),
+                _ => format!("network.kubesphere.io/{}", super::api::VERSION),
             },
             "kind": kind,
             "name": name,
@@ -128,7 +128,7 @@ fn retry(e: &kube::Error) -> bool {
 
 /// Writes what the loop sends until the loop goes away.
 pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
-    let peers = super::kube::openelb_api(client.clone(), "BgpPeer", "bgppeers");
+    let peers = super::api::openelb_api(client.clone(), "BgpPeer", "bgppeers");
     let event_api = ApiResource::erase::<Event>(&());
     let mut status: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
     let mut held: VecDeque<DynamicObject> = VecDeque::new();
@@ -147,7 +147,7 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
         let mut failed = false;
         for ((object, node), s) in std::mem::take(&mut status) {
             let body = json!({"status": {"nodesPeerStatus": {&node: s}}});
-            let r = super::kube::patch_status(&peers, &object, &body).await;
+            let r = super::api::patch_status(&peers, &object, &body).await;
             if let Err(e) = r {
                 if retry(&e) {
                     tracing::debug!("BgpPeer {object}: status for {node}: {e}; retrying");
@@ -159,7 +159,7 @@ pub async fn run(client: Client, rx: async_channel::Receiver<KubeCmd>) {
         while let Some(ev) = held.pop_front() {
             let ns = ev.metadata.namespace.clone().unwrap_or_default();
             let events: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &event_api);
-            if let Err(e) = super::kube::create(&events, &ev).await {
+            if let Err(e) = super::api::create(&events, &ev).await {
                 // 409: another node wrote this very Event first.
                 let written = matches!(&e, kube::Error::Api(s) if s.code == 409);
                 if !written && retry(&e) {

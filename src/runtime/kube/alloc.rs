@@ -5,8 +5,9 @@
 //! lead for a moment both try the same Eip write: one gets 409 and gives
 //! up the pass, so one address never goes to two Services. A claim whose
 //! Service write failed is read back from the Eip next pass and finished.
-use super::kube_lb::{Ref, Shared};
-use super::kube_write::{EventCmd, KubeCmd};
+use super::api;
+use super::store::{Ref, Shared};
+use super::write::{EventCmd, KubeCmd};
 use crate::lb::alloc;
 use crate::lb::lease::{self, LeaseView, Step};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -112,7 +113,7 @@ async fn write(
             "spec": {"holderIdentity": me, "leaseDurationSeconds": DURATION_S,
                      "acquireTime": t, "renewTime": t, "leaseTransitions": 0}
         }));
-        return super::kube::create(leases, &o).await.is_ok();
+        return api::create(leases, &o).await.is_ok();
     };
     let spec = &mut o.data["spec"];
     if step == Step::Acquire {
@@ -243,8 +244,8 @@ impl Allocator {
             let Some(body) = eip_status(status, range, &used, &r.version) else {
                 continue;
             };
-            let api = super::kube::openelb_api(self.client.clone(), "Eip", "eips");
-            match super::kube::patch_status(&api, name, &body).await {
+            let api = api::openelb_api(self.client.clone(), "Eip", "eips");
+            match api::patch_status(&api, name, &body).await {
                 Ok(()) => {}
                 Err(e) => {
                     // 409: changed since read (another writer); the watch
@@ -269,7 +270,7 @@ impl Allocator {
                 let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&());
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(self.client.clone(), &r.namespace, &ar);
-                match super::kube::patch_status(&api, &r.name, &body).await {
+                match api::patch_status(&api, &r.name, &body).await {
                     Ok(()) => {
                         self.allocations += 1;
                         match self.written_at(&s.key) {

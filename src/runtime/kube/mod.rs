@@ -6,81 +6,27 @@
 //! does for a labels file. The watchers relist after a dropped stream or a
 //! 410 and back off on errors; meanwhile the last state they sent stays in
 //! force. Writes (Events, BgpPeer status) go the other way, through
-//! [`super::kube_write`].
-use super::backoff::Backoff;
+//! [`write`].
+mod alloc;
+mod api;
+mod backoff;
+mod lb;
+mod store;
+mod write;
+
+pub use api::{KubeEvent, Object};
+pub use write::{EventCmd, KubeCmd};
+
 use crate::labels::Labels;
+use api::{join_all, openelb_api};
+use backoff::Backoff;
 use futures_lite::StreamExt;
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// LoadBalancer Services as this node sees them (`crate::lb::announce`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServicesView {
-    /// The addresses this node announces, each with the only Nodes that
-    /// may carry it when it names them (a rack speaker's Local Services).
-    pub addrs: Vec<(std::net::IpAddr, crate::lb::announce::Only)>,
-    /// A rack speaker's next hops: the Ready Nodes, not excluded.
-    pub hosts: Option<Vec<crate::hosts::HostConfig>>,
-    /// Services of ours with an address, and the first of them.
-    pub total: usize,
-    pub lines: Vec<crate::status::ServiceLine>,
-    pub pools: Vec<crate::status::PoolLine>,
-    pub leader: bool,
-    pub allocations: u64,
-}
-
-/// One OpenELB object as the loop needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Object {
-    pub name: String,
-    /// For the Events written about it: every node names an Event about
-    /// one version of one object alike, so the cluster gets one.
-    pub uid: String,
-    pub version: String,
-    pub spec: serde_json::Value,
-}
-
-impl Object {
-    fn of(o: &DynamicObject) -> Object {
-        Object {
-            name: o.metadata.name.clone().unwrap_or_default(),
-            uid: o.metadata.uid.clone().unwrap_or_default(),
-            version: o.metadata.resource_version.clone().unwrap_or_default(),
-            spec: o.data["spec"].clone(),
-        }
-    }
-}
-
-/// What the cluster thread tells the loop.
-#[derive(Debug, Clone, PartialEq)]
-pub enum KubeEvent {
-    /// The Node object's labels (empty when the object is gone).
-    Labels(Labels),
-    /// Every BgpPeer object, after each change.
-    Peers(Vec<Object>),
-    /// The BgpConf named `default`; None when there is none.
-    Conf(Option<Object>),
-    /// The Service addresses this node announces, and the Services with
-    /// an address it does not announce, with why (`crate::lb::announce`).
-    Services(Box<ServicesView>),
-    /// A list or watch failed; the watcher retries with backoff.
-    Error(String),
-}
-
-const GROUP: &str = "network.kubesphere.io";
-/// The version read and written; v1alpha1 objects read back in it too
-/// (the CRDs convert with `None`), in their older shape.
-pub const VERSION: &str = "v1alpha2";
-
-/// An OpenELB kind's API, cluster-scoped.
-pub fn openelb_api(client: Client, kind: &str, plural: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(GROUP, VERSION, kind);
-    Api::all_with(client, &ApiResource::from_gvk_with_plural(&gvk, plural))
-}
 
 /// The cluster's config, found as `kube::Config::infer` finds it: the
 /// file given, else `KUBECONFIG` or `~/.kube/config`, else in-cluster.
@@ -124,8 +70,8 @@ async fn watch(
     kubeconfig: Option<PathBuf>,
     tx: async_channel::Sender<KubeEvent>,
     (wtx, writes): (
-        async_channel::Sender<super::kube_write::KubeCmd>,
-        async_channel::Receiver<super::kube_write::KubeCmd>,
+        async_channel::Sender<write::KubeCmd>,
+        async_channel::Receiver<write::KubeCmd>,
     ),
 ) {
     let node_name = node.clone();
@@ -152,10 +98,10 @@ async fn watch(
     };
     let services = async {
         if let Some(ns) = what.services.clone() {
-            super::kube_lb::run(client.clone(), node_name, ns, tx.clone(), wtx).await
+            lb::run(client.clone(), node_name, ns, tx.clone(), wtx).await
         }
     };
-    let write = super::kube_write::run(client.clone(), writes);
+    let write = write::run(client.clone(), writes);
     join_all(vec![
         Box::pin(labels),
         Box::pin(crds),
@@ -163,46 +109,6 @@ async fn watch(
         Box::pin(write),
     ])
     .await;
-}
-
-/// A merge patch of an object's status. The request's future is boxed, so
-/// its code exists once rather than inlined into every caller's state
-/// machine (the static binary's budget counts each copy).
-pub async fn patch_status(
-    api: &Api<DynamicObject>,
-    name: &str,
-    body: &serde_json::Value,
-) -> Result<(), kube::Error> {
-    let params = kube::api::PatchParams::default();
-    let patch = kube::api::Patch::Merge(body);
-    let f: std::pin::Pin<Box<dyn std::future::Future<Output = _> + '_>> =
-        Box::pin(api.patch_status(name, &params, &patch));
-    f.await.map(|_| ())
-}
-
-/// Creates an object; boxed as [`patch_status`] is.
-pub async fn create(api: &Api<DynamicObject>, o: &DynamicObject) -> Result<(), kube::Error> {
-    let params = kube::api::PostParams::default();
-    let f: std::pin::Pin<Box<dyn std::future::Future<Output = _> + '_>> =
-        Box::pin(api.create(&params, o));
-    f.await.map(|_| ())
-}
-
-/// A future of the cluster thread, boxed.
-pub type Task<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
-
-/// Runs futures side by side until all end: one poll loop with dynamic
-/// calls, where a tree of `zip`s would be a copy of its children's code
-/// per combination (tens of KiB of the static binary's 6 MiB budget).
-pub async fn join_all(mut fs: Vec<Task<'_>>) {
-    futures_lite::future::poll_fn(|cx| {
-        fs.retain_mut(|f| f.as_mut().poll(cx).is_pending());
-        match fs.is_empty() {
-            true => std::task::Poll::Ready(()),
-            false => std::task::Poll::Pending,
-        }
-    })
-    .await
 }
 
 /// What to watch.
@@ -326,7 +232,7 @@ pub fn start(
 ) -> Result<
     (
         async_channel::Receiver<KubeEvent>,
-        async_channel::Sender<super::kube_write::KubeCmd>,
+        async_channel::Sender<write::KubeCmd>,
     ),
     String,
 > {
