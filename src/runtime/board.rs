@@ -10,14 +10,17 @@
 //! 200 MB per request; a page of [`PAGE_MAX`] costs a few milliseconds.
 use super::peer::Cmd;
 use crate::plan::Vips;
-use crate::status::{PeerVip, Status, VipStatus};
+use crate::status::{PeerStatus, PeerVip, Status, VipStatus};
 use async_io::Timer;
 use futures_lite::future;
 use leafvip_bgp::wire::Prefix;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// A peer task answers between two events; one that takes longer (a
@@ -29,6 +32,33 @@ pub const PAGE_MAX: usize = 1000;
 
 /// Up to this many VIPs, a plain `status` lists them all.
 pub const INLINE_VIPS: usize = 64;
+
+/// One peer's answer to a status question, or None if it had none in time.
+type Ask<'a> = Pin<Box<dyn Future<Output = Option<PeerStatus>> + 'a>>;
+
+/// Runs the futures side by side and returns their outputs in their order
+/// (the table lists peers as the config does).
+async fn join_in_order<T>(mut fs: Vec<Pin<Box<dyn Future<Output = T> + '_>>>) -> Vec<T> {
+    let mut out: Vec<Option<T>> = fs.iter().map(|_| None).collect();
+    future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in fs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *o = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
 
 /// Which VIPs a snapshot describes beside the peers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,31 +155,37 @@ impl Board {
             (st, b.peers.clone(), detail, next, b.vips.clone())
         };
         let detail: Arc<[Prefix]> = detail.into();
-        for tx in peers {
-            let (reply, answer) = async_channel::bounded(1);
-            let cmd = Cmd::Status {
-                reply,
-                detail: detail.clone(),
-            };
-            let sent = tx.send(cmd).await.is_ok();
-            // Holding the sender would keep a stopped peer's queue (and the
-            // reply sender in it) alive.
-            drop(tx);
-            if !sent {
-                continue;
-            }
-            let late = async {
-                Timer::after(PEER_ANSWER).await;
-                Err(async_channel::RecvError)
-            };
-            if let Ok(p) = future::or(answer.recv(), late).await {
-                st.peers.push(p);
-            }
-        }
-        let mut per_vip: BTreeMap<String, Vec<PeerVip>> = BTreeMap::new();
+        // Every peer is asked at once, under one deadline: a slow task
+        // costs the snapshot PEER_ANSWER once, not once per peer.
+        let deadline = std::time::Instant::now() + PEER_ANSWER;
+        let asks = peers
+            .into_iter()
+            .map(|tx| {
+                let detail = detail.clone();
+                let ask = async move {
+                    let (reply, answer) = async_channel::bounded(1);
+                    let sent = tx.send(Cmd::Status { reply, detail }).await.is_ok();
+                    // Holding the sender would keep a stopped peer's queue
+                    // (and the reply sender in it) alive.
+                    drop(tx);
+                    match sent {
+                        true => answer.recv().await.ok(),
+                        false => None,
+                    }
+                };
+                let late = async {
+                    Timer::at(deadline).await;
+                    None
+                };
+                Box::pin(future::or(ask, late)) as Ask<'_>
+            })
+            .collect();
+        st.peers
+            .extend(join_in_order(asks).await.into_iter().flatten());
+        let mut per_vip: BTreeMap<Prefix, Vec<PeerVip>> = BTreeMap::new();
         for p in &mut st.peers {
             for v in std::mem::take(&mut p.vips) {
-                per_vip.entry(v.prefix.clone()).or_default().push(v);
+                per_vip.entry(v.prefix).or_default().push(v);
             }
         }
         let hosts_up = board.borrow().hosts_up;
@@ -158,8 +194,7 @@ impl Board {
             .iter()
             .filter_map(|p| {
                 let v = vips.as_deref()?.get(p)?;
-                let prefix = p.to_string();
-                let peers = per_vip.remove(&prefix).unwrap_or_default();
+                let peers = per_vip.remove(p).unwrap_or_default();
                 Some(VipStatus {
                     announced: peers.iter().any(|p| !p.sent.is_empty()),
                     next_hop: v.next_hop.to_string(),
@@ -168,7 +203,7 @@ impl Board {
                         None => (v.next_hop == crate::config::NextHopSpec::Hosts)
                             .then(|| format!("{}/{} hosts up", hosts_up.0, hosts_up.1)),
                     },
-                    prefix,
+                    prefix: p.to_string(),
                     peers,
                 })
             })
@@ -223,5 +258,62 @@ mod tests {
         assert_eq!(board(200).select(&Vip::One(p)).0, vec![p]);
         let q: Prefix = "198.51.100.7/32".parse().unwrap();
         assert!(board(200).select(&Vip::One(q)).0.is_empty());
+    }
+
+    /// A peer task that answers `Status` at once, as `addr`.
+    fn answering(addr: &str) -> async_channel::Sender<Cmd> {
+        let (tx, rx) = async_channel::bounded(4);
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
+        std::thread::spawn(move || {
+            while let Ok(Cmd::Status { reply, .. }) = rx.recv_blocking() {
+                let st = PeerStatus::new(addr, leafvip_bgp::session::State::Established);
+                let _ = reply.try_send(st);
+            }
+        });
+        tx
+    }
+
+    #[test]
+    fn peers_are_asked_together_and_listed_in_order_without_the_silent_ones() {
+        // Tasks that take the question and never answer, like ones stuck
+        // closing a connection.
+        let (silent, held) = async_channel::bounded::<Cmd>(4);
+        let (silent2, held2) = async_channel::bounded::<Cmd>(4);
+        let board = Rc::new(RefCell::new(Board {
+            peers: vec![
+                answering("198.51.100.1:179"),
+                silent,
+                answering("198.51.100.2:179"),
+                silent2,
+                answering("[2001:db8::3]:179"),
+            ],
+            ..Default::default()
+        }));
+        let t = std::time::Instant::now();
+        let st = async_io::block_on(Board::status(&board, Vip::Nothing));
+        let peers: Vec<String> = st.peers.iter().map(|p| p.peer.to_string()).collect();
+        let want = ["198.51.100.1:179", "198.51.100.2:179", "[2001:db8::3]:179"];
+        assert_eq!(peers, want);
+        assert_eq!(
+            (held.len(), held2.len()),
+            (1, 1),
+            "the silent tasks were asked"
+        );
+        // One deadline for all: two silent tasks do not cost two waits.
+        assert!(t.elapsed() < PEER_ANSWER * 2, "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn join_in_order_keeps_the_order_of_the_futures_not_of_their_ends() {
+        let (tx, rx) = async_channel::bounded::<u8>(1);
+        let fs: Vec<Pin<Box<dyn Future<Output = u8>>>> = vec![
+            // The first ends last: it waits for the second.
+            Box::pin(async move { rx.recv().await.unwrap() + 10 }),
+            Box::pin(async move {
+                tx.send(1).await.unwrap();
+                2
+            }),
+        ];
+        assert_eq!(async_io::block_on(join_in_order(fs)), [11, 2]);
     }
 }

@@ -18,7 +18,7 @@ use leafvip_bgp::wire::Prefix;
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 use tracing::{error, info, warn};
@@ -327,16 +327,12 @@ fn node_peer_status(p: &crate::status::PeerStatus, local_as: u32) -> Value {
         Some(up) => (Some(ago(up)), None),
         None => (None, Some(ago(p.state_secs))),
     };
-    let address = p
-        .peer
-        .parse::<SocketAddr>()
-        .map_or(p.peer.clone(), |a| a.ip().to_string());
     json!({
         "peerState": {
-            "neighborAddress": address,
+            "neighborAddress": p.peer.ip().to_string(),
             "peerAs": p.asn,
             "localAs": local_as,
-            "sessionState": p.state.to_uppercase(),
+            "sessionState": p.state.to_string().to_uppercase(),
             "routerId": p.router_id,
             "description": p.description,
             "messages": {
@@ -380,10 +376,7 @@ async fn write_status(
         let names = names.borrow().clone();
         let mut now = BTreeMap::new();
         for p in &st.peers {
-            let Ok(a) = p.peer.parse::<SocketAddr>() else {
-                continue;
-            };
-            if let Some(object) = names.get(&a.ip()) {
+            if let Some(object) = names.get(&p.peer.ip()) {
                 now.insert(object.clone(), node_peer_status(p, st.asn));
             }
         }

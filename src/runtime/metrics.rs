@@ -9,6 +9,7 @@ use super::board::{Board, Vip};
 use super::http::{self, Handler, Request, Response};
 use crate::status::Status;
 use async_executor::LocalExecutor;
+use leafvip_bgp::session::State;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -107,9 +108,9 @@ pub fn render(st: &Status) -> String {
         Info::new(vec![("version", st.version.clone())]),
     );
     for p in &st.peers {
-        let peer = || vec![("peer", p.peer.clone())];
+        let peer = || vec![("peer", p.peer.to_string())];
         up.get_or_create(&peer())
-            .set(i64::from(p.state == "Established"));
+            .set(i64::from(p.state == State::Established));
         updates.get_or_create(&peer()).inc_by(p.updates_out);
         suppressed.get_or_create(&peer()).set(p.suppressed as i64);
         for f in &p.prefixes_sent {
@@ -162,7 +163,7 @@ fn bfd(reg: &mut Registry, peers: &[crate::status::PeerStatus]) {
     );
     for p in peers {
         let Some(b) = &p.bfd else { continue };
-        let peer = || vec![("peer", p.peer.clone())];
+        let peer = || vec![("peer", p.peer.to_string())];
         up.get_or_create(&peer()).set(i64::from(b.state == "up"));
         downs.get_or_create(&peer()).inc_by(b.downs);
         detect
@@ -311,8 +312,6 @@ mod tests {
         let st = Status {
             version: "9.9.9".into(),
             peers: vec![PeerStatus {
-                peer: "198.51.100.1:179".into(),
-                state: "Established".into(),
                 updates_out: 3,
                 prefixes_sent: vec![FamilyCount {
                     family: "ipv4-unicast".into(),
@@ -323,7 +322,7 @@ mod tests {
                     code: 6,
                     count: 1,
                 }],
-                ..Default::default()
+                ..PeerStatus::new("198.51.100.1:179".parse().unwrap(), State::Established)
             }],
             vip_count: 1,
             vips: vec![VipStatus {
@@ -371,7 +370,6 @@ mod tests {
     fn renders_bfd_per_peer() {
         let st = Status {
             peers: vec![PeerStatus {
-                peer: "198.51.100.1:179".into(),
                 bfd: Some(crate::bfd_status::BfdStatus {
                     state: "up",
                     downs: 2,
@@ -379,7 +377,7 @@ mod tests {
                     packets_in: 7,
                     ..Default::default()
                 }),
-                ..Default::default()
+                ..PeerStatus::new("198.51.100.1:179".parse().unwrap(), State::Idle)
             }],
             ..Default::default()
         };

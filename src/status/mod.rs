@@ -1,8 +1,36 @@
 //! What `leafvip status` shows: one snapshot of the daemon, rendered as a
 //! table that reads like `birdc show protocols` or as JSON for scripts.
 //! Pure data, so the rendering is tested without a daemon.
-use serde::Serialize;
+use leafvip_bgp::session::State;
+use leafvip_bgp::wire::Prefix;
+use serde::{Serialize, Serializer};
 use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// A typed value in the JSON as the text the table shows, through the
+/// `Display` the table links anyway (serde's own address serializers
+/// would be a second copy of that code in the static binary).
+struct Text<'a, T>(&'a T);
+
+impl<T: std::fmt::Display> Serialize for Text<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // A String, not `collect_str`: formatting is then generic over the
+        // value only, not over the value and the serializer.
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+fn as_text<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    Text(v).serialize(s)
+}
+
+fn opt_text<T: std::fmt::Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    v.as_ref().map(Text).serialize(s)
+}
+
+fn all_text<T: std::fmt::Display, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(Text))
+}
 
 /// How a page of VIPs says where the next one starts.
 pub const NEXT_PAGE: &str = "next page after ";
@@ -122,14 +150,18 @@ pub struct Reload {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// One session, typed: the renderers (the table, JSON, metrics, the
+/// BgpPeer status) make the text.
+#[derive(Debug, Clone, Serialize)]
 pub struct PeerStatus {
-    /// "address:port".
-    pub peer: String,
+    /// The peer's address and port, shown as "address:port".
+    #[serde(serialize_with = "as_text")]
+    pub peer: SocketAddr,
     pub asn: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub state: String,
+    #[serde(serialize_with = "as_text")]
+    pub state: State,
     /// Seconds in the current state, whatever it is.
     pub state_secs: u64,
     /// Seconds in Established; absent when the session is down.
@@ -140,12 +172,13 @@ pub struct PeerStatus {
     pub next_retry_secs: Option<u64>,
     /// The neighbor's BGP Identifier, once its OPEN arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub router_id: Option<String>,
+    #[serde(serialize_with = "opt_text")]
+    pub router_id: Option<Ipv4Addr>,
     /// The connection's addresses, while there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub local: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_text")]
+    pub local: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_text")]
+    pub remote: Option<SocketAddr>,
     /// Negotiated, in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hold_time: Option<u16>,
@@ -179,6 +212,41 @@ pub struct PeerStatus {
     pub vips: Vec<PeerVip>,
 }
 
+impl PeerStatus {
+    /// A session with nothing counted yet, in `state`.
+    pub fn new(peer: SocketAddr, state: State) -> PeerStatus {
+        PeerStatus {
+            peer,
+            asn: 0,
+            description: None,
+            state,
+            state_secs: 0,
+            uptime_secs: None,
+            next_retry_secs: None,
+            router_id: None,
+            local: None,
+            remote: None,
+            hold_time: None,
+            keepalive: None,
+            last_error: None,
+            capabilities: Vec::new(),
+            prefixes_sent: Vec::new(),
+            suppressed: 0,
+            messages_in: 0,
+            messages_out: 0,
+            messages_not_sent: 0,
+            updates_malformed: 0,
+            updates_in: 0,
+            updates_out: 0,
+            last_notification: None,
+            notifications: Vec::new(),
+            #[cfg(feature = "bfd")]
+            bfd: None,
+            vips: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FamilyCount {
     pub family: String,
@@ -194,15 +262,18 @@ pub struct NotificationCount {
 }
 
 /// One VIP toward one peer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerVip {
     #[serde(skip)]
-    pub prefix: String,
-    pub peer: String,
+    pub prefix: Prefix,
+    #[serde(serialize_with = "as_text")]
+    pub peer: SocketAddr,
     /// The next hops the plan offers this peer.
-    pub next_hops: Vec<String>,
+    #[serde(serialize_with = "all_text")]
+    pub next_hops: Vec<IpAddr>,
     /// Those the peer holds from us now.
-    pub sent: Vec<String>,
+    #[serde(serialize_with = "all_text")]
+    pub sent: Vec<IpAddr>,
     pub state: &'static str,
     /// Why nothing is offered, when nothing is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -280,7 +351,14 @@ impl Status {
             let _ = writeln!(
                 o,
                 "{:<28} {:>10}  {:<12} {:<10} {:>6} {:>5} {:>8} {:>8}",
-                p.peer, p.asn, p.state, since, sent, p.suppressed, p.messages_in, p.messages_out
+                p.peer,
+                p.asn,
+                p.state.to_string(),
+                since,
+                sent,
+                p.suppressed,
+                p.messages_in,
+                p.messages_out
             );
             if let Some(d) = &p.description {
                 let _ = writeln!(o, "    description:        {d}");
@@ -288,7 +366,6 @@ impl Status {
             if let (Some(r), Some(l)) = (&p.remote, &p.local) {
                 let id = p
                     .router_id
-                    .as_deref()
                     .map_or(String::new(), |id| format!(", router id {id}"));
                 let _ = writeln!(o, "    connection:         {l} -> {r}{id}");
             }
@@ -478,10 +555,12 @@ impl Status {
             );
             for pv in &v.peers {
                 let hops = if pv.sent.is_empty() {
-                    pv.next_hops.join(" ")
+                    &pv.next_hops
                 } else {
-                    pv.sent.join(" ")
+                    &pv.sent
                 };
+                let hops: Vec<String> = hops.iter().map(IpAddr::to_string).collect();
+                let hops = hops.join(" ");
                 let why = pv
                     .reason
                     .as_deref()

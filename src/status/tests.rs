@@ -2,10 +2,10 @@ use super::*;
 
 fn sample() -> Status {
     let pv = PeerVip {
-        prefix: "192.0.2.200/32".into(),
-        peer: "198.51.100.1:179".into(),
-        next_hops: vec!["198.51.100.3".into()],
-        sent: vec!["198.51.100.3".into()],
+        prefix: "192.0.2.200/32".parse().unwrap(),
+        peer: "198.51.100.1:179".parse().unwrap(),
+        next_hops: vec!["198.51.100.3".parse().unwrap()],
+        sent: vec!["198.51.100.3".parse().unwrap()],
         state: vip_state(1, 1, true),
         reason: None,
     };
@@ -16,9 +16,7 @@ fn sample() -> Status {
         router_id: "198.51.100.3".into(),
         uptime_secs: 3723,
         peers: vec![PeerStatus {
-            peer: "198.51.100.1:179".into(),
             asn: 65001,
-            state: "Established".into(),
             state_secs: 61,
             uptime_secs: Some(61),
             capabilities: vec!["ipv4-unicast".into(), "add-path send ipv4-unicast".into()],
@@ -35,7 +33,7 @@ fn sample() -> Status {
                 count: 1,
             }],
             vips: vec![pv.clone()],
-            ..Default::default()
+            ..PeerStatus::new("198.51.100.1:179".parse().unwrap(), State::Established)
         }],
         vip_count: 1,
         vips: vec![VipStatus {

@@ -4,7 +4,7 @@ use crate::status::{self, FamilyCount, NotificationCount, PeerStatus, PeerVip};
 use leafvip_bgp::session::{Negotiated, State};
 use leafvip_bgp::wire::{Notification, Prefix};
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// What the task remembers beyond the core's own counters.
 #[derive(Debug, Default)]
@@ -62,11 +62,11 @@ impl PeerTask {
         let now = self.clock.now();
         let stats = session.stats();
         let rib = self.peer.rib();
-        let peer = self.addr.to_string();
+        let peer = self.addr;
         PeerStatus {
             asn: self.plan.peer.asn,
             description: self.plan.peer.description.clone(),
-            state: session.state().to_string(),
+            state: session.state(),
             state_secs: self
                 .history
                 .state_since
@@ -75,7 +75,7 @@ impl PeerTask {
                 .poll_at()
                 .filter(|_| session.state() == State::Idle)
                 .map(|t| t.as_millis().saturating_sub(now.as_millis()).div_ceil(1000)),
-            router_id: session.remote_open().map(|o| o.bgp_id.to_string()),
+            router_id: session.remote_open().map(|o| o.bgp_id),
             local: self.conn_addr(|s| s.local_addr()),
             remote: self.conn_addr(|s| s.peer_addr()),
             hold_time: session.negotiated().map(|n| n.hold_time),
@@ -120,7 +120,7 @@ impl PeerTask {
                 .collect(),
             vips: detail
                 .iter()
-                .filter_map(|p| self.vip_detail(p, &peer))
+                .filter_map(|p| self.vip_detail(p, peer))
                 .collect(),
             peer,
         }
@@ -128,7 +128,7 @@ impl PeerTask {
 
     /// One VIP toward this peer: what the plan offers, what the peer holds
     /// and, when nothing is offered, why. O(log n) in the table.
-    fn vip_detail(&self, p: &Prefix, peer: &str) -> Option<PeerVip> {
+    fn vip_detail(&self, p: &Prefix, peer: SocketAddr) -> Option<PeerVip> {
         let v = self.plan.vip(p)?;
         let up = self.peer.session().state() == State::Established;
         let offered: Vec<IpAddr> = self
@@ -149,10 +149,10 @@ impl PeerTask {
                 }
                 Ok(_) => None,
             },
-            next_hops: offered.iter().map(IpAddr::to_string).collect(),
-            sent: sent.iter().map(|(_, nh)| nh.to_string()).collect(),
-            peer: peer.to_string(),
-            prefix: p.to_string(),
+            sent: sent.iter().map(|&(_, nh)| nh).collect(),
+            next_hops: offered,
+            peer,
+            prefix: *p,
         })
     }
 
@@ -168,15 +168,15 @@ impl PeerTask {
         }
     }
 
-    /// An address of the current connection, as text.
+    /// An address of the current connection.
     fn conn_addr(
         &self,
-        f: impl Fn(&std::net::TcpStream) -> std::io::Result<std::net::SocketAddr>,
-    ) -> Option<String> {
+        f: impl Fn(&std::net::TcpStream) -> std::io::Result<SocketAddr>,
+    ) -> Option<SocketAddr> {
         let c = self.conn.as_ref()?;
         f(c.stream.get_ref()).ok().map(|a| {
             // A dual-stack listener reports IPv4 as ::ffff:a.b.c.d.
-            std::net::SocketAddr::new(a.ip().to_canonical(), a.port()).to_string()
+            SocketAddr::new(a.ip().to_canonical(), a.port())
         })
     }
 }
