@@ -400,6 +400,25 @@ fn view(s: &State, allocations: u64) -> ServicesView {
 
 /// On every wake: what this node announces goes to the loop when it
 /// changes; the leader allocates.
+/// What one pass of the decider does.
+#[derive(Debug, PartialEq, Eq)]
+struct Step {
+    /// Send the loop the view: the lists it is made of are complete (a
+    /// partial list would withdraw what the rest holds), and it changed.
+    tell: bool,
+    /// Allocate: every list is complete (Eips and Namespaces too, or an
+    /// address could be given twice) and this agent holds the Lease.
+    allocate: bool,
+}
+
+fn step(synced: u8, leader: bool, last: Option<&ServicesView>, now: &ServicesView) -> Step {
+    let ready = SERVICES | SLICES | NODE;
+    Step {
+        tell: synced & ready == ready && last != Some(now),
+        allocate: synced == ALL && leader,
+    }
+}
+
 async fn decide(
     client: Client,
     st: Shared,
@@ -410,19 +429,20 @@ async fn decide(
     let mut last: Option<ServicesView> = None;
     let mut alloc = super::alloc::Allocator::new(client, writes);
     while woken.recv().await.is_ok() {
-        let (synced, now) = {
+        let (now, step) = {
             let s = st.borrow();
-            (s.synced, view(&s, alloc.allocations))
+            let now = view(&s, alloc.allocations);
+            let step = step(s.synced, s.leader, last.as_ref(), &now);
+            (now, step)
         };
-        let ready = SERVICES | SLICES | NODE;
-        if synced & ready == ready && last.as_ref() != Some(&now) {
+        if step.tell {
             let ev = KubeEvent::Services(Box::new(now.clone()));
             if tx.send(ev).await.is_err() {
                 return;
             }
             last = Some(now);
         }
-        if synced == ALL && st.borrow().leader {
+        if step.allocate {
             // After a conflict, pass again as soon as a watch brings the
             // newer version (usually within milliseconds), or after 200 ms
             // (a few tries; any later watch event wakes a pass anyway).
@@ -435,3 +455,6 @@ async fn decide(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
