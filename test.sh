@@ -24,8 +24,9 @@ if [ "${#need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nul
 fi
 # And the router builds' toolchain (dist/arch.sh): Debian's rustc-web, the
 # arm64 and armhf std by multiarch, the cross linkers, qemu-user.
-routers_ready() { (. dist/arch.sh && arch_setup aarch64 && arch_setup armv7) >/dev/null 2>&1; }
-if ! routers_ready && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+# routers_ready says what is missing on stderr.
+routers_ready() { (. dist/arch.sh && arch_setup aarch64 && arch_setup armv7); }
+if ! routers_ready 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     . dist/arch.sh
     echo "==> installing $ARCH_PACKAGES"
     dpkg --add-architecture arm64
@@ -76,11 +77,11 @@ fi
 
 # The router builds under qemu-user: the unit tests, and (as root) a run
 # against BIRD in namespaces (tests/qemu.sh).
-if routers_ready; then
+if routers_ready 2>/dev/null; then
     tests/qemu.sh aarch64
     tests/qemu.sh armv7
 elif [ "${LEAFVIP_REQUIRE_ROOT_TESTS:-}" = 1 ]; then
-    (. dist/arch.sh && arch_setup aarch64 && arch_setup armv7) || true
+    routers_ready || true
     echo "the router builds need their toolchain (LEAFVIP_REQUIRE_ROOT_TESTS=1)" >&2
     exit 1
 else
