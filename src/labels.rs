@@ -4,7 +4,7 @@
 //! `rack=leaf1`), merged with inline labels from the config and, in
 //! cluster mode (feature `kube`, `[kubernetes]`), with the Node object's
 //! labels, watched live, which the config's override (`runtime/kube/`,
-//! `runtime/cluster.rs`; `tests/kube.rs`). Selection follows
+//! `daemon/cluster.rs`; `tests/kube.rs`, `tests/daemon.rs`). Selection follows
 //! Kubernetes semantics exactly: matchLabels AND matchExpressions, with
 //! In, NotIn, Exists and DoesNotExist, and an empty selector matching all.
 use crate::toml_read::{self as tr, FromValue, Spanned, Table};

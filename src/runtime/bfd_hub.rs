@@ -66,7 +66,7 @@ struct Entry {
     /// The BGP session's side of it: verdicts on changes only.
     client: Client,
     notify: Notify,
-    send_log: super::throttle::Throttle,
+    send_log: crate::throttle::Throttle,
 }
 
 /// A random, non-zero discriminator that no session of ours has. Random

@@ -9,7 +9,6 @@
 //! time. At 100k VIPs a whole-table snapshot cost 1.1 s of the loop and
 //! 200 MB per request; a page of [`PAGE_MAX`] costs a few milliseconds.
 use super::peer::Cmd;
-use crate::plan::Vips;
 use crate::status::{PeerStatus, PeerVip, Status, VipStatus};
 use async_io::Timer;
 use futures_lite::future;
@@ -85,35 +84,25 @@ pub struct Counters {
 
 #[derive(Default)]
 pub struct Board {
-    /// Node, AS, router id and version; peers and VIPs are filled per ask.
-    pub base: Status,
+    /// What the core shows: node, AS, checks, drain, cluster, the VIPs.
+    pub shown: crate::daemon::Shown,
     pub started: Option<std::time::Instant>,
     pub peers: Vec<async_channel::Sender<Cmd>>,
-    /// The same shared list the peers plan from: no copy per VIP.
-    pub vips: Option<Vips>,
-    /// `[[host]]`s passing their checks, of all.
-    pub hosts_up: (usize, usize),
     /// Sessions in Established, kept by the peer tasks.
     pub established: Rc<Cell<usize>>,
     /// The longest the event loop spent on one event.
     pub busy: Rc<super::busy::Busy>,
     /// Config loaded and sessions started (for /readyz).
     pub ready: bool,
-    /// Configured peers whose node_selector does not match, and why.
-    pub unselected: Vec<crate::status::Unselected>,
     /// Events counted where they happen, not kept anywhere else.
     pub counters: Counters,
-    /// When the last reload finished, and why it ran or why it failed.
-    pub last_reload: Option<(std::time::SystemTime, Result<String, String>)>,
-    /// Each checked `[[vip]]`'s state, as status shows it.
-    pub checks: Vec<(Prefix, &'static str)>,
 }
 
 impl Board {
     /// The prefixes a request describes, and the cursor of the next page.
     fn select(&self, which: &Vip) -> (Vec<Prefix>, Option<Prefix>) {
         let empty = crate::vip_list::VipList::default();
-        let all = self.vips.as_deref().unwrap_or(&empty);
+        let all = self.shown.vips.as_deref().unwrap_or(&empty);
         match which {
             Vip::Summary if all.len() <= INLINE_VIPS => {
                 (all.iter().map(|v| v.prefix).collect(), None)
@@ -134,25 +123,29 @@ impl Board {
     pub async fn status(board: &Rc<RefCell<Board>>, which: Vip) -> Status {
         let (mut st, peers, detail, next, vips) = {
             let b = board.borrow();
-            let mut st = b.base.clone();
+            let mut st = b.shown.base.clone();
             st.uptime_secs = b.started.map_or(0, |t| t.elapsed().as_secs());
-            st.vip_count = b.vips.as_ref().map_or(0, |v| v.len());
-            st.last_reload = b.last_reload.as_ref().map(|(at, r)| crate::status::Reload {
-                at_unix: at
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-                ok: r.is_ok(),
-                detail: match r {
-                    Ok(why) | Err(why) => why.clone(),
-                },
-            });
+            st.vip_count = b.shown.vips.as_ref().map_or(0, |v| v.len());
+            st.last_reload = b
+                .shown
+                .last_reload
+                .as_ref()
+                .map(|(at, r)| crate::status::Reload {
+                    at_unix: at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs()),
+                    ok: r.is_ok(),
+                    detail: match r {
+                        Ok(why) | Err(why) => why.clone(),
+                    },
+                });
             st.refused_connections = b.counters.refused;
             st.loop_busy_max_ms = b.busy.max().as_millis() as u64;
             st.loop_busy_recent_ms = b.busy.recent().as_millis() as u64;
-            st.unselected = b.unselected.clone();
+            st.unselected = b.shown.unselected.clone();
             st.accept_errors = b.counters.accept_errors;
             let (detail, next) = b.select(&which);
-            (st, b.peers.clone(), detail, next, b.vips.clone())
+            (st, b.peers.clone(), detail, next, b.shown.vips.clone())
         };
         let detail: Arc<[Prefix]> = detail.into();
         // Every peer is asked at once, under one deadline: a slow task
@@ -188,8 +181,8 @@ impl Board {
                 per_vip.entry(v.prefix).or_default().push(v);
             }
         }
-        let hosts_up = board.borrow().hosts_up;
-        let checks = board.borrow().checks.clone();
+        let hosts_up = board.borrow().shown.hosts_up;
+        let checks = board.borrow().shown.checks.clone();
         st.vips = detail
             .iter()
             .filter_map(|p| {
@@ -226,10 +219,9 @@ mod tests {
                 NextHopSpec::SelfAddress,
             );
         }
-        Board {
-            vips: Some(Arc::new(b.finish().unwrap())),
-            ..Default::default()
-        }
+        let mut board = Board::default();
+        board.shown.vips = Some(Arc::new(b.finish().unwrap()));
+        board
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! is the file system's: root and the daemon's own user.
 use super::board::{Board, Vip};
 use super::drain::Ctl;
+use crate::daemon::Input;
 use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use leafvip_bgp::wire::Prefix;
@@ -75,11 +76,11 @@ const MAX_CLIENTS: usize = 16;
 pub async fn serve(
     listener: Async<UnixListener>,
     board: Rc<RefCell<Board>>,
-    ctl: async_channel::Sender<Ctl>,
+    ctl: async_channel::Sender<Input>,
 ) {
     let ex = async_executor::LocalExecutor::new();
     let busy = Rc::new(std::cell::Cell::new(0usize));
-    let mut accept_log = super::throttle::Throttle::new();
+    let mut accept_log = crate::throttle::Throttle::new();
     ex.run(async {
         loop {
             match listener.accept().await {
@@ -168,7 +169,7 @@ fn command(line: &str) -> Option<(Ctl, &'static str)> {
 async fn answer(
     mut s: Async<UnixStream>,
     board: Rc<RefCell<Board>>,
-    ctl: async_channel::Sender<Ctl>,
+    ctl: async_channel::Sender<Input>,
 ) {
     let work = async {
         let mut req = Vec::new();
@@ -181,7 +182,7 @@ async fn answer(
             // Answered before the loop acts: a restart ends the process.
             s.write_all(frame(Ok(told)).as_bytes()).await?;
             s.flush().await?;
-            let _ = ctl.try_send(c);
+            let _ = ctl.try_send(Input::Control(c));
             return Ok(());
         }
         let reply = match request(&line) {

@@ -1,10 +1,13 @@
-//! The daemon's side of BFD: each peer's BFD session follows the plan.
-//! Without the `bfd` feature these do nothing (the config refuses `bfd`).
+//! The shell's side of BFD: each peer's BFD session does what the core
+//! says. Without the `bfd` feature these do nothing (the config refuses
+//! `bfd`).
 use super::peer::{Cmd, PeerTask};
-use super::Daemon;
+use super::shell::Shell;
 use crate::config::PeerConfig;
+use crate::daemon::BfdChange;
+use std::net::IpAddr;
 
-impl Daemon<'_> {
+impl Shell<'_> {
     /// A new peer task, guarded by its BFD session when configured: BGP
     /// waits unless that session is Up already (a BGP session restarted
     /// for a config change keeps its BFD session).
@@ -26,40 +29,30 @@ impl Daemon<'_> {
         task
     }
 
-    /// A peer's BFD settings changed and its BGP session did not: new
-    /// timers through a Poll Sequence; BFD added to a running session
-    /// (which it does not hold); or BFD removed, which releases it.
-    pub(super) fn bfd_changed(
-        &mut self,
-        old: &PeerConfig,
-        new: &PeerConfig,
-        seed: u64,
-        tx: &async_channel::Sender<Cmd>,
-    ) {
+    /// New timers through a Poll Sequence; BFD added to a running session
+    /// (which it does not hold); or BFD removed, which releases a running
+    /// session.
+    pub(super) fn bfd_change(&mut self, peer: IpAddr, change: BfdChange) {
         #[cfg(feature = "bfd")]
-        match (&old.bfd, &new.bfd) {
-            (Some(a), Some(b)) if a != b => self.bfd.configure(new.address, b),
-            (None, Some(b)) => {
-                let addr = (new.address, new.local_address);
-                self.bfd.add(b, addr.0, addr.1, seed, verdicts_to(tx));
-                let _ = tx.try_send(Cmd::Guard(self.bfd.clone()));
+        {
+            let tx = self.tx_of(peer);
+            match change {
+                BfdChange::Configure(c) => self.bfd.configure(peer, &c),
+                BfdChange::Add { cfg, local, seed } => {
+                    if let Some(tx) = tx {
+                        self.bfd.add(&cfg, peer, local, seed, verdicts_to(&tx));
+                        let _ = tx.try_send(Cmd::Guard(self.bfd.clone()));
+                    }
+                }
+                BfdChange::Remove => {
+                    self.bfd.remove(peer);
+                    if let Some(tx) = tx {
+                        let _ = tx.try_send(Cmd::Unguard);
+                    }
+                }
             }
-            (Some(_), None) => {
-                self.bfd.remove(new.address);
-                let _ = tx.try_send(Cmd::Unguard);
-            }
-            _ => {}
         }
-        let _ = (old, new, seed, tx);
-    }
-
-    /// The peer is gone, or its new session has no BFD: AdminDown.
-    pub(super) fn bfd_gone(&mut self, p: &PeerConfig) {
-        #[cfg(feature = "bfd")]
-        if p.bfd.is_some() {
-            self.bfd.remove(p.address);
-        }
-        let _ = p;
+        let _ = (peer, change);
     }
 
     /// Before the process stops or restarts: AdminDown to every BFD peer,

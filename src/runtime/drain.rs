@@ -1,47 +1,19 @@
-//! Planned stops and restarts, so that neither drops traffic.
-//!
-//! - **Drain** (RFC 8326): every VIP is announced again with the
-//!   GRACEFUL_SHUTDOWN community (and LOCAL_PREF 0 to internal peers), so
-//!   that a router honouring it moves new flows to the other hosts while
-//!   this one still forwards. `leafvip drain` holds it (maintenance) until
-//!   `leafvip undrain`; a stop (SIGTERM, SIGINT) drains for `[bgp]
-//!   drain_time` seconds, then withdraws with a Cease. A second signal
-//!   stops at once.
-//! - **Restart** (RFC 4724): `leafvip restart`, or systemd restarting the
-//!   unit (`leafvip systemd-stop` in its ExecStop), makes the daemon exit
-//!   without a NOTIFICATION. The peers keep its routes as a Graceful
-//!   Restart helper does, the next process sets the Restart State bit
-//!   (a marker file beside the control socket says it follows a restart)
-//!   and sends its routes and End-of-RIB, and the routes never leave the
-//!   routers. A stop that is not a restart must not look like one: it
-//!   would leave stale routes at the routers for the restart time.
-use super::Daemon;
+//! The runtime's part of planned stops and restarts; what to do and when
+//! is the core's (`crate::daemon::stop`). Here: the restart marker the
+//! next process reads to know that it follows a restart (RFC 4724: it
+//! sets the Restart State bit), and systemd's side (`leafvip
+//! systemd-stop` in the unit's ExecStop asks whether systemd restarts it).
 use leafvip_bgp::wire::Prefix;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-/// What the control socket asks of the loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ctl {
-    Drain,
-    Undrain,
-    Restart,
-}
+pub use crate::daemon::Ctl;
 
 /// The exit status of a process that ends for a restart; the unit has
 /// `RestartForceExitStatus=` and `SuccessExitStatus=` with it, so systemd
 /// starts it again at once when nothing else asked for the restart.
 pub const RESTART_EXIT: u8 = 75;
-
-/// Why the routes carry GRACEFUL_SHUTDOWN now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drain {
-    /// `leafvip drain`, until `leafvip undrain`.
-    Maintenance(Instant),
-    /// A stop: withdraw and close at this instant.
-    Stopping(Instant),
-}
 
 /// Whether this start follows a restart less than `restart_time` ago,
 /// and if so the VIPs whose check was down then; the marker is used once
@@ -70,119 +42,6 @@ pub fn restarted(socket: &Path, restart_time: u16) -> Option<Vec<Prefix>> {
             );
             None
         }
-    }
-}
-
-impl Daemon<'_> {
-    /// The drain as the status shows it.
-    pub(super) fn drain_line(&self) -> Option<String> {
-        match self.drain? {
-            Drain::Maintenance(t) => Some(format!(
-                "maintenance (leafvip drain) for {} s: every VIP carries GRACEFUL_SHUTDOWN",
-                t.elapsed().as_secs()
-            )),
-            Drain::Stopping(t) => Some(format!(
-                "stopping: every VIP carries GRACEFUL_SHUTDOWN, withdrawn in {} s",
-                t.saturating_duration_since(Instant::now()).as_secs()
-            )),
-        }
-    }
-
-    fn set_drain(&mut self, d: Option<Drain>) {
-        let was = self.drain.is_some();
-        self.drain = d;
-        self.board.borrow_mut().base.draining = self.drain_line();
-        if was != d.is_some() {
-            self.replan();
-        }
-        self.report_status();
-    }
-
-    /// A request from the control socket; true when the loop should end
-    /// for a restart.
-    pub(super) fn control(&mut self, c: Ctl, socket: Option<&Path>) -> bool {
-        match c {
-            Ctl::Drain => {
-                if !matches!(self.drain, Some(Drain::Maintenance(_))) {
-                    info!(
-                        "drain: every VIP now carries GRACEFUL_SHUTDOWN (leafvip undrain ends it)"
-                    );
-                    self.set_drain(Some(Drain::Maintenance(Instant::now())));
-                }
-            }
-            Ctl::Undrain => {
-                if matches!(self.drain, Some(Drain::Maintenance(_))) {
-                    info!("undrain: VIPs announced as configured again");
-                    self.set_drain(None);
-                }
-            }
-            Ctl::Restart => {
-                if let Some(at) = self.drain_before_restart() {
-                    self.restart_at = Some(at);
-                    return false;
-                }
-                self.write_marker(socket);
-                return true;
-            }
-        }
-        false
-    }
-
-    /// With BFD, a restart drains first (`drain_time`, if there is
-    /// traffic to move): the old process's AdminDown is no failure by RFC
-    /// 5882 3.2, but BIRD 2.0.12 takes its BGP session down on it and
-    /// drops the routes, so Graceful Restart alone would lose traffic.
-    /// Returns when to exit, or None to exit now.
-    fn drain_before_restart(&mut self) -> Option<Instant> {
-        let bfd = self.peers.values().any(|h| h.plan.peer.bfd.is_some());
-        if !bfd || self.restart_at.is_some() {
-            return None;
-        }
-        let at = self.stop_requested()?;
-        info!("restart with BFD: draining first, then exiting for the restart");
-        Some(at)
-    }
-
-    /// The marker for the next process (the time, then the VIPs whose
-    /// check is down), before exiting for a restart.
-    pub(super) fn write_marker(&mut self, socket: Option<&Path>) {
-        info!(
-            "exiting for a restart: no NOTIFICATION, the peers keep the routes (Graceful Restart)"
-        );
-        if let Some(s) = socket {
-            let down = self.down_map().into_iter().map(|(p, _)| p).collect();
-            if let Err(e) = super::marker::write(s, down) {
-                warn!("restart marker: {e}; the next process will not set the Restart State bit");
-            }
-        }
-        super::notify::stopping();
-    }
-
-    /// A stop signal: drain first, for `drain_time` seconds, unless there
-    /// is nothing to drain or a maintenance drain already moved the
-    /// traffic away. Returns when to withdraw and close (None: now).
-    pub(super) fn stop_requested(&mut self) -> Option<Instant> {
-        if let Some(Drain::Stopping(_)) = self.drain {
-            info!("a second stop signal: stopping now");
-            return None;
-        }
-        let secs = self
-            .cfg
-            .bgp
-            .drain_time
-            .unwrap_or(crate::config::DEFAULT_DRAIN_TIME);
-        let maintenance = matches!(self.drain, Some(Drain::Maintenance(_)));
-        if secs == 0 || maintenance || self.established.get() == 0 {
-            return None;
-        }
-        let at = Instant::now() + Duration::from_secs(u64::from(secs));
-        info!(
-            drain_time = secs,
-            "stopping: announcing every VIP with GRACEFUL_SHUTDOWN first (a second signal stops at once)"
-        );
-        super::notify::stopping();
-        self.set_drain(Some(Drain::Stopping(at)));
-        Some(at)
     }
 }
 

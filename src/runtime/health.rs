@@ -2,20 +2,19 @@
 //! while it passes. `rise` passes in a row bring it in, `fall` failures in a
 //! row take it out, so a dead host leaves the ECMP set within
 //! interval × fall.
+use crate::daemon::Input;
 use crate::hosts::CheckConfig;
 use async_io::{Async, Timer};
 use futures_lite::future;
 use std::net::TcpStream;
 
-/// One state change: (host name, healthy).
-pub type Change = (String, bool);
-
-/// Runs the check for `name` until the receiver is gone.
+/// Runs the check for `name` until the receiver is gone; sends each
+/// change to the core.
 pub async fn run(
     name: String,
     c: CheckConfig,
     mut healthy: bool,
-    tx: async_channel::Sender<Change>,
+    tx: async_channel::Sender<Input>,
 ) {
     let (mut passes, mut fails) = (0u32, 0u32);
     loop {
@@ -41,7 +40,7 @@ pub async fn run(
         };
         if let Some(now) = change {
             healthy = now;
-            if tx.send((name.clone(), now)).await.is_err() {
+            if tx.send(Input::Host(name.clone(), now)).await.is_err() {
                 return;
             }
         }

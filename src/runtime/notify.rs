@@ -14,7 +14,7 @@ use std::time::Duration;
 use tracing::warn;
 
 static SOCKET: OnceLock<Option<UnixDatagram>> = OnceLock::new();
-static FAILED: Mutex<super::throttle::Throttle> = Mutex::new(super::throttle::Throttle::new());
+static FAILED: Mutex<crate::throttle::Throttle> = Mutex::new(crate::throttle::Throttle::new());
 
 /// The address in NOTIFY_SOCKET: a path, or `@name` in the abstract
 /// namespace.

@@ -3,6 +3,7 @@
 //! command. None blocks the loop: sockets are async-io's, and a command
 //! is watched with `try_wait` between short timers, killed at the timeout
 //! and always reaped, so no zombie is left.
+use crate::daemon::Input;
 use crate::vip_check::{CheckState, Probe, VipCheck};
 use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
@@ -11,22 +12,19 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// One state change: (VIP, up).
-pub type Change = (Prefix, bool);
-
 /// The most of an HTTP answer read.
 const HTTP_MAX: usize = 64 * 1024;
 
 /// Runs the check of `prefix` until the receiver is gone, starting `up`
-/// or not; sends each change.
-pub async fn run(prefix: Prefix, c: VipCheck, up: bool, tx: async_channel::Sender<Change>) {
+/// or not; sends each change to the core.
+pub async fn run(prefix: Prefix, c: VipCheck, up: bool, tx: async_channel::Sender<Input>) {
     let mut state = CheckState::new(up);
     loop {
         let started = Instant::now();
         let maintenance = c.maintenance.as_deref().is_some_and(|p| p.exists());
         let passed = !maintenance && probe(&c.probe, c.timeout).await;
         if let Some(now) = state.result(&c, passed, Instant::now()) {
-            if tx.send((prefix, now)).await.is_err() {
+            if tx.send(Input::Vip(prefix, now)).await.is_err() {
                 return;
             }
         }

@@ -2,62 +2,19 @@
 //! the loop, the OpenELB API, and boxed helpers for requests and tasks
 //! (each boxed so that its code is in the static binary once). It imports
 //! nothing else of the cluster thread.
-use crate::labels::Labels;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Api, Client};
 
-/// LoadBalancer Services as this node sees them (`crate::lb::announce`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServicesView {
-    /// The addresses this node announces, each with the only Nodes that
-    /// may carry it when it names them (a rack speaker's Local Services).
-    pub addrs: Vec<(std::net::IpAddr, crate::lb::announce::Only)>,
-    /// A rack speaker's next hops: the Ready Nodes, not excluded.
-    pub hosts: Option<Vec<crate::hosts::HostConfig>>,
-    /// Services of ours with an address, and the first of them.
-    pub total: usize,
-    pub lines: Vec<crate::status::ServiceLine>,
-    pub pools: Vec<crate::status::PoolLine>,
-    pub leader: bool,
-    pub allocations: u64,
-}
+pub use crate::daemon::cluster::{KubeEvent, Object, ServicesView};
 
-/// One OpenELB object as the loop needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Object {
-    pub name: String,
-    /// For the Events written about it: every node names an Event about
-    /// one version of one object alike, so the cluster gets one.
-    pub uid: String,
-    pub version: String,
-    pub spec: serde_json::Value,
-}
-
-impl Object {
-    pub(super) fn of(o: &DynamicObject) -> Object {
-        Object {
-            name: o.metadata.name.clone().unwrap_or_default(),
-            uid: o.metadata.uid.clone().unwrap_or_default(),
-            version: o.metadata.resource_version.clone().unwrap_or_default(),
-            spec: o.data["spec"].clone(),
-        }
+/// One OpenELB object as the core needs it.
+pub(super) fn object(o: &DynamicObject) -> Object {
+    Object {
+        name: o.metadata.name.clone().unwrap_or_default(),
+        uid: o.metadata.uid.clone().unwrap_or_default(),
+        version: o.metadata.resource_version.clone().unwrap_or_default(),
+        spec: o.data["spec"].clone(),
     }
-}
-
-/// What the cluster thread tells the loop.
-#[derive(Debug, Clone, PartialEq)]
-pub enum KubeEvent {
-    /// The Node object's labels (empty when the object is gone).
-    Labels(Labels),
-    /// Every BgpPeer object, after each change.
-    Peers(Vec<Object>),
-    /// The BgpConf named `default`; None when there is none.
-    Conf(Option<Object>),
-    /// The Service addresses this node announces, and the Services with
-    /// an address it does not announce, with why (`crate::lb::announce`).
-    Services(Box<ServicesView>),
-    /// A list or watch failed; the watcher retries with backoff.
-    Error(String),
 }
 
 const GROUP: &str = "network.kubesphere.io";

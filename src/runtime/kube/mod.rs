@@ -14,7 +14,7 @@ mod lb;
 mod store;
 mod write;
 
-pub use api::{KubeEvent, Object};
+pub use api::KubeEvent;
 pub use write::{EventCmd, KubeCmd};
 
 use crate::labels::Labels;
@@ -132,7 +132,7 @@ async fn watch_peers(client: Client, tx: async_channel::Sender<KubeEvent>) {
             None
         }
         watcher::Event::InitApply(o) => {
-            let o = Object::of(&o);
+            let o = api::object(&o);
             next.insert(o.name.clone(), o);
             None
         }
@@ -141,12 +141,12 @@ async fn watch_peers(client: Client, tx: async_channel::Sender<KubeEvent>) {
             Some(KubeEvent::Peers(now.values().cloned().collect()))
         }
         watcher::Event::Apply(o) => {
-            let o = Object::of(&o);
+            let o = api::object(&o);
             now.insert(o.name.clone(), o);
             Some(KubeEvent::Peers(now.values().cloned().collect()))
         }
         watcher::Event::Delete(o) => {
-            now.remove(&Object::of(&o).name);
+            now.remove(&api::object(&o).name);
             Some(KubeEvent::Peers(now.values().cloned().collect()))
         }
     };
@@ -160,7 +160,7 @@ async fn watch_conf(client: Client, tx: async_channel::Sender<KubeEvent>) {
     let mut seen = None;
     let mut on = |ev| match ev {
         watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-            seen = Some(Object::of(&o));
+            seen = Some(api::object(&o));
             Some(KubeEvent::Conf(seen.clone()))
         }
         watcher::Event::Delete(_) => {

@@ -18,22 +18,7 @@ use std::collections::{BTreeMap, VecDeque};
 /// Events waiting while the API server is away, at most; older ones go.
 const EVENTS_HELD: usize = 64;
 
-/// A Warning Event to write about an object (a BgpPeer, BgpConf, Eip or
-/// Service).
-#[derive(Debug, Clone)]
-pub struct EventCmd {
-    pub kind: &'static str,
-    /// Empty for cluster-scoped objects (their Events go to `default`).
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
-    /// The object's resourceVersion the problem was found in.
-    pub version: String,
-    pub reason: &'static str,
-    pub message: String,
-    /// The reporting node; empty for the allocator.
-    pub node: String,
-}
+pub use crate::daemon::cluster::EventCmd;
 
 /// What the loop asks the cluster thread to write.
 #[derive(Debug, Clone)]

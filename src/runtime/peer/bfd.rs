@@ -1,7 +1,8 @@
-//! A peer task's side of BFD (feature `bfd`): the hub's verdicts turned
-//! into BGP events, and the BFD line of the peer's status. The policy is
-//! documented in `bfd_hub.rs`.
+//! A peer task's side of BFD (feature `bfd`): the hub's verdicts, as the
+//! core's [`Guard`] steps, turned into BGP events, and the BFD line of the
+//! peer's status.
 use crate::bfd_status::BfdStatus;
+use crate::daemon::guard::{Guard, Step};
 use crate::runtime::bfd_hub::{Hub, Verdict};
 use leafvip_bgp::session::{Action, Event};
 use leafvip_bgp::Instant;
@@ -17,20 +18,21 @@ impl super::PeerTask {
     }
 
     pub(super) async fn bfd_verdict(&mut self, now: Instant, v: Verdict) -> Vec<Action> {
-        match v {
-            Verdict::Release if self.held => {
-                self.held = false;
+        let mut guard = Guard { held: self.held };
+        let step = guard.verdict(self.bfd.is_some(), v);
+        self.held = guard.held;
+        match step {
+            Some(Step::Start) => {
                 info!(peer = %self.addr, "BFD is up: starting the BGP session");
                 self.peer.handle_event(now, Event::Start)
             }
-            Verdict::Hold if !self.held && self.bfd.is_some() => {
-                self.held = true;
+            Some(Step::Down) => {
                 warn!(peer = %self.addr, "BFD went down: closing the BGP session until it is back");
                 let bfd_down = leafvip_bgp::wire::cease::BFD_DOWN;
                 self.stop_second(now, bfd_down, "BFD down").await;
                 self.peer.handle_event(now, Event::BfdDown)
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         }
     }
 

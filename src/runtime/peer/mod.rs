@@ -193,9 +193,9 @@ pub struct PeerTask {
     /// Shared count of Established sessions, for systemd's STATUS.
     pub(super) established: std::rc::Rc<std::cell::Cell<usize>>,
     busy: std::rc::Rc<super::busy::Busy>,
-    pub(super) not_sent_log: super::throttle::Throttle,
+    pub(super) not_sent_log: crate::throttle::Throttle,
     /// Malformed UPDATE lines, treat-as-withdraw and the rest apart.
-    pub(super) malformed_log: [super::throttle::Throttle; 2],
+    pub(super) malformed_log: [crate::throttle::Throttle; 2],
     /// The peer's own connection during a collision (RFC 4271 §6.8): its
     /// session and socket, until its OPEN decides which one stays.
     pub(super) second: Option<leafvip_bgp::session::Session>,
