@@ -12,42 +12,19 @@ use crate::prelude::*;
 mod originate;
 mod pack;
 pub mod path_id;
+mod route;
 mod table;
+mod walk;
 
 pub use originate::{next_hop_fits, Originator, DEFAULT_LOCAL_PREF};
+pub use route::{Route, RouteAttrs, SentPath};
+use walk::{differing, Refresh, Replacing, FIRST};
 
 use crate::session::Negotiated;
-use crate::wire::{Family, FamilySet, LargeCommunity, Nlri, Prefix, Update};
+use crate::wire::{Family, FamilySet, Nlri, Prefix, Update};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-/// Per-route attributes that the configuration controls.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RouteAttrs {
-    pub med: Option<u32>,
-    /// Sent to internal peers only; default [`DEFAULT_LOCAL_PREF`].
-    pub local_pref: Option<u32>,
-    pub communities: Vec<u32>,
-    pub large_communities: Vec<LargeCommunity>,
-    /// IPv6 link-local next hop sent beside the global one (RFC 2545).
-    pub link_local: Option<Ipv6Addr>,
-}
-
-/// One path we want the peer to have.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Route {
-    pub prefix: Prefix,
-    pub next_hop: IpAddr,
-    pub attrs: Arc<RouteAttrs>,
-}
-
-/// A path as the peer holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SentPath {
-    pub next_hop: IpAddr,
-    pub attrs: Arc<RouteAttrs>,
-}
+use core::net::IpAddr;
 
 #[derive(Clone, Debug)]
 struct View {
@@ -91,91 +68,6 @@ pub struct AdjRibOut {
     /// cost nothing per route.
     held: [usize; 2],
     suppressed: [usize; 2],
-}
-
-#[derive(Debug)]
-struct Replacing {
-    old: Desired,
-    cursor: Prefix,
-    /// Prefixes past the cursor whose change since was sent on its own
-    /// (a staged change): the peer holds their desired paths already.
-    /// Sorted; few (what changed during one walk).
-    done: Vec<Prefix>,
-}
-
-impl Replacing {
-    /// Whether the peer holds `p`'s paths from the old table.
-    fn holds_old(&self, p: &Prefix) -> bool {
-        *p >= self.cursor && self.done.binary_search(p).is_err()
-    }
-
-    fn mark_done(&mut self, p: Prefix) {
-        if let Err(i) = self.done.binary_search(&p) {
-            self.done.insert(i, p);
-        }
-    }
-}
-
-/// The lowest prefix: where walks start.
-const FIRST: Prefix = Prefix::V4 {
-    addr: Ipv4Addr::UNSPECIFIED,
-    len: 0,
-};
-
-/// A ROUTE-REFRESH re-send (RFC 2918): it walks the table from `cursor`,
-/// a batch per poll like the initial sync, streaming the table rather
-/// than building it whole, and announces the prefixes of `families`.
-#[derive(Clone, Copy, Debug)]
-struct Refresh {
-    cursor: Prefix,
-    families: FamilySet,
-}
-
-impl Refresh {
-    fn new(families: FamilySet) -> Refresh {
-        let cursor = if families.contains(Family::IPV4_UNICAST) {
-            FIRST
-        } else {
-            Prefix::V6 {
-                addr: Ipv6Addr::UNSPECIFIED,
-                len: 0,
-            }
-        };
-        Refresh { cursor, families }
-    }
-}
-
-/// The prefixes from `from` on whose paths differ between two tables, in
-/// order: one walk of both.
-fn differing(old: &Desired, new: &Desired, from: Prefix) -> Vec<Prefix> {
-    use core::cmp::Ordering::*;
-    let mut changed: Vec<Prefix> = Vec::new();
-    let (mut i, mut j) = (old.start_of(&from), new.start_of(&from));
-    while i < old.len() || j < new.len() {
-        let (p, order) = if j == new.len() {
-            (Some(old.prefix(i)), Less)
-        } else if i == old.len() {
-            (Some(new.prefix(j)), Greater)
-        } else {
-            match old.compare(i, new, j) {
-                (Less, _) => (Some(old.prefix(i)), Less),
-                (Greater, _) => (Some(new.prefix(j)), Greater),
-                (Equal, differ) => (differ.then(|| old.prefix(i)), Equal),
-            }
-        };
-        if order != Greater {
-            i += 1;
-        }
-        if order != Less {
-            j += 1;
-        }
-        if let Some(p) = p {
-            if changed.last() != Some(&p) {
-                changed.push(p);
-            }
-        }
-    }
-    changed
 }
 
 /// The index of a prefix's family in the per-family counters.
