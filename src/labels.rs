@@ -222,13 +222,17 @@ impl LabelSelector {
     }
 
     /// `Ok(())` if the labels match; otherwise the first term that failed,
-    /// in words, for `leafvip check`.
-    pub fn matches(&self, labels: &Labels) -> Result<(), String> {
+    /// which `leafvip check` and status show.
+    pub fn matches(&self, labels: &Labels) -> Result<(), Mismatch> {
         for (k, v) in &self.match_labels {
             match labels.get(k) {
                 Some(have) if have == v => {}
-                Some(have) => return Err(format!("match_labels {k}={v}: node has {k}={have}")),
-                None => return Err(format!("match_labels {k}={v}: node has no label {k}")),
+                have => {
+                    return Err(Mismatch {
+                        term: Term::Label(k.clone(), v.clone()),
+                        have: have.cloned(),
+                    })
+                }
             }
         }
         for r in &self.match_expressions {
@@ -240,17 +244,48 @@ impl LabelSelector {
                 Operator::DoesNotExist => have.is_none(),
             };
             if !ok {
-                let seen = have.map_or_else(
-                    || format!("no label {}", r.key),
-                    |h| format!("{}={h}", r.key),
-                );
-                return Err(format!(
-                    "{} {:?} {:?}: node has {seen}",
-                    r.key, r.operator, r.values
-                ));
+                return Err(Mismatch {
+                    term: Term::Expression(r.clone()),
+                    have: have.cloned(),
+                });
             }
         }
         Ok(())
+    }
+}
+
+/// The first term of a selector that a node's labels fail, and the
+/// node's value of its key (None: no such label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub term: Term,
+    pub have: Option<String>,
+}
+
+/// One term of a selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    /// `match_labels` key = value.
+    Label(String, String),
+    Expression(Requirement),
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = match &self.term {
+            Term::Label(k, v) => {
+                write!(f, "match_labels {k}={v}: ")?;
+                k
+            }
+            Term::Expression(r) => {
+                write!(f, "{} {:?} {:?}: ", r.key, r.operator, r.values)?;
+                &r.key
+            }
+        };
+        match &self.have {
+            Some(h) => write!(f, "node has {key}={h}"),
+            None => write!(f, "node has no label {key}"),
+        }
     }
 }
 
@@ -333,7 +368,10 @@ mod tests {
         let e = sel(&[("rack", "leaf2")], vec![])
             .matches(&node)
             .unwrap_err();
-        assert_eq!(e, "match_labels rack=leaf2: node has rack=leaf1");
+        assert_eq!(
+            e.to_string(),
+            "match_labels rack=leaf2: node has rack=leaf1"
+        );
         assert!(
             sel(&[], vec![req("rack", Operator::In, &["leaf1", "leaf3"])])
                 .matches(&node)
@@ -362,7 +400,8 @@ mod tests {
             &[("rack", "leaf1")],
             vec![req("role", Operator::In, &["master"])],
         );
-        assert!(both.matches(&node).unwrap_err().contains("role In"));
+        let e = both.matches(&node).unwrap_err();
+        assert_eq!(e.to_string(), "role In [\"master\"]: node has role=worker");
     }
 
     #[test]

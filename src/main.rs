@@ -173,7 +173,7 @@ fn status(
     words: &[String],
     json: bool,
     page: usize,
-) -> Result<(), String> {
+) -> Result<(), runtime::control::QueryError> {
     let tail = if json { " json" } else { "" };
     let query = |r: String| runtime::control::query(socket, &r);
     match words {
@@ -214,10 +214,7 @@ fn systemd_stop(unit: &str, socket: Option<PathBuf>) -> ExitCode {
     }
     let socket = socket.unwrap_or_else(|| runtime::control::DEFAULT_SOCKET.into());
     if let Err(e) = runtime::control::query(&socket, "restart") {
-        eprintln!(
-            "leafvip systemd-stop: {unit} is restarting, but: {}",
-            e.trim_end()
-        );
+        eprintln!("leafvip systemd-stop: {unit} is restarting, but: {}", e);
         return ExitCode::SUCCESS;
     }
     let pid = std::env::var("MAINPID").ok().and_then(|p| p.parse().ok());
@@ -276,7 +273,7 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("leafvip {verb}: {}", e.trim_end());
+                    eprintln!("leafvip {verb}: {}", e);
                     ExitCode::FAILURE
                 }
             }
@@ -293,7 +290,7 @@ fn main() -> ExitCode {
             match status(&socket, &words, json, page) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("leafvip status: {}", e.trim_end());
+                    eprintln!("leafvip status: {}", e);
                     ExitCode::FAILURE
                 }
             }

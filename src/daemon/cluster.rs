@@ -226,11 +226,15 @@ impl Core {
         for o in &objects {
             let r = crate::openelb::bgp_peer(&o.name, &o.spec).and_then(|p| {
                 match self.cfg.peers().chain(&out).any(|q| q.address == p.address) {
-                    true => Err(format!(
-                        "BgpPeer {}: spec.conf.neighborAddress {}: configured already \
-                         (in the config or another BgpPeer)",
-                        o.name, p.address
-                    )),
+                    true => Err(crate::openelb::ObjectError {
+                        kind: "BgpPeer",
+                        name: o.name.clone(),
+                        problem: format!(
+                            "spec.conf.neighborAddress {}: configured already \
+                             (in the config or another BgpPeer)",
+                            p.address
+                        ),
+                    }),
                     false => Ok(p),
                 }
             });

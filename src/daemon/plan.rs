@@ -56,7 +56,7 @@ impl Core {
                 Some(crate::status::Unselected {
                     peer: SocketAddr::new(p.peer.address, p.peer.port).to_string(),
                     asn: p.peer.asn,
-                    reason: why.clone(),
+                    reason: why.to_string(),
                 })
             })
             .collect();

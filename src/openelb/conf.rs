@@ -22,8 +22,12 @@ pub const USED: &[&str] = &[
 ];
 
 /// The BgpConf `default`'s spec as the cluster's global settings.
-pub fn bgp_conf(spec: &Value) -> Result<ClusterConf, String> {
-    read(spec).map_err(|e| format!("BgpConf default: {e}"))
+pub fn bgp_conf(spec: &Value) -> Result<ClusterConf, super::ObjectError> {
+    read(spec).map_err(|problem| super::ObjectError {
+        kind: "BgpConf",
+        name: "default".into(),
+        problem,
+    })
 }
 
 fn asn(v: &Value, field: &str) -> Result<Option<u32>, String> {
@@ -134,7 +138,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = |v| bgp_conf(&v).unwrap_err();
+        let e = |v| bgp_conf(&v).unwrap_err().to_string();
         assert_eq!(
             e(json!({"as": 23456})),
             "BgpConf default: spec.as 23456: reserved"

@@ -12,6 +12,24 @@ pub use conf::{bgp_conf, USED as CONF_USED};
 pub use peer::{bgp_peer, USED as PEER_USED};
 use serde_json::Value;
 
+/// An object that cannot be used: its kind and name, and the first field
+/// that is wrong (`spec.timers.config.holdTime "2": must be 0 or at least
+/// 3`). The problem is text: it goes to the log and into a Warning Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectError {
+    pub kind: &'static str,
+    pub name: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for ObjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.kind, self.name, self.problem)
+    }
+}
+
+impl std::error::Error for ObjectError {}
+
 /// A number that OpenELB may store as a string ("90") or as a number.
 fn number(v: &Value, field: &str) -> Result<Option<u64>, String> {
     match v {

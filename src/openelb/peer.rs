@@ -57,8 +57,12 @@ fn families(v: &Value) -> Result<(Vec<FamilyName>, Option<u8>), String> {
 }
 
 /// A BgpPeer's spec as a leafvip peer. `name` names it in errors.
-pub fn bgp_peer(name: &str, spec: &Value) -> Result<PeerConfig, String> {
-    read(spec).map_err(|e| format!("BgpPeer {name}: {e}"))
+pub fn bgp_peer(name: &str, spec: &Value) -> Result<PeerConfig, super::ObjectError> {
+    read(spec).map_err(|problem| super::ObjectError {
+        kind: "BgpPeer",
+        name: name.into(),
+        problem,
+    })
 }
 
 fn read(spec: &Value) -> Result<PeerConfig, String> {
@@ -165,21 +169,24 @@ mod tests {
         let bad = json!({"conf": {"neighborAddress": "198.51.100.1", "peerAs": 65001},
                          "timers": {"config": {"holdTime": "2"}}});
         assert_eq!(
-            bgp_peer("leaf1", &bad).unwrap_err(),
+            bgp_peer("leaf1", &bad).unwrap_err().to_string(),
             "BgpPeer leaf1: spec.timers.config.holdTime \"2\": must be 0 or at least 3"
         );
         let bad = json!({"conf": {"neighborAddress": "leaf", "peerAs": 65001}});
         assert!(bgp_peer("x", &bad)
             .unwrap_err()
+            .to_string()
             .contains("spec.conf.neighborAddress \"leaf\""));
         let bad = json!({"conf": {"neighborAddress": "198.51.100.1"}});
         assert!(bgp_peer("x", &bad)
             .unwrap_err()
+            .to_string()
             .ends_with("spec.conf.peerAs: required"));
         let bad = json!({"conf": {"neighborAddress": "198.51.100.1", "peerAs": 1,
                                   "authPassword": "x".repeat(81)}});
         assert!(bgp_peer("x", &bad)
             .unwrap_err()
+            .to_string()
             .contains("spec.conf.authPassword: a TCP MD5 key is 1 to 80 bytes"));
     }
 

@@ -131,7 +131,7 @@ impl VipPlan<'_> {
 pub struct PeerPlan {
     pub peer: PeerConfig,
     /// Why the node selector did not match, if it did not.
-    pub selected: Result<(), String>,
+    pub selected: Result<(), crate::labels::Mismatch>,
     /// Shared by every peer and by the daemon: one copy of a long list.
     pub vips: Vips,
     /// Healthy `[[host]]`s whose labels match this peer's node_selector:

@@ -74,7 +74,7 @@ pub(super) fn start(
     board: &Rc<RefCell<Board>>,
     ex: &LocalExecutor<'static>,
     link: &mut Link,
-) -> Result<Option<async_channel::Receiver<KubeEvent>>, String> {
+) -> Result<Option<async_channel::Receiver<KubeEvent>>, super::StartError> {
     let Some(k) = core
         .config()
         .kubernetes
@@ -91,7 +91,8 @@ pub(super) fn start(
             .then(|| (k.lease_namespace.clone(), k.service_hosts)),
     };
     let node = core.node().to_string();
-    let (rx, tx) = kube::start(node.clone(), what, k.kubeconfig)?;
+    let (rx, tx) =
+        kube::start(node.clone(), what, k.kubeconfig).map_err(super::StartError::Cluster)?;
     if k.peers_from_crds {
         let task = write_status(
             board.clone(),

@@ -218,16 +218,66 @@ async fn answer(
 /// How long the CLI keeps asking a daemon that says "busy".
 const BUSY_RETRY: Duration = Duration::from_secs(3);
 
+/// Why a request to the daemon failed; each says what to do.
+#[derive(Debug)]
+pub enum QueryError {
+    /// Not ours to connect to.
+    Denied(PathBuf),
+    /// Nothing listens there.
+    NoDaemon(PathBuf, io::Error),
+    /// The daemon is answering as many clients as it will (and said so,
+    /// or its socket's queue is full); try again.
+    Busy(PathBuf, Option<String>),
+    Io(PathBuf, io::Error),
+    /// The connection closed before an answer's first line.
+    NoAnswer,
+    CutShort {
+        got: usize,
+        len: usize,
+    },
+    /// The daemon's answer is an error (an unknown request, say).
+    Refused(String),
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryError::Denied(p) => write!(
+                f,
+                "permission denied on {}: run as root or as the daemon's user",
+                p.display()
+            ),
+            QueryError::NoDaemon(p, e) => {
+                write!(f, "no leafvip daemon is listening on {} ({e})", p.display())
+            }
+            QueryError::Busy(_, Some(said)) => f.write_str(said.trim_end()),
+            QueryError::Busy(p, None) => write!(
+                f,
+                "busy: the queue of status clients at {} is full, try again",
+                p.display()
+            ),
+            QueryError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            QueryError::NoAnswer => f.write_str("no answer from the daemon"),
+            QueryError::CutShort { got, len } => {
+                write!(f, "the answer was cut short ({got} of {len} bytes)")
+            }
+            QueryError::Refused(why) => f.write_str(why.trim_end()),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
 /// The client side: one request, the whole answer or an error. A daemon
 /// busy with other clients is asked again, with a growing pause, for up to
-/// [`BUSY_RETRY`]. Errors say what to do; an answer cut short is an error,
-/// never a partial success.
-pub fn query(path: &Path, request: &str) -> Result<String, String> {
+/// [`BUSY_RETRY`]. An answer cut short is an error, never a partial
+/// success.
+pub fn query(path: &Path, request: &str) -> Result<String, QueryError> {
     let end = std::time::Instant::now() + BUSY_RETRY;
     let mut pause = Duration::from_millis(20);
     loop {
         match query_once(path, request) {
-            Err(e) if e.starts_with("busy") && std::time::Instant::now() + pause < end => {
+            Err(QueryError::Busy(..)) if std::time::Instant::now() + pause < end => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(500));
             }
@@ -236,21 +286,16 @@ pub fn query(path: &Path, request: &str) -> Result<String, String> {
     }
 }
 
-fn query_once(path: &Path, request: &str) -> Result<String, String> {
+fn query_once(path: &Path, request: &str) -> Result<String, QueryError> {
     use std::io::{BufRead, BufReader, Read, Write};
+    let io = |e| QueryError::Io(path.to_path_buf(), e);
     let mut s = UnixStream::connect(path).map_err(|e| match e.kind() {
-        io::ErrorKind::PermissionDenied => format!(
-            "permission denied on {}: run as root or as the daemon's user",
-            path.display()
-        ),
+        io::ErrorKind::PermissionDenied => QueryError::Denied(path.to_path_buf()),
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-            format!("no leafvip daemon is listening on {} ({e})", path.display())
+            QueryError::NoDaemon(path.to_path_buf(), e)
         }
-        io::ErrorKind::WouldBlock => format!(
-            "busy: the queue of status clients at {} is full, try again",
-            path.display()
-        ),
-        _ => format!("{}: {e}", path.display()),
+        io::ErrorKind::WouldBlock => QueryError::Busy(path.to_path_buf(), None),
+        _ => io(e),
     })?;
     s.set_read_timeout(Some(CLIENT_TIME * 2)).ok();
     // A daemon that turns us away may close before reading the request:
@@ -258,27 +303,24 @@ fn query_once(path: &Path, request: &str) -> Result<String, String> {
     let _ = s.write_all(format!("{request}\n").as_bytes());
     let mut r = BufReader::new(s);
     let mut head = String::new();
-    r.read_line(&mut head)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    r.read_line(&mut head).map_err(io)?;
     let (kind, len) = head
         .trim_end()
         .split_once(' ')
         .and_then(|(k, n)| Some((k.to_string(), n.parse::<usize>().ok()?)))
-        .ok_or_else(|| "no answer from the daemon".to_string())?;
+        .ok_or(QueryError::NoAnswer)?;
     let mut body = Vec::with_capacity(len.min(1 << 20));
-    r.take(len as u64)
-        .read_to_end(&mut body)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    r.take(len as u64).read_to_end(&mut body).map_err(io)?;
     if body.len() != len {
-        return Err(format!(
-            "the answer was cut short ({} of {len} bytes)",
-            body.len()
-        ));
+        let got = body.len();
+        return Err(QueryError::CutShort { got, len });
     }
     let body = String::from_utf8_lossy(&body).into_owned();
     match kind.as_str() {
         "ok" => Ok(body),
-        _ => Err(body),
+        // The daemon's own "busy" answer (`serve`), read off the wire.
+        _ if body.starts_with("busy") => Err(QueryError::Busy(path.to_path_buf(), Some(body))),
+        _ => Err(QueryError::Refused(body)),
     }
 }
 
@@ -306,11 +348,15 @@ mod tests {
     fn an_answer_cut_short_is_an_error_not_output() {
         let p = answering("short", b"ok 100\n{\"peers\": [");
         let e = query(&p, "status json").unwrap_err();
-        assert_eq!(e, "the answer was cut short (11 of 100 bytes)");
+        assert_eq!(e.to_string(), "the answer was cut short (11 of 100 bytes)");
         let p = answering("whole", b"ok 3\nabc");
         assert_eq!(query(&p, "status").unwrap(), "abc");
         let p = answering("error", b"error 12\nunknown verb");
-        assert_eq!(query(&p, "status").unwrap_err(), "unknown verb");
+        let e = query(&p, "status").unwrap_err();
+        assert!(
+            matches!(&e, QueryError::Refused(why) if why == "unknown verb"),
+            "{e}"
+        );
     }
 
     /// Clients that never send hold every slot; the next is told "busy"
@@ -331,7 +377,8 @@ mod tests {
         // Let the server take all eight before the ninth comes.
         std::thread::sleep(Duration::from_millis(300));
         let e = query(&p, "status").unwrap_err();
-        assert!(e.starts_with("busy"), "{e}");
+        assert!(matches!(e, QueryError::Busy(..)), "{e}");
+        assert!(e.to_string().starts_with("busy"), "{e}");
         drop(idle);
         let _ = std::fs::remove_file(&p);
     }

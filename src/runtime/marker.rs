@@ -161,9 +161,25 @@ impl Marker {
     }
 }
 
+/// Why no marker was written.
+#[derive(Debug)]
+pub enum WriteError {
+    Refused(Refused),
+    Io(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Refused(r) => write!(f, "{r}"),
+            WriteError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
 /// Writes the marker beside `socket` for the next process.
-pub fn write(socket: &Path, down: Vec<Prefix>) -> Result<(), String> {
-    directory_safe(socket).map_err(|e| e.to_string())?;
+pub fn write(socket: &Path, down: Vec<Prefix>) -> Result<(), WriteError> {
+    directory_safe(socket).map_err(WriteError::Refused)?;
     let m = path(socket);
     // Whatever stands at the name (an old marker, a planted symlink) goes;
     // unlink removes a link itself, never its target.
@@ -174,7 +190,7 @@ pub fn write(socket: &Path, down: Vec<Prefix>) -> Result<(), String> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&m)
-        .map_err(|e| format!("{}: {e}", m.display()))?;
+        .map_err(|e| WriteError::Io(m.clone(), e))?;
     let text = Marker {
         boot: boot_began_ms(),
         went: now_secs(),
@@ -183,7 +199,7 @@ pub fn write(socket: &Path, down: Vec<Prefix>) -> Result<(), String> {
     }
     .encode();
     f.write_all(text.as_bytes())
-        .map_err(|e| format!("{}: {e}", m.display()))
+        .map_err(|e| WriteError::Io(m, e))
 }
 
 /// Reads and removes the marker; the marker if it is ours and believable.

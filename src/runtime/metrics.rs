@@ -293,12 +293,11 @@ pub fn start(
     addr: SocketAddr,
     board: Rc<RefCell<Board>>,
     ex: &LocalExecutor<'static>,
-) -> Result<(), String> {
+) -> std::io::Result<()> {
     let handler: Handler = Rc::new(move |req: Request| {
         Box::pin(respond(board.clone(), req.path)) as std::pin::Pin<Box<_>>
     });
-    ex.spawn(http::serve(addr, handler).map_err(|e| e.to_string())?)
-        .detach();
+    ex.spawn(http::serve(addr, handler)?).detach();
     Ok(())
 }
 

@@ -82,6 +82,37 @@ pub enum Exit {
     Restart,
 }
 
+/// Why the daemon could not start; nothing was announced.
+#[derive(Debug)]
+pub enum StartError {
+    Config(crate::config::ConfigError),
+    /// A plain host's config lacks the local AS or the router ID.
+    Global(crate::global::GlobalError),
+    Signals(std::io::Error),
+    Listen(SocketAddr, std::io::Error),
+    ControlSocket(PathBuf, std::io::Error),
+    /// `[control] http`.
+    Http(SocketAddr, std::io::Error),
+    /// The cluster thread or its runtime.
+    Cluster(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "{e}"),
+            StartError::Global(e) => write!(f, "{e}"),
+            StartError::Signals(e) => write!(f, "signals: {e}"),
+            StartError::Listen(a, e) => write!(f, "listen on {a}: {e}"),
+            StartError::ControlSocket(p, e) => write!(f, "control socket {}: {e}", p.display()),
+            StartError::Http(a, e) => write!(f, "control.http {a}: {e}"),
+            StartError::Cluster(e) => write!(f, "cluster thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
 /// Waits on a channel; a closed one never wakes.
 async fn recv<T>(rx: &async_channel::Receiver<T>) -> T {
     match rx.recv().await {
@@ -111,23 +142,23 @@ async fn first(mut sources: Vec<Source<'_>>) -> Wake {
 /// Runs the daemon until SIGTERM or SIGINT (after a drain), or until the
 /// control socket asks for a restart. `socket` overrides the config's
 /// control socket.
-pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
+pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, StartError> {
     alloc::tune();
     notify::open();
-    let loaded = load(path).map_err(|e| e.to_string())?;
+    let loaded = load(path).map_err(StartError::Config)?;
     let host_ipv4 = addrs::first_global_ipv4();
     // On a plain host everything is in the file, so what is missing is an
     // error now; in cluster mode the BgpConf may still bring it.
     let global = crate::global::resolve(&loaded.cfg.bgp, None, &loaded.labels, host_ipv4);
     if loaded.cfg.kubernetes.is_none() {
-        global.as_ref().map_err(ToString::to_string)?;
+        global.clone().map_err(StartError::Global)?;
     }
-    let mut signals = Signals::new([Signal::Hup, Signal::Term, Signal::Int])
-        .map_err(|e| format!("signals: {e}"))?;
+    let mut signals =
+        Signals::new([Signal::Hup, Signal::Term, Signal::Int]).map_err(StartError::Signals)?;
     let mut listeners = Listeners::default();
     if let Ok(g) = &global {
         if let Some((a, e)) = listeners.set(&g.listen).into_iter().next() {
-            return Err(format!("listen on {a}: {e}"));
+            return Err(StartError::Listen(a, e));
         }
     }
     let socket = socket
@@ -135,10 +166,9 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
         .unwrap_or_else(|| control::DEFAULT_SOCKET.into());
     let control = match socket.as_os_str().is_empty() {
         true => None,
-        false => Some(
-            control::bind(&socket)
-                .map_err(|e| format!("control socket {}: {e}", socket.display()))?,
-        ),
+        false => {
+            Some(control::bind(&socket).map_err(|e| StartError::ControlSocket(socket.clone(), e))?)
+        }
     };
     let _socket_file = control
         .as_ref()
@@ -200,7 +230,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, String> {
     }
     #[cfg(feature = "metrics")]
     if let Some(a) = d.core.config().control.http {
-        metrics::start(a, board.clone(), &ex).map_err(|e| format!("control.http {a}: {e}"))?;
+        metrics::start(a, board.clone(), &ex).map_err(|e| StartError::Http(a, e))?;
     }
     board.borrow_mut().ready = true;
     alloc::trim();

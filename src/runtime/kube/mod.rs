@@ -224,30 +224,26 @@ async fn each_event(
 }
 
 /// Starts the cluster thread; its events arrive on the returned channel,
-/// and writes for it go into the other.
+/// and writes for it go into the other. Fails only if the thread or its
+/// runtime cannot be made: the cluster itself is reached on the thread.
 pub fn start(
     node: String,
     what: Watch,
     kubeconfig: Option<PathBuf>,
-) -> Result<
-    (
-        async_channel::Receiver<KubeEvent>,
-        async_channel::Sender<write::KubeCmd>,
-    ),
-    String,
-> {
+) -> std::io::Result<(
+    async_channel::Receiver<KubeEvent>,
+    async_channel::Sender<write::KubeCmd>,
+)> {
     let (tx, rx) = async_channel::bounded(16);
     let (wtx, wrx) = async_channel::bounded(64);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
+        .build()?;
     std::thread::Builder::new()
         .name("leafvip-kube".into())
         .spawn({
             let wtx = wtx.clone();
             move || rt.block_on(watch(node, what, kubeconfig, tx, (wtx, wrx)))
-        })
-        .map_err(|e| format!("cluster thread: {e}"))?;
+        })?;
     Ok((rx, wtx))
 }
