@@ -164,6 +164,7 @@ wait "$lv_pid" || code=$?
 lv_pid=
 [ "$code" = 0 ] || fail "exit code $code: $(logs)"
 last=$(birdc show protocols all h4)
-echo "$last" | grep -q "Administrative shutdown" || fail "no Cease at BIRD: $last"
+echo "$last" | grep -q "Administrative shutdown" || fail "no Cease at BIRD: $last
+leafvip: $(logs)"
 echo "    BIRD: $(echo "$last" | grep -m1 'Administrative shutdown' | sed 's/^ *//'), exit code 0"
 echo "qemu $arch: ok ($size bytes)"

@@ -23,6 +23,10 @@ use tracing::{error, warn};
 /// The first and the longest pause after a failed accept.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
 
+/// How long a stop leaves the routers to read the Ceases before BFD's
+/// AdminDown.
+const CEASE_BEFORE_ADMIN_DOWN: Duration = Duration::from_millis(200);
+
 /// A running session task.
 struct Handle {
     tx: async_channel::Sender<Cmd>,
@@ -363,7 +367,14 @@ impl<'a> Shell<'a> {
             Timer::after(Duration::from_secs(3)).await;
         })
         .await;
-        // After the Ceases, so that the routers hear why BGP closed.
+        // After the Ceases, so that the routers hear why BGP closed, and a
+        // beat later: sent together, the Cease on TCP and the AdminDown on
+        // UDP reach a router within a millisecond, and BIRD acted on
+        // whichever its loop read first (the AdminDown in 1 stop in 5
+        // under qemu, `tests/qemu.sh`), closing BGP for "BFD down".
+        if self.core.all_peers().any(|p| p.bfd.is_some()) {
+            Timer::after(CEASE_BEFORE_ADMIN_DOWN).await;
+        }
         self.bfd_admin_down();
     }
 }
