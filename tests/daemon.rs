@@ -3,7 +3,9 @@
 //! clock or root. Reconcile, a relabel, reloads, a drain, stops and
 //! restarts, and (with `kube`) a BgpConf change and a Service event.
 use leafvip::config::Config;
-use leafvip::daemon::{BfdChange, Core, Ctl, Effect, Input, Loaded, Notify, Now, Start};
+#[cfg(feature = "bfd")]
+use leafvip::daemon::BfdChange;
+use leafvip::daemon::{Core, Ctl, Effect, Input, Loaded, Notify, Now, Start};
 use leafvip::plan::PeerPlan;
 use leafvip_bgp::session::SessionConfig;
 use leafvip_bgp::wire::{cease, Prefix};
@@ -359,6 +361,7 @@ fn after_a_restart_sessions_set_the_restart_state_bit_and_the_vips_up_stay_up() 
     );
 }
 
+#[cfg(feature = "bfd")]
 #[test]
 fn bfd_settings_change_in_place_and_a_restart_with_bfd_drains_first() {
     let bfd = |t: &str| {

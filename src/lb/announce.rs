@@ -13,15 +13,18 @@
 //! A rack speaker (`service_next_hop = "hosts"`) applies the same rules to
 //! every Node at once: each address goes out with the nodes that may
 //! carry it as next hops, and the plan sends each leaf its own rack's.
+use super::object::{EndpointSlice, Node};
 use super::service::Svc;
 use crate::labels::Labels;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// The label that takes a node out of external load balancers.
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+/// The label that names an EndpointSlice's Service, set by the
+/// EndpointSlice controller when it creates the slice and never changed.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NodeState {
@@ -53,15 +56,8 @@ pub struct NodeInfo {
 }
 
 /// A Node object as [`NodeInfo`].
-pub fn node_info(node: &Value) -> NodeInfo {
-    let ips = || {
-        node["status"]["addresses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|a| a["type"] == "InternalIP")
-            .filter_map(|a| a["address"].as_str()?.parse::<IpAddr>().ok())
-    };
+pub fn node_info(node: &Node) -> NodeInfo {
+    let ips = || node.internal_ips.iter().copied();
     NodeInfo {
         state: node_state(node),
         v4: ips().find_map(|a| match a {
@@ -72,25 +68,15 @@ pub fn node_info(node: &Value) -> NodeInfo {
             IpAddr::V6(a) => Some(a),
             IpAddr::V4(_) => None,
         }),
-        labels: node["metadata"]["labels"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .collect(),
+        labels: node.meta.labels.clone(),
     }
 }
 
 /// A Node object's readiness (its Ready condition) and exclusion label.
-pub fn node_state(node: &Value) -> NodeState {
-    let ready = node["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+pub fn node_state(node: &Node) -> NodeState {
     NodeState {
-        ready,
-        excluded: !node["metadata"]["labels"][EXCLUDE_LABEL].is_null(),
+        ready: node.ready,
+        excluded: node.meta.labels.contains_key(EXCLUDE_LABEL),
     }
 }
 
@@ -98,23 +84,16 @@ pub fn node_state(node: &Value) -> NodeState {
 /// traffic, sorted; only `only` when given (a node that speaks for itself
 /// needs no other). Empty for a slice of no Service (no
 /// `kubernetes.io/service-name` label).
-pub fn slice_nodes(slice: &Value, only: Option<&str>) -> Vec<String> {
-    if !slice["metadata"]["labels"]["kubernetes.io/service-name"].is_string() {
+pub fn slice_nodes(slice: &EndpointSlice, only: Option<&str>) -> Vec<String> {
+    if !slice.meta.labels.contains_key(SERVICE_NAME_LABEL) {
         return Vec::new();
     }
-    let mut nodes: Vec<String> = slice["endpoints"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| {
-            let c = &e["conditions"];
-            // A missing `ready` means ready (discovery.k8s.io/v1).
-            c["ready"].as_bool().unwrap_or(true)
-                || (c["serving"].as_bool() == Some(true)
-                    && c["terminating"].as_bool() == Some(true))
-        })
-        .filter_map(|e| e["nodeName"].as_str())
-        .filter(|n| only.is_none_or(|o| o == *n))
+    let mut nodes: Vec<String> = slice
+        .endpoints
+        .iter()
+        .filter(|e| e.ready || (e.serving && e.terminating))
+        .map(|e| e.node.as_str())
+        .filter(|n| !n.is_empty() && only.is_none_or(|o| o == *n))
         .map(str::to_string)
         .collect();
     nodes.sort();
@@ -207,7 +186,12 @@ pub fn announce_hosts<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lb::object::tests::meta;
     use serde_json::json;
+
+    fn node(o: serde_json::Value) -> Node {
+        Node::read(meta(&o), &o)
+    }
 
     fn svc(key: &str, ip: &str, local: bool) -> Svc {
         Svc {
@@ -264,11 +248,15 @@ mod tests {
 
     #[test]
     fn slices_and_nodes_read_pruned() {
-        let slice = |ready: Option<bool>, serving: bool, terminating: bool| {
-            json!({"metadata": {"namespace": "a", "labels": {"kubernetes.io/service-name": "l"}},
+        let slice = |ready: Option<bool>, serving: bool, terminating: bool| -> EndpointSlice {
+            let mut c = json!({"serving": serving, "terminating": terminating});
+            if let Some(r) = ready {
+                c["ready"] = json!(r);
+            }
+            let o = json!({"metadata": {"namespace": "a", "labels": {"kubernetes.io/service-name": "l"}},
                    "endpoints": [{"nodeName": "n2", "conditions": {"ready": true}},
-                                 {"nodeName": "n1", "conditions": {"ready": ready, "serving": serving,
-                                                                    "terminating": terminating}}]})
+                                 {"nodeName": "n1", "conditions": c}]});
+            EndpointSlice::read(meta(&o), &o)
         };
         assert_eq!(
             slice_nodes(&slice(Some(true), true, false), None),
@@ -282,8 +270,8 @@ mod tests {
             "terminating but serving"
         );
         assert!(!usable(Some(true), true, false, "n3"), "no endpoint on n3");
-        let n = json!({"metadata": {"labels": {EXCLUDE_LABEL: ""}},
-                       "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        let n = node(json!({"metadata": {"labels": {EXCLUDE_LABEL: ""}},
+                       "status": {"conditions": [{"type": "Ready", "status": "True"}]}}));
         assert_eq!(
             node_state(&n),
             NodeState {
@@ -291,12 +279,12 @@ mod tests {
                 excluded: true
             }
         );
-        assert!(!node_state(&json!({})).ready);
-        let n = json!({"metadata": {"labels": {"rack": "leaf1"}},
+        assert!(!node_state(&node(json!({}))).ready);
+        let n = node(json!({"metadata": {"labels": {"rack": "leaf1"}},
                        "status": {"addresses": [{"type": "Hostname", "address": "n1"},
                                                 {"type": "InternalIP", "address": "2001:db8::3"},
                                                 {"type": "InternalIP", "address": "198.51.100.3"},
-                                                {"type": "InternalIP", "address": "198.51.100.9"}]}});
+                                                {"type": "InternalIP", "address": "198.51.100.9"}]}}));
         let i = node_info(&n);
         assert_eq!(
             (i.v4, i.v6, i.labels["rack"].as_str()),

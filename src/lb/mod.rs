@@ -5,5 +5,6 @@
 pub mod alloc;
 pub mod announce;
 pub mod lease;
+pub mod object;
 pub mod pool;
 pub mod service;

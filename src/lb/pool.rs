@@ -5,6 +5,7 @@
 //! counts them) or a range `first-last`, of one family. Only
 //! `spec.protocol: bgp` (or none) is served; `layer2` and `vip` are refused
 //! with a reason until leafvip has them.
+use super::object::Meta;
 use crate::labels::{LabelSelector, Labels};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -165,12 +166,9 @@ impl Pool {
 }
 
 /// An Eip object (its metadata and spec) as a pool, or the field that is
-/// wrong (the caller names the object).
-pub fn eip(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
-    read(name, annotations, spec)
-}
-
-fn read(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
+/// wrong (the caller names the object). The spec is OpenELB's and read
+/// field by field, so that a mistake names its field (`object.rs`).
+pub fn eip(meta: &Meta, spec: &Value) -> Result<Pool, String> {
     let address = spec["address"].as_str().ok_or("spec.address: required")?;
     let range = range(address)?;
     match spec["protocol"].as_str().unwrap_or("bgp") {
@@ -206,14 +204,14 @@ fn read(name: &str, annotations: &Value, spec: &Value) -> Result<Pool, String> {
         v => v.as_i64().ok_or("spec.priority: a whole number")?,
     };
     Ok(Pool {
-        name: name.to_string(),
+        name: meta.name.clone(),
         range,
         disabled: spec["disable"].as_bool().unwrap_or(false),
         namespaces,
         namespace_selector,
         priority,
-        default: annotations[DEFAULT_ANNOTATION].as_str() == Some("true"),
-        created: String::new(),
+        default: meta.annotations.get(DEFAULT_ANNOTATION).map(String::as_str) == Some("true"),
+        created: meta.created.clone(),
         overlaps: None,
     })
 }
@@ -253,6 +251,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn named(name: &str) -> Meta {
+        Meta {
+            name: name.into(),
+            ..Meta::default()
+        }
+    }
+
     #[test]
     fn addresses_cidrs_and_ranges() {
         let r = range("192.0.2.16/30").unwrap();
@@ -288,9 +293,12 @@ mod tests {
 
     #[test]
     fn an_openelb_eip_reads_as_a_pool() {
-        let ann = json!({DEFAULT_ANNOTATION: "true"});
+        let ann = Meta {
+            name: "pool".into(),
+            annotations: [(DEFAULT_ANNOTATION.to_string(), "true".to_string())].into(),
+            ..Meta::default()
+        };
         let p = eip(
-            "pool",
             &ann,
             &json!({"address": "192.0.2.0/28", "protocol": "bgp",
                                           "namespaces": ["web"], "priority": 5}),
@@ -299,8 +307,7 @@ mod tests {
         assert!(p.default && !p.disabled && p.priority == 5);
         assert!(p.allows("web", &Labels::new()) && !p.allows("db", &Labels::new()));
         let e = eip(
-            "l2",
-            &json!({}),
+            &named("l2"),
             &json!({"address": "192.0.2.1", "protocol": "layer2"}),
         );
         assert_eq!(
@@ -308,8 +315,7 @@ mod tests {
             "spec.protocol layer2: leafvip serves bgp pools only (layer 2 is not built yet)"
         );
         let sel = eip(
-            "sel",
-            &json!({}),
+            &named("sel"),
             &json!({"address": "192.0.2.1",
             "namespaceSelector": {"matchLabels": {"team": "a"}}}),
         )
@@ -325,7 +331,7 @@ mod tests {
     fn the_younger_of_two_overlapping_eips_is_refused() {
         let p = |name: &str, addr: &str, created: &str| Pool {
             created: created.into(),
-            ..eip(name, &json!({}), &json!({ "address": addr })).unwrap()
+            ..eip(&named(name), &json!({ "address": addr })).unwrap()
         };
         let pools = [
             p("pool2", "192.0.2.200-192.0.2.207", "2026-12-01T10:00:05Z"),

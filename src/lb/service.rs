@@ -1,8 +1,8 @@
 //! A Service of type LoadBalancer, pruned to what leafvip uses: whether it
 //! is ours, which pool and address it asks for, which families, its
-//! traffic policy, and the addresses its status holds. Pure: the object's
-//! JSON in, a [`Svc`] out; nothing else of the object is kept.
-use serde_json::Value;
+//! traffic policy, and the addresses its status holds. Pure: the typed
+//! object (`object.rs`) in, a [`Svc`] out; nothing else of it is kept.
+use super::object::{IpFamily, IpFamilyPolicy, Service, ServiceType, TrafficPolicy};
 use std::net::IpAddr;
 
 /// Our `spec.loadBalancerClass`.
@@ -40,9 +40,9 @@ pub struct Svc {
     pub local: bool,
 }
 
-fn list(v: &Value) -> Vec<String> {
-    v.as_str()
-        .into_iter()
+/// A comma-separated annotation's items.
+fn list(v: Option<&String>) -> Vec<String> {
+    v.into_iter()
         .flat_map(|s| s.split(','))
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -50,74 +50,67 @@ fn list(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A Service object as leafvip reads it; `None` when it is not of type
+/// A Service as leafvip keeps it; `None` when it is not of type
 /// LoadBalancer at all.
-pub fn svc(o: &Value) -> Option<Svc> {
-    let meta = &o["metadata"];
-    let spec = &o["spec"];
-    if spec["type"].as_str() != Some("LoadBalancer") {
+pub fn svc(o: &Service) -> Option<Svc> {
+    let meta = &o.meta;
+    if o.kind != ServiceType::LoadBalancer {
         return None;
     }
-    let ann = &meta["annotations"];
-    let ours = ann[OPENELB_ANNOTATION].as_str() == Some("openelb")
-        || spec["loadBalancerClass"].as_str() == Some(CLASS);
-    let families: Vec<&str> = spec["ipFamilies"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let ann = &meta.annotations;
+    let ours =
+        ann.get(OPENELB_ANNOTATION).map(String::as_str) == Some("openelb") || o.class == CLASS;
+    let families = &o.families;
     let dual = matches!(
-        spec["ipFamilyPolicy"].as_str(),
-        Some("PreferDualStack" | "RequireDualStack")
+        o.family_policy,
+        IpFamilyPolicy::PreferDualStack | IpFamilyPolicy::RequireDualStack
     );
     let (mut v4, mut v6) = match families.first() {
-        Some(&"IPv6") => (false, true),
+        Some(IpFamily::IPv6) => (false, true),
         _ => (true, false),
     };
     if dual {
-        v4 |= families.contains(&"IPv4");
-        v6 |= families.contains(&"IPv6");
+        v4 |= families.contains(&IpFamily::IPv4);
+        v6 |= families.contains(&IpFamily::IPv6);
     }
-    let mut requested: Vec<IpAddr> = list(&ann[IP_ANNOTATION])
+    let mut requested: Vec<IpAddr> = list(ann.get(IP_ANNOTATION))
         .iter()
         .filter_map(|s| s.parse().ok())
         .collect();
-    if let Some(ip) = spec["loadBalancerIP"].as_str().and_then(|s| s.parse().ok()) {
+    if let Some(ip) = o.load_balancer_ip {
         if !requested.contains(&ip) {
             requested.push(ip);
         }
     }
-    let current = o["status"]["loadBalancer"]["ingress"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i["ip"].as_str()?.parse().ok())
-        .collect();
-    let namespace = meta["namespace"].as_str().unwrap_or("default").to_string();
+    let namespace = match meta.namespace.as_str() {
+        "" => "default",
+        ns => ns,
+    };
     Some(Svc {
-        key: format!("{namespace}/{}", meta["name"].as_str().unwrap_or_default()),
-        namespace,
-        uid: meta["uid"].as_str().unwrap_or_default().to_string(),
-        created: meta["creationTimestamp"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        key: format!("{namespace}/{}", meta.name),
+        namespace: namespace.to_string(),
+        uid: meta.uid.clone(),
+        created: meta.created.clone(),
         ours,
         v4,
         v6,
-        pools: list(&ann[POOL_ANNOTATION]),
+        pools: list(ann.get(POOL_ANNOTATION)),
         requested,
-        current,
+        current: o.ingress.clone(),
         claimed: Vec::new(),
-        local: spec["externalTrafficPolicy"].as_str() == Some("Local"),
+        local: o.traffic_policy == TrafficPolicy::Local,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lb::object::tests::meta;
     use serde_json::json;
+
+    fn read(o: serde_json::Value) -> Service {
+        Service::read(meta(&o), &o)
+    }
 
     #[test]
     fn a_service_reads_pruned() {
@@ -131,18 +124,21 @@ mod tests {
                      "loadBalancerIP": "2001:db8::10", "ports": [{"port": 80}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}
         });
-        let s = svc(&o).unwrap();
+        let s = svc(&read(o)).unwrap();
         assert_eq!(s.key, "shop/web");
         assert!(s.ours && s.v4 && s.v6 && s.local);
         assert_eq!(s.pools, ["v4pool", "v6pool"]);
         assert_eq!(s.requested.len(), 2);
         assert_eq!(s.current, ["192.0.2.10".parse::<IpAddr>().unwrap()]);
         let class = json!({"metadata": {"name": "a"}, "spec": {"type": "LoadBalancer", "loadBalancerClass": CLASS}});
-        let c = svc(&class).unwrap();
+        let c = svc(&read(class)).unwrap();
         assert!(c.ours && c.v4 && !c.v6 && !c.local);
         assert_eq!(c.key, "default/a");
         let other = json!({"metadata": {"name": "a"}, "spec": {"type": "LoadBalancer"}});
-        assert!(!svc(&other).unwrap().ours);
-        assert!(svc(&json!({"metadata": {"name": "a"}, "spec": {"type": "ClusterIP"}})).is_none());
+        assert!(!svc(&read(other)).unwrap().ours);
+        assert!(svc(&read(
+            json!({"metadata": {"name": "a"}, "spec": {"type": "ClusterIP"}})
+        ))
+        .is_none());
     }
 }

@@ -10,6 +10,7 @@ use super::store::{Ref, Shared};
 use super::write::{EventCmd, KubeCmd};
 use crate::lb::alloc;
 use crate::lb::lease::{self, LeaseView, Step};
+use crate::lb::object::EipStatus;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ApiResource, DynamicObject, PostParams};
@@ -172,7 +173,7 @@ impl Allocator {
             let problems = s.eip_problems();
             // A refused Eip's status is not written: its addresses are
             // another Eip's.
-            let eips: Vec<(String, Ref, Value, Option<crate::lb::pool::Range>)> = s
+            let eips: Vec<(String, Ref, EipStatus, Option<crate::lb::pool::Range>)> = s
                 .eips
                 .iter()
                 .map(|(n, (p, r, status))| {
@@ -219,8 +220,8 @@ impl Allocator {
         // Service's met a 409), which must be made again: taken for
         // written, it left a dual-stack Service with one address.
         for (_, _, status, _) in &eips {
-            for (ip, who) in status["used"].as_object().into_iter().flatten() {
-                let (Ok(ip), Some(who)) = (ip.parse::<IpAddr>(), who.as_str()) else {
+            for (ip, who) in &status.used {
+                let Ok(ip) = ip.parse::<IpAddr>() else {
                     continue;
                 };
                 let Some(s) = find(&svcs, who).map(|i| &mut svcs[i]) else {
@@ -357,40 +358,47 @@ impl Kind {
 /// names only the claims that change (freed ones as null): one new Service
 /// writes one entry, not the pool's thousands.
 fn eip_status(
-    current: &Value,
+    current: &EipStatus,
     range: &crate::lb::pool::Range,
     used: &BTreeMap<IpAddr, String>,
     version: &str,
 ) -> Option<Value> {
     let size = i64::try_from(range.size()).unwrap_or(i64::MAX);
-    let held = current["used"].as_object();
+    let held = &current.used;
     let mut delta = serde_json::Map::new();
     for (ip, who) in used {
         let k = ip.to_string();
-        if held.and_then(|m| m.get(&k)?.as_str()) != Some(who.as_str()) {
+        if held.get(&k) != Some(who) {
             delta.insert(k, json!(who));
         }
     }
-    for k in held.into_iter().flatten().map(|(k, _)| k) {
+    for k in held.keys() {
         if !k.parse().is_ok_and(|ip: IpAddr| used.contains_key(&ip)) {
             delta.insert(k.clone(), Value::Null);
         }
     }
-    let mut status = json!({
-        "occupied": used.len() as i64 >= size,
-        "usage": used.len(),
-        "poolSize": size,
-        "firstIP": range.first().to_string(),
-        "lastIP": range.last().to_string(),
-        "ready": true,
-        "v4": range.is_v4(),
-    });
-    let same = status
-        .as_object()
-        .is_some_and(|m| m.iter().all(|(k, v)| current[k] == *v));
-    if same && delta.is_empty() {
+    let want = EipStatus {
+        occupied: used.len() as i64 >= size,
+        usage: used.len() as u64,
+        pool_size: size as u64,
+        first_ip: range.first().to_string(),
+        last_ip: range.last().to_string(),
+        ready: true,
+        v4: range.is_v4(),
+        used: current.used.clone(),
+    };
+    if want == *current && delta.is_empty() {
         return None;
     }
+    let mut status = json!({
+        "occupied": want.occupied,
+        "usage": want.usage,
+        "poolSize": size,
+        "firstIP": want.first_ip,
+        "lastIP": want.last_ip,
+        "ready": true,
+        "v4": want.v4,
+    });
     status["used"] = Value::Object(delta);
     Some(json!({"metadata": {"resourceVersion": version}, "status": status}))
 }
@@ -417,7 +425,7 @@ mod tests {
             ("192.0.2.1".parse().unwrap(), "a/y".to_string()),
         ]
         .into();
-        let first = eip_status(&json!({}), &range, &used, "7").unwrap();
+        let first = eip_status(&EipStatus::default(), &range, &used, "7").unwrap();
         assert_eq!(first["metadata"]["resourceVersion"], "7");
         assert_eq!(
             first["status"]["used"],
@@ -428,10 +436,10 @@ mod tests {
             (&json!(2), &json!(4))
         );
         // The same status again: no write.
-        let mut current = first["status"].clone();
+        let mut current = EipStatus::read(&first["status"]);
         assert_eq!(eip_status(&current, &range, &used, "8"), None);
         // a/y freed, a/z claimed: one null, one entry.
-        current["used"]["192.0.2.9"] = json!("a/gone");
+        current.used.insert("192.0.2.9".into(), "a/gone".into());
         let now: BTreeMap<IpAddr, String> = [
             ("192.0.2.0".parse().unwrap(), "a/x".to_string()),
             ("192.0.2.2".parse().unwrap(), "a/z".to_string()),

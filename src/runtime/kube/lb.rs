@@ -11,179 +11,19 @@
 //! makes one pass.
 use super::api::{self, KubeEvent, ServicesView};
 use super::backoff::Backoff;
-use super::store::{Ref, Shared, State, ALL, EIPS, NAMESPACES, NODE, SERVICES, SLICES};
+use super::kinds::{self, Kind};
+use super::store::{Shared, State, ALL, NODE, SERVICES, SLICES};
 use super::write::KubeCmd;
 use crate::lb::announce;
-use crate::lb::pool::{self, Pool};
-use crate::lb::service;
 use crate::status::SERVICES_SHOWN;
 use futures_lite::StreamExt;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::watcher;
 use kube::{Api, Client};
-use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
-
-/// How one kind is kept: its key, what to store, what to drop.
-struct Keep {
-    what: &'static str,
-    bit: u8,
-    upsert: fn(&mut State, &DynamicObject),
-    remove: fn(&mut State, &DynamicObject),
-    keys: fn(&State) -> Vec<String>,
-    key: fn(&DynamicObject) -> String,
-    drop_key: fn(&mut State, &str),
-}
-
-fn ns_key(o: &DynamicObject) -> String {
-    format!(
-        "{}/{}",
-        o.metadata.namespace.as_deref().unwrap_or("default"),
-        o.metadata.name.as_deref().unwrap_or_default()
-    )
-}
-
-/// An EndpointSlice's key: `<service> <namespace>/<name>`, so that one
-/// Service's slices sort together. The Service comes from the
-/// `kubernetes.io/service-name` label, which the EndpointSlice controller
-/// sets when it creates the slice and never changes.
-fn slice_key(o: &DynamicObject) -> String {
-    let ns = o.metadata.namespace.as_deref().unwrap_or("default");
-    let svc = o
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get("kubernetes.io/service-name"))
-        .map_or("", String::as_str);
-    format!("{ns}/{svc} {}", ns_key(o))
-}
-
-fn name_key(o: &DynamicObject) -> String {
-    o.metadata.name.clone().unwrap_or_default()
-}
-
-/// The object as the pure readers take it, with the metadata they read
-/// (name, namespace, uid, creation time, labels, annotations). Built by
-/// hand: serializing ObjectMeta to a Value would link a second copy of its
-/// serializer for nothing.
-fn json(o: &DynamicObject) -> Value {
-    let m = &o.metadata;
-    let mut v = o.data.clone();
-    v["metadata"] = serde_json::json!({
-        "name": m.name,
-        "namespace": m.namespace,
-        "uid": m.uid,
-        "creationTimestamp": m.creation_timestamp.as_ref().map(|t| t.0.to_string()),
-        "labels": m.labels,
-        "annotations": m.annotations,
-    });
-    v
-}
-
-const KEEP_SERVICES: Keep = Keep {
-    what: "Service",
-    bit: SERVICES,
-    upsert: |st, o| match service::svc(&json(o)) {
-        Some(s) => {
-            let version = o.metadata.resource_version.clone().unwrap_or_default();
-            st.services.insert(s.key.clone(), (s, version));
-        }
-        None => {
-            st.services.remove(&ns_key(o));
-        }
-    },
-    remove: |st, o| {
-        st.services.remove(&ns_key(o));
-    },
-    keys: |st| st.services.keys().cloned().collect(),
-    key: ns_key,
-    drop_key: |st, k| {
-        st.services.remove(k);
-    },
-};
-
-const KEEP_EIPS: Keep = Keep {
-    what: "Eip",
-    bit: EIPS,
-    upsert: |st, o| {
-        let name = name_key(o);
-        // DynamicObject keeps metadata apart from the rest.
-        let ann = serde_json::to_value(&o.metadata.annotations).unwrap_or_default();
-        let created = o
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map_or(String::new(), |t| t.0.to_string());
-        let p = pool::eip(&name, &ann, &o.data["spec"]).map(|p| Pool { created, ..p });
-        st.eips
-            .insert(name, (p, Ref::of(o), o.data["status"].clone()));
-    },
-    remove: |st, o| {
-        st.eips.remove(&name_key(o));
-    },
-    keys: |st| st.eips.keys().cloned().collect(),
-    key: name_key,
-    drop_key: |st, k| {
-        st.eips.remove(k);
-    },
-};
-
-const KEEP_SLICES: Keep = Keep {
-    what: "EndpointSlice",
-    bit: SLICES,
-    upsert: |st, o| match announce::slice_nodes(&json(o), (!st.hosts).then_some(st.node.as_str())) {
-        nodes if !nodes.is_empty() => {
-            st.slices.insert(slice_key(o), nodes);
-        }
-        _ => {
-            st.slices.remove(&slice_key(o));
-        }
-    },
-    remove: |st, o| {
-        st.slices.remove(&slice_key(o));
-    },
-    keys: |st| st.slices.keys().cloned().collect(),
-    key: slice_key,
-    drop_key: |st, k| {
-        st.slices.remove(k);
-    },
-};
-
-const KEEP_NODE: Keep = Keep {
-    what: "Node",
-    bit: NODE,
-    upsert: |st, o| {
-        st.nodes.insert(name_key(o), announce::node_info(&json(o)));
-    },
-    remove: |st, o| {
-        st.nodes.remove(&name_key(o));
-    },
-    keys: |st| st.nodes.keys().cloned().collect(),
-    key: name_key,
-    drop_key: |st, k| {
-        st.nodes.remove(k);
-    },
-};
-
-const KEEP_NAMESPACES: Keep = Keep {
-    what: "Namespace",
-    bit: NAMESPACES,
-    upsert: |st, o| {
-        let l = o.metadata.labels.clone().unwrap_or_default();
-        st.namespaces.insert(name_key(o), l.into_iter().collect());
-    },
-    remove: |st, o| {
-        st.namespaces.remove(&name_key(o));
-    },
-    keys: |st| st.namespaces.keys().cloned().collect(),
-    key: name_key,
-    drop_key: |st, k| {
-        st.namespaces.remove(k);
-    },
-};
 
 fn api(
     client: &Client,
@@ -204,7 +44,7 @@ fn api(
 async fn keep(
     api: Api<DynamicObject>,
     config: watcher::Config,
-    k: Keep,
+    k: &'static dyn Kind,
     st: Shared,
     wake: async_channel::Sender<()>,
     tx: async_channel::Sender<KubeEvent>,
@@ -214,28 +54,31 @@ async fn keep(
     let mut pause = Backoff::new();
     while let Some(ev) = events.next().await {
         let mut failed = false;
+        let put = |o: DynamicObject, seen: Option<&mut BTreeSet<String>>| {
+            let m = kinds::meta(&o);
+            let key = k.key(&m);
+            if let Some(seen) = seen {
+                seen.insert(key.clone());
+            }
+            k.put(&mut st.borrow_mut(), key, m, &o.data);
+        };
         match ev {
             Ok(watcher::Event::Init) => seen.clear(),
-            Ok(watcher::Event::InitApply(o)) => {
-                seen.insert((k.key)(&o));
-                (k.upsert)(&mut st.borrow_mut(), &o);
-            }
+            Ok(watcher::Event::InitApply(o)) => put(o, Some(&mut seen)),
             Ok(watcher::Event::InitDone) => {
                 let mut s = st.borrow_mut();
-                for gone in (k.keys)(&s).into_iter().filter(|x| !seen.contains(x)) {
-                    (k.drop_key)(&mut s, &gone);
-                }
-                s.synced |= k.bit;
+                kinds::keep_only(k.kept(&mut s), &seen);
+                s.synced |= k.bit();
             }
-            Ok(watcher::Event::Apply(o)) => (k.upsert)(&mut st.borrow_mut(), &o),
-            Ok(watcher::Event::Delete(o)) => (k.remove)(&mut st.borrow_mut(), &o),
+            Ok(watcher::Event::Apply(o)) => put(o, None),
+            Ok(watcher::Event::Delete(o)) => {
+                let key = k.key(&kinds::meta(&o));
+                k.kept(&mut st.borrow_mut()).forget(&key);
+            }
             Err(e) => {
                 failed = true;
-                if tx
-                    .send(KubeEvent::Error(format!("{}: {e}", k.what)))
-                    .await
-                    .is_err()
-                {
+                let e = KubeEvent::Error(format!("{}: {e}", k.what()));
+                if tx.send(e).await.is_err() {
                     return;
                 }
             }
@@ -265,7 +108,7 @@ pub async fn run(
         Box::pin(keep(
             api(c, "", "v1", "Service", "services"),
             all.clone(),
-            KEEP_SERVICES,
+            &kinds::Services,
             st.clone(),
             wake.clone(),
             tx.clone(),
@@ -273,7 +116,7 @@ pub async fn run(
         Box::pin(keep(
             api(c, "network.kubesphere.io", api::VERSION, "Eip", "eips"),
             all.clone(),
-            KEEP_EIPS,
+            &kinds::Eips,
             st.clone(),
             wake.clone(),
             tx.clone(),
@@ -287,7 +130,7 @@ pub async fn run(
                 "endpointslices",
             ),
             all.clone(),
-            KEEP_SLICES,
+            &kinds::Slices,
             st.clone(),
             wake.clone(),
             tx.clone(),
@@ -298,7 +141,7 @@ pub async fn run(
                 true => all.clone(),
                 false => all.clone().fields(&format!("metadata.name={node}")),
             },
-            KEEP_NODE,
+            &kinds::Nodes,
             st.clone(),
             wake.clone(),
             tx.clone(),
@@ -306,7 +149,7 @@ pub async fn run(
         Box::pin(keep(
             api(c, "", "v1", "Namespace", "namespaces"),
             all,
-            KEEP_NAMESPACES,
+            &kinds::Namespaces,
             st.clone(),
             wake.clone(),
             tx.clone(),
@@ -369,8 +212,8 @@ fn view(s: &State, allocations: u64) -> ServicesView {
         .iter()
         .map(|(n, (_, _, status))| crate::status::PoolLine {
             pool: n.clone(),
-            used: status["usage"].as_u64().unwrap_or(0),
-            size: status["poolSize"].as_u64().unwrap_or(0),
+            used: status.usage,
+            size: status.pool_size,
         })
         .collect();
     // What a rack speaker may name as next hops: the eligible Nodes.
@@ -419,6 +262,26 @@ fn step(synced: u8, leader: bool, last: Option<&ServicesView>, now: &ServicesVie
     }
 }
 
+/// What the decider keeps between passes: the view last told.
+#[derive(Default)]
+struct Decider {
+    last: Option<ServicesView>,
+}
+
+impl Decider {
+    /// One pass over the state: the view to tell the loop, if it is to be
+    /// told, and whether to allocate.
+    fn pass(&mut self, s: &State, allocations: u64) -> (Option<ServicesView>, bool) {
+        let now = view(s, allocations);
+        let step = step(s.synced, s.leader, self.last.as_ref(), &now);
+        let tell = step.tell.then(|| {
+            self.last = Some(now.clone());
+            now
+        });
+        (tell, step.allocate)
+    }
+}
+
 async fn decide(
     client: Client,
     st: Shared,
@@ -426,23 +289,16 @@ async fn decide(
     tx: async_channel::Sender<KubeEvent>,
     writes: async_channel::Sender<KubeCmd>,
 ) {
-    let mut last: Option<ServicesView> = None;
+    let mut decider = Decider::default();
     let mut alloc = super::alloc::Allocator::new(client, writes);
     while woken.recv().await.is_ok() {
-        let (now, step) = {
-            let s = st.borrow();
-            let now = view(&s, alloc.allocations);
-            let step = step(s.synced, s.leader, last.as_ref(), &now);
-            (now, step)
-        };
-        if step.tell {
-            let ev = KubeEvent::Services(Box::new(now.clone()));
-            if tx.send(ev).await.is_err() {
+        let (tell, allocate) = decider.pass(&st.borrow(), alloc.allocations);
+        if let Some(now) = tell {
+            if tx.send(KubeEvent::Services(Box::new(now))).await.is_err() {
                 return;
             }
-            last = Some(now);
         }
-        if step.allocate {
+        if allocate {
             // After a conflict, pass again as soon as a watch brings the
             // newer version (usually within milliseconds), or after 200 ms
             // (a few tries; any later watch event wakes a pass anyway).

@@ -10,6 +10,7 @@
 mod alloc;
 mod api;
 mod backoff;
+mod kinds;
 mod lb;
 mod store;
 mod write;

@@ -5,10 +5,9 @@
 //! an await.
 use crate::labels::Labels;
 use crate::lb::announce::NodeInfo;
+use crate::lb::object::{EipStatus, Meta};
 use crate::lb::pool::{self, Pool};
 use crate::lb::service::Svc;
-use kube::api::DynamicObject;
-use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -37,12 +36,12 @@ impl Ref {
         }
     }
 
-    pub(super) fn of(o: &DynamicObject) -> Ref {
+    pub(super) fn of(m: &Meta) -> Ref {
         Ref {
-            namespace: o.metadata.namespace.clone().unwrap_or_default(),
-            name: o.metadata.name.clone().unwrap_or_default(),
-            uid: o.metadata.uid.clone().unwrap_or_default(),
-            version: o.metadata.resource_version.clone().unwrap_or_default(),
+            namespace: m.namespace.clone(),
+            name: m.name.clone(),
+            uid: m.uid.clone(),
+            version: m.version.clone(),
         }
     }
 }
@@ -62,8 +61,8 @@ pub struct State {
     /// of their [`Ref`] is in the Svc: [`Ref::svc`]).
     pub services: BTreeMap<String, (Svc, String)>,
     /// Eips: the pool or why not, and the status as read.
-    pub eips: BTreeMap<String, (Result<Pool, String>, Ref, Value)>,
-    /// EndpointSlices (keyed by `lb::slice_key`, which starts with their
+    pub eips: BTreeMap<String, (Result<Pool, String>, Ref, EipStatus)>,
+    /// EndpointSlices (keyed by `kinds::Slices`, which starts with their
     /// Service) with an endpoint that may take traffic on this node (on
     /// any node when `hosts`), and those nodes. A slice with none is not
     /// kept: most of a big cluster's slices have no endpoint here.

@@ -1,7 +1,7 @@
 //! The decider without a cluster: objects through the real keepers, the
 //! view they make, and what a pass does with it.
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn object(v: Value) -> DynamicObject {
     serde_json::from_value(v).unwrap()
@@ -33,15 +33,30 @@ fn service(name: &str, ip: &str, policy: &str, ours: bool) -> DynamicObject {
     }))
 }
 
+/// An object through its kind's keeper, as the watch loop puts it.
+fn put(st: &mut State, k: &dyn Kind, o: &DynamicObject) {
+    let m = kinds::meta(o);
+    k.put(st, k.key(&m), m, &o.data)
+}
+
+fn delete(st: &mut State, k: &dyn Kind, o: &DynamicObject) {
+    let key = k.key(&kinds::meta(o));
+    k.kept(st).forget(&key);
+}
+
 fn state(node_ready: bool) -> State {
     let mut st = State {
         node: "worker1".into(),
         ..Default::default()
     };
-    (KEEP_NODE.upsert)(&mut st, &node("worker1", node_ready));
-    (KEEP_SERVICES.upsert)(&mut st, &service("a", "192.0.2.10", "Cluster", true));
-    (KEEP_SERVICES.upsert)(&mut st, &service("b", "192.0.2.11", "Local", true));
-    (KEEP_SERVICES.upsert)(&mut st, &service("c", "192.0.2.12", "Cluster", false));
+    put(&mut st, &kinds::Nodes, &node("worker1", node_ready));
+    for (name, ip, policy, ours) in [
+        ("a", "192.0.2.10", "Cluster", true),
+        ("b", "192.0.2.11", "Local", true),
+        ("c", "192.0.2.12", "Cluster", false),
+    ] {
+        put(&mut st, &kinds::Services, &service(name, ip, policy, ours));
+    }
     st
 }
 
@@ -76,7 +91,11 @@ fn the_view_announces_ours_and_says_why_not_for_the_rest() {
 
     // A Service deleted through its keeper leaves the view.
     let mut st = state(true);
-    (KEEP_SERVICES.remove)(&mut st, &service("a", "192.0.2.10", "Cluster", true));
+    delete(
+        &mut st,
+        &kinds::Services,
+        &service("a", "192.0.2.10", "Cluster", true),
+    );
     assert!(view(&st, 0).addrs.is_empty());
 }
 
@@ -122,4 +141,49 @@ fn a_pass_tells_the_loop_once_the_lists_are_in_and_only_changes() {
             allocate: true
         }
     );
+}
+
+/// The decider's passes over a state that the keepers fill: nothing told
+/// before the lists are in, then the view once, then only its changes;
+/// allocation once every list is in and the Lease is held. A Service that
+/// stops being a LoadBalancer is dropped, and takes its address with it.
+#[test]
+fn decide_tells_each_change_once_and_allocates_as_leader() {
+    let mut st = state(true);
+    let mut d = Decider::default();
+    assert_eq!(d.pass(&st, 0), (None, false), "no list in yet");
+    st.synced = SERVICES | SLICES | NODE;
+    let (told, allocate) = d.pass(&st, 0);
+    let told = told.expect("the lists are in: the view is told");
+    assert_eq!(told.addrs.len(), 1);
+    assert!(!allocate);
+    assert_eq!(d.pass(&st, 0), (None, false), "nothing changed");
+
+    // An endpoint of the Local Service arrives on this node.
+    let slice = object(json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "b-1", "namespace": "web",
+                     "labels": {"kubernetes.io/service-name": "b"}},
+        "endpoints": [{"nodeName": "worker1", "conditions": {"ready": true}}],
+    }));
+    put(&mut st, &kinds::Slices, &slice);
+    let told = d.pass(&st, 0).0.expect("b is announced now");
+    assert_eq!(told.addrs.len(), 2);
+
+    // Service a turns ClusterIP: it is no longer kept, and its address
+    // goes.
+    let mut a = service("a", "192.0.2.10", "Cluster", true);
+    a.data["spec"]["type"] = json!("ClusterIP");
+    put(&mut st, &kinds::Services, &a);
+    let told = d.pass(&st, 0).0.expect("a is gone");
+    assert_eq!(told.addrs.len(), 1);
+    assert!(!st.services.contains_key("web/a"));
+
+    // Leader, with every list in: allocate, and the view (which shows
+    // the leadership) is told once.
+    st.synced = ALL;
+    st.leader = true;
+    let (told, allocate) = d.pass(&st, 0);
+    assert!(told.is_some_and(|v| v.leader) && allocate);
+    assert_eq!(d.pass(&st, 0), (None, true));
 }
