@@ -56,14 +56,31 @@ impl FromValue for CheckConfig {
     }
 }
 
+/// A duration that is not one (`hosts`, `vip_check`, `bfd_config`): the
+/// text as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DurationError {
+    NotDuration(String),
+    OverAnHour(String),
+}
+
+impl std::fmt::Display for DurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::quote::quoted;
+        match self {
+            DurationError::NotDuration(s) => write!(
+                f,
+                "duration {} is not a number followed by ms, s or m",
+                quoted(s)
+            ),
+            DurationError::OverAnHour(s) => write!(f, "duration {} is over an hour", quoted(s)),
+        }
+    }
+}
+
 /// "500ms", "1s", "2m".
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "duration {} is not a number followed by ms, s or m",
-            crate::quote::quoted(s)
-        )
-    };
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
+    let bad = || DurationError::NotDuration(s.to_string());
     let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().map_err(|_| bad())?;
@@ -74,25 +91,44 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(bad()),
     };
     if d > Duration::from_secs(3600) {
-        return Err(format!(
-            "duration {} is over an hour",
-            crate::quote::quoted(s)
-        ));
+        return Err(DurationError::OverAnHour(s.to_string()));
     }
     Ok(d)
 }
 
+/// What is wrong with a `[[host]]` as a whole (its fields are checked as
+/// they are read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    NoAddress,
+    Label(labels::LabelError),
+    /// A check's interval, rise or fall is zero.
+    CheckZero,
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::NoAddress => f.write_str("needs address and/or address6"),
+            HostError::Label(e) => e.fmt(f),
+            HostError::CheckZero => f.write_str("check interval, rise and fall must be above zero"),
+        }
+    }
+}
+
 impl HostConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), HostError> {
         if self.address.is_none() && self.address6.is_none() {
-            return Err("needs address and/or address6".into());
+            return Err(HostError::NoAddress);
         }
         for (k, v) in &self.labels {
-            labels::check_key(k).and_then(|()| labels::check_value(v))?;
+            labels::check_key(k)
+                .and_then(|()| labels::check_value(v))
+                .map_err(HostError::Label)?;
         }
         if let Some(c) = &self.check {
             if c.interval.is_zero() || c.rise == 0 || c.fall == 0 {
-                return Err("check interval, rise and fall must be above zero".into());
+                return Err(HostError::CheckZero);
             }
         }
         Ok(())

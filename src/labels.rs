@@ -31,9 +31,61 @@ impl fmt::Display for LabelsError {
 
 impl std::error::Error for LabelsError {}
 
+/// What is wrong with a label key or value, or a selector term (the API
+/// server's rules). Its text names the key or value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelError {
+    /// The part before '/' is not a DNS subdomain.
+    Prefix(String),
+    /// Nothing after the '/'.
+    EmptyName(String),
+    Key(String, NameError),
+    Value(String, NameError),
+    /// In or NotIn with no values.
+    NeedsValues(Operator, String),
+    /// Exists or DoesNotExist with values.
+    TakesNoValues(Operator, String),
+}
+
+/// How a key's name or a value breaks the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameError {
+    TooLong,
+    Characters,
+    Ends,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NameError::TooLong => "longer than 63 characters",
+            NameError::Characters => "only letters, digits, '-', '_' and '.' are allowed",
+            NameError::Ends => "must start and end with a letter or digit",
+        })
+    }
+}
+
+impl fmt::Display for LabelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::quote::quoted;
+        match self {
+            LabelError::Prefix(p) => {
+                write!(f, "label key prefix {} is not a DNS subdomain", quoted(p))
+            }
+            LabelError::EmptyName(k) => write!(f, "label key {} has an empty name", quoted(k)),
+            LabelError::Key(k, e) => write!(f, "label key {}: {e}", quoted(k)),
+            LabelError::Value(v, e) => write!(f, "label value {}: {e}", quoted(v)),
+            LabelError::NeedsValues(o, k) => write!(f, "{o:?} on {k:?} needs at least one value"),
+            LabelError::TakesNoValues(o, k) => write!(f, "{o:?} on {k:?} takes no values"),
+        }
+    }
+}
+
+impl std::error::Error for LabelError {}
+
 /// Kubernetes label key rules: an optional DNS-subdomain prefix and '/',
 /// then a name of at most 63 characters, alphanumeric at both ends.
-pub fn check_key(key: &str) -> Result<(), String> {
+pub fn check_key(key: &str) -> Result<(), LabelError> {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -50,43 +102,37 @@ pub fn check_key(key: &str) -> Result<(), String> {
                     && !part.ends_with('-')
             });
         if !ok {
-            return Err(format!(
-                "label key prefix {} is not a DNS subdomain",
-                crate::quote::quoted(p)
-            ));
+            return Err(LabelError::Prefix(p.to_string()));
         }
     }
     if name.is_empty() {
-        return Err(format!(
-            "label key {} has an empty name",
-            crate::quote::quoted(key)
-        ));
+        return Err(LabelError::EmptyName(key.to_string()));
     }
-    check_name(name).map_err(|e| format!("label key {}: {e}", crate::quote::quoted(key)))
+    check_name(name).map_err(|e| LabelError::Key(key.to_string(), e))
 }
 
 /// Kubernetes label value rules: empty, or at most 63 characters of
 /// alphanumerics, '-', '_' and '.', alphanumeric at both ends.
-pub fn check_value(value: &str) -> Result<(), String> {
+pub fn check_value(value: &str) -> Result<(), LabelError> {
     if value.is_empty() {
         return Ok(());
     }
-    check_name(value).map_err(|e| format!("label value {}: {e}", crate::quote::quoted(value)))
+    check_name(value).map_err(|e| LabelError::Value(value.to_string(), e))
 }
 
-fn check_name(s: &str) -> Result<(), String> {
+fn check_name(s: &str) -> Result<(), NameError> {
     if s.len() > 63 {
-        return Err("longer than 63 characters".into());
+        return Err(NameError::TooLong);
     }
     if !s
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return Err("only letters, digits, '-', '_' and '.' are allowed".into());
+        return Err(NameError::Characters);
     }
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     if !alnum(s.chars().next()) || !alnum(s.chars().last()) {
-        return Err("must start and end with a letter or digit".into());
+        return Err(NameError::Ends);
     }
     Ok(())
 }
@@ -195,7 +241,7 @@ impl FromValue for LabelSelector {
 impl LabelSelector {
     /// The API server's validation: In/NotIn need values, Exists and
     /// DoesNotExist must have none, keys and values must be valid.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), LabelError> {
         for (k, v) in &self.match_labels {
             check_key(k)?;
             check_value(v)?;
@@ -204,13 +250,10 @@ impl LabelSelector {
             check_key(&r.key)?;
             match r.operator {
                 Operator::In | Operator::NotIn if r.values.is_empty() => {
-                    return Err(format!(
-                        "{:?} on {:?} needs at least one value",
-                        r.operator, r.key
-                    ));
+                    return Err(LabelError::NeedsValues(r.operator, r.key.clone()));
                 }
                 Operator::Exists | Operator::DoesNotExist if !r.values.is_empty() => {
-                    return Err(format!("{:?} on {:?} takes no values", r.operator, r.key));
+                    return Err(LabelError::TakesNoValues(r.operator, r.key.clone()));
                 }
                 _ => {}
             }
@@ -410,14 +453,22 @@ mod tests {
             match_expressions: vec![req("rack", Operator::In, &[])],
             ..Default::default()
         };
+        assert_eq!(
+            bad.validate(),
+            Err(LabelError::NeedsValues(Operator::In, "rack".into()))
+        );
         assert!(bad
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("needs at least one value"));
         let bad = LabelSelector {
             match_expressions: vec![req("rack", Operator::Exists, &["x"])],
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().contains("takes no values"));
+        assert_eq!(
+            bad.validate(),
+            Err(LabelError::TakesNoValues(Operator::Exists, "rack".into()))
+        );
     }
 }

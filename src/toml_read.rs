@@ -209,13 +209,13 @@ where
 }
 
 /// A string value through a parser of ours.
-pub fn with<T>(
+pub fn with<T, E: std::fmt::Display>(
     v: &Spanned<DeValue<'_>>,
-    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+    parse: impl FnOnce(&str) -> std::result::Result<T, E>,
 ) -> Result<T> {
-    parse(string(v)?).map_err(|problem| Error {
+    parse(string(v)?).map_err(|e| Error {
         at: v.span().start,
-        problem,
+        problem: e.to_string(),
     })
 }
 

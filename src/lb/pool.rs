@@ -80,14 +80,23 @@ fn addr(s: &str) -> Option<IpAddr> {
     s.trim().parse().ok()
 }
 
-/// `spec.address`: an address, a CIDR or `first-last`.
-pub fn range(s: &str) -> Result<Range, String> {
-    let bad = || {
-        format!(
+/// A `spec.address` that is not a range: the text as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeError(pub String);
+
+impl std::fmt::Display for RangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
             "spec.address {}: an address, a CIDR or a range first-last of one family",
-            crate::quote::quoted(s)
+            crate::quote::quoted(&self.0)
         )
-    };
+    }
+}
+
+/// `spec.address`: an address, a CIDR or `first-last`.
+pub fn range(s: &str) -> Result<Range, RangeError> {
+    let bad = || RangeError(s.to_string());
     let (first, last) = if let Some((a, len)) = s.split_once('/') {
         let a = addr(a).ok_or_else(bad)?;
         let len: u32 = len.trim().parse().map_err(|_| bad())?;
@@ -165,43 +174,69 @@ impl Pool {
     }
 }
 
+/// The first field of an Eip's spec that is wrong. Its text goes to the
+/// log and into a Warning Event on the Eip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EipError {
+    NoAddress,
+    Range(RangeError),
+    /// `layer2` or `vip`: OpenELB's, not served by leafvip yet.
+    NotBgp(String),
+    Protocol(String),
+    Namespaces,
+    /// `spec.namespaceSelector`, as `crate::openelb` words it.
+    Selector(String),
+    Priority,
+}
+
+impl std::fmt::Display for EipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EipError::NoAddress => f.write_str("spec.address: required"),
+            EipError::Range(e) => e.fmt(f),
+            EipError::NotBgp(p) => write!(
+                f,
+                "spec.protocol {p}: leafvip serves bgp pools only (layer 2 is not built yet)"
+            ),
+            EipError::Protocol(p) => write!(
+                f,
+                "spec.protocol {}: bgp, layer2 or vip",
+                crate::quote::quoted(p)
+            ),
+            EipError::Namespaces => f.write_str("spec.namespaces: names"),
+            EipError::Selector(e) => f.write_str(e),
+            EipError::Priority => f.write_str("spec.priority: a whole number"),
+        }
+    }
+}
+
 /// An Eip object (its metadata and spec) as a pool, or the field that is
 /// wrong (the caller names the object). The spec is OpenELB's and read
 /// field by field, so that a mistake names its field (`object.rs`).
-pub fn eip(meta: &Meta, spec: &Value) -> Result<Pool, String> {
-    let address = spec["address"].as_str().ok_or("spec.address: required")?;
-    let range = range(address)?;
+pub fn eip(meta: &Meta, spec: &Value) -> Result<Pool, EipError> {
+    let address = spec["address"].as_str().ok_or(EipError::NoAddress)?;
+    let range = range(address).map_err(EipError::Range)?;
     match spec["protocol"].as_str().unwrap_or("bgp") {
         "bgp" | "" => {}
-        p @ ("layer2" | "vip") => {
-            return Err(format!(
-                "spec.protocol {p}: leafvip serves bgp pools only (layer 2 is not built yet)"
-            ))
-        }
-        p => {
-            return Err(format!(
-                "spec.protocol {}: bgp, layer2 or vip",
-                crate::quote::quoted(p)
-            ))
-        }
+        p @ ("layer2" | "vip") => return Err(EipError::NotBgp(p.to_string())),
+        p => return Err(EipError::Protocol(p.to_string())),
     }
     let namespaces = spec["namespaces"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|n| {
-            n.as_str()
-                .map(str::to_string)
-                .ok_or("spec.namespaces: names")
-        })
+        .map(|n| n.as_str().map(str::to_string).ok_or(EipError::Namespaces))
         .collect::<Result<_, _>>()?;
     let namespace_selector = match &spec["namespaceSelector"] {
         Value::Null => None,
-        v => Some(crate::openelb::label_selector(v, "spec.namespaceSelector")?),
+        v => Some(
+            crate::openelb::label_selector(v, "spec.namespaceSelector")
+                .map_err(EipError::Selector)?,
+        ),
     };
     let priority = match &spec["priority"] {
         Value::Null => 0,
-        v => v.as_i64().ok_or("spec.priority: a whole number")?,
+        v => v.as_i64().ok_or(EipError::Priority)?,
     };
     Ok(Pool {
         name: meta.name.clone(),
@@ -311,7 +346,7 @@ mod tests {
             &json!({"address": "192.0.2.1", "protocol": "layer2"}),
         );
         assert_eq!(
-            e.unwrap_err(),
+            e.unwrap_err().to_string(),
             "spec.protocol layer2: leafvip serves bgp pools only (layer 2 is not built yet)"
         );
         let sel = eip(

@@ -103,25 +103,43 @@ impl ProxiedHost {
     }
 }
 
+/// Why a VIP carries no next hop of its own to a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsent {
+    /// The peer's families exclude the VIP's.
+    Family(Family),
+    NoIpv4,
+    NoIpv6,
+}
+
+impl std::fmt::Display for Unsent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsent::Family(family) => write!(f, "the peer's families exclude {family}"),
+            Unsent::NoIpv4 => f.write_str("no IPv4 address on the interface toward this peer"),
+            Unsent::NoIpv6 => {
+                f.write_str("no global IPv6 address on the interface toward this peer")
+            }
+        }
+    }
+}
+
 impl VipPlan<'_> {
     /// The next hop this VIP carries to `peer`, or why it is not sent;
     /// `Ok(None)` for `next_hop = "hosts"`, whose next hops are the peer's
     /// proxied hosts.
-    pub fn resolve(&self, peer: &PeerConfig, local: &LocalAddrs) -> Result<Option<IpAddr>, String> {
+    pub fn resolve(&self, peer: &PeerConfig, local: &LocalAddrs) -> Result<Option<IpAddr>, Unsent> {
         let family = self.prefix.family();
         if !peer.families.iter().any(|f| f.0 == family) {
-            return Err(format!("the peer's families exclude {family}"));
+            return Err(Unsent::Family(family));
         }
         let one = match (self.next_hop, family) {
             (NextHopSpec::Hosts, _) => return Ok(None),
             (NextHopSpec::Address(a), _) => Ok(a),
-            (NextHopSpec::SelfAddress, Family::IPV4_UNICAST) => local
-                .v4
-                .map(IpAddr::V4)
-                .ok_or_else(|| "no IPv4 address on the interface toward this peer".to_string()),
-            (NextHopSpec::SelfAddress, _) => local.v6.map(IpAddr::V6).ok_or_else(|| {
-                "no global IPv6 address on the interface toward this peer".to_string()
-            }),
+            (NextHopSpec::SelfAddress, Family::IPV4_UNICAST) => {
+                local.v4.map(IpAddr::V4).ok_or(Unsent::NoIpv4)
+            }
+            (NextHopSpec::SelfAddress, _) => local.v6.map(IpAddr::V6).ok_or(Unsent::NoIpv6),
         };
         one.map(Some)
     }

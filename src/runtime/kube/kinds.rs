@@ -5,7 +5,7 @@
 use super::store::{Ref, State, EIPS, NAMESPACES, NODE, SERVICES, SLICES};
 use crate::lb::announce;
 use crate::lb::object::{EipStatus, EndpointSlice, Meta, Node, Service};
-use crate::lb::pool::{self, Pool};
+use crate::lb::pool;
 use crate::lb::service;
 use kube::api::DynamicObject;
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,7 +118,7 @@ impl Kind for Eips {
     }
     fn put(&self, st: &mut State, key: String, m: Meta, body: &serde_json::Value) {
         let status = EipStatus::read(&body["status"]);
-        let p: Result<Pool, String> = pool::eip(&m, &body["spec"]);
+        let p = pool::eip(&m, &body["spec"]);
         st.eips.insert(key, (p, Ref::of(&m), status));
     }
     fn kept<'a>(&self, st: &'a mut State) -> &'a mut dyn Kept {

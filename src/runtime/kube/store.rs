@@ -6,7 +6,7 @@
 use crate::labels::Labels;
 use crate::lb::announce::NodeInfo;
 use crate::lb::object::{EipStatus, Meta};
-use crate::lb::pool::{self, Pool};
+use crate::lb::pool::{self, EipError, Pool};
 use crate::lb::service::Svc;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,7 +61,7 @@ pub struct State {
     /// of their [`Ref`] is in the Svc: [`Ref::svc`]).
     pub services: BTreeMap<String, (Svc, String)>,
     /// Eips: the pool or why not, and the status as read.
-    pub eips: BTreeMap<String, (Result<Pool, String>, Ref, EipStatus)>,
+    pub eips: BTreeMap<String, (Result<Pool, EipError>, Ref, EipStatus)>,
     /// EndpointSlices (keyed by `kinds::Slices`, which starts with their
     /// Service) with an endpoint that may take traffic on this node (on
     /// any node when `hosts`), and those nodes. A slice with none is not
@@ -128,7 +128,7 @@ impl State {
             .collect();
         for (name, (p, _, _)) in &self.eips {
             if let Err(e) = p {
-                out.insert(name.clone(), e.clone());
+                out.insert(name.clone(), e.to_string());
             }
         }
         out

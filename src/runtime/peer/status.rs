@@ -140,7 +140,7 @@ impl PeerTask {
         Some(PeerVip {
             state: status::vip_state(offered.len(), sent.len(), up),
             reason: match v.resolve(&self.plan.peer, &self.local) {
-                Err(why) => Some(why),
+                Err(why) => Some(why.to_string()),
                 Ok(None) if offered.is_empty() => {
                     Some("no healthy host this peer can reach".into())
                 }
