@@ -1,7 +1,11 @@
-//! The runtime's clock for the cores: one origin, the daemon's start, read
-//! as the BGP core's milliseconds and the BFD core's microseconds, and
-//! turned back into the executor's `Instant` for its timers. The cores
-//! never read a clock; the runtime hands them this one.
+//! The runtime's one clock: one origin, the daemon's start, read as the
+//! BGP core's milliseconds and the BFD core's microseconds, as the
+//! executor's `Instant` (the daemon core's `Now` and the timers), and the
+//! wall clock (the core's `Now::wall`, Kubernetes status times). The
+//! cores never read a clock; the runtime hands them this one. What the
+//! runtime times for itself (how long a pass or a probe took: `busy.rs`,
+//! the checks) uses `Instant` as a stopwatch, never as a time handed to a
+//! decision.
 use leafvip_bgp::Instant;
 use std::time::Duration;
 
@@ -17,6 +21,16 @@ impl Clock {
     /// When the executor's timers should fire for a core's deadline.
     pub fn at(&self, t: Instant) -> std::time::Instant {
         self.0 + Duration::from_millis(t.as_millis())
+    }
+
+    /// The executor's time, for `Now::at` and timers.
+    pub fn instant(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+
+    /// The wall clock, for what is shown as a date.
+    pub fn wall(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
     }
 
     /// The BFD core's time: microseconds on the same origin.

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
+use std::time::SystemTime;
 
 /// How often this node's sessions are compared with what it last wrote.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
@@ -71,6 +72,7 @@ impl Link {
 /// the way to its writes.
 pub(super) fn start(
     core: &Core,
+    clock: super::clock::Clock,
     board: &Rc<RefCell<Board>>,
     ex: &LocalExecutor<'static>,
     link: &mut Link,
@@ -95,6 +97,7 @@ pub(super) fn start(
         kube::start(node.clone(), what, k.kubeconfig).map_err(super::StartError::Cluster)?;
     if k.peers_from_crds {
         let task = write_status(
+            clock,
             board.clone(),
             link.names.clone(),
             link.written.clone(),
@@ -109,8 +112,8 @@ pub(super) fn start(
 
 /// This node's entry for one session, in OpenELB's shape (GoBGP's peer
 /// state: upper-case state names, counters as strings).
-fn node_peer_status(p: &crate::status::PeerStatus, local_as: u32) -> Value {
-    let now = k8s_openapi::jiff::Timestamp::now();
+fn node_peer_status(p: &crate::status::PeerStatus, local_as: u32, wall: SystemTime) -> Value {
+    let now = k8s_openapi::jiff::Timestamp::try_from(wall).unwrap_or_default();
     let ago = |secs: u64| {
         now.checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(secs as i64))
             .map(|t| t.to_string())
@@ -156,6 +159,7 @@ fn shape(v: &Value) -> (Value, Value, Value) {
 /// compared with what was last written; what changed is written, and the
 /// entries of peers no longer this node's are removed.
 async fn write_status(
+    clock: super::clock::Clock,
     board: Rc<RefCell<Board>>,
     names: Rc<RefCell<BTreeMap<IpAddr, String>>>,
     written: Rc<RefCell<BTreeSet<String>>>,
@@ -170,7 +174,7 @@ async fn write_status(
         let mut now = BTreeMap::new();
         for p in &st.peers {
             if let Some(object) = names.get(&p.peer.ip()) {
-                now.insert(object.clone(), node_peer_status(p, st.asn));
+                now.insert(object.clone(), node_peer_status(p, st.asn, clock.wall()));
             }
         }
         let gone: Vec<String> = last

@@ -239,7 +239,7 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, StartError> {
     // Cluster mode: the Node object's labels, BgpPeers and BgpConf, from
     // a thread of its own.
     #[cfg(feature = "kube")]
-    let cluster = cluster::start(&d.core, &board, &ex, &mut d.cluster)?;
+    let cluster = cluster::start(&d.core, d.clock, &board, &ex, &mut d.cluster)?;
     let watchdog = notify::watchdog_interval();
     let busy = board.borrow().busy.clone();
     // async-io's block_on drives the reactor on this thread.

@@ -137,8 +137,8 @@ impl<'a> Shell<'a> {
     /// This moment, as the core reads it.
     pub fn now(&self) -> Now {
         Now {
-            at: Instant::now(),
-            wall: std::time::SystemTime::now(),
+            at: self.clock.instant(),
+            wall: self.clock.wall(),
             established: self.board.borrow().established.get(),
         }
     }

@@ -10,7 +10,7 @@ impl PeerTask {
     pub(super) fn note(&mut self, a: Action) {
         match a {
             Action::StateChange { from, to } => {
-                self.history.state_since = Some(std::time::Instant::now());
+                self.history.state_since = Some(self.clock.now());
                 debug!(peer = %self.addr, "{from} -> {to}")
             }
             Action::Established(n) => {

@@ -14,8 +14,9 @@ pub struct History {
     /// The OS's word on the last failed connect or read, for the next
     /// "down" reason.
     pub os_error: Option<String>,
-    /// When the session entered its current state.
-    pub state_since: Option<std::time::Instant>,
+    /// When the session entered its current state, on the session's
+    /// clock.
+    pub state_since: Option<leafvip_bgp::Instant>,
     /// Messages that did not fit the negotiated size.
     pub not_sent: u64,
     /// UPDATEs handled by RFC 7606 (treat-as-withdraw, attribute discard).
@@ -70,7 +71,7 @@ impl PeerTask {
             state_secs: self
                 .history
                 .state_since
-                .map_or(0, |t| t.elapsed().as_secs()),
+                .map_or(0, |t| now.as_millis().saturating_sub(t.as_millis()) / 1000),
             next_retry_secs: session
                 .poll_at()
                 .filter(|_| session.state() == State::Idle)
