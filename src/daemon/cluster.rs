@@ -57,6 +57,14 @@ pub enum KubeEvent {
     Error(String),
 }
 
+impl KubeEvent {
+    /// Whether the core resolves the router ID again after it (with the
+    /// host's address, which the runtime reads for these alone).
+    pub fn resolves_router_id(&self) -> bool {
+        matches!(self, KubeEvent::Labels(_) | KubeEvent::Conf(_))
+    }
+}
+
 /// A Warning Event to write about an object (a BgpPeer, BgpConf, Eip or
 /// Service).
 #[derive(Debug, Clone, PartialEq)]

@@ -73,7 +73,9 @@ pub enum Input {
     Timer,
     /// The periodic tick.
     Tick,
-    /// What the cluster thread saw.
+    /// What the cluster thread saw. `host_ipv4` (the default router ID)
+    /// is read, and taken, only with labels and the BgpConf, which are
+    /// what resolve the router ID again.
     #[cfg(feature = "kube")]
     Cluster {
         event: cluster::KubeEvent,
@@ -308,7 +310,9 @@ impl Core {
             Input::Tick => self.report_status(now),
             #[cfg(feature = "kube")]
             Input::Cluster { event, host_ipv4 } => {
-                self.host_ipv4 = host_ipv4;
+                if event.resolves_router_id() {
+                    self.host_ipv4 = host_ipv4;
+                }
                 self.cluster_event(now, event)
             }
         }

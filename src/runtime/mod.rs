@@ -303,8 +303,14 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, StartError> {
                 Wake::Signal(_) => Some(Input::Stop),
                 #[cfg(feature = "kube")]
                 Wake::Cluster(event) => Some(Input::Cluster {
+                    // Only labels and the BgpConf resolve the router ID
+                    // again; the rest (Service views at every change)
+                    // need no walk of the interfaces.
+                    host_ipv4: match event.resolves_router_id() {
+                        true => addrs::first_global_ipv4(),
+                        false => None,
+                    },
                     event,
-                    host_ipv4: addrs::first_global_ipv4(),
                 }),
                 Wake::Timer => Some(Input::Timer),
                 Wake::Accepted(Ok((s, from))) => {
