@@ -42,6 +42,7 @@ run() {
 
 run -p leafvip-bgp --all-targets
 run -p leafvip-bfd --all-targets
+run -p leafvip-vrrp --all-targets
 run -p kube-test-server --all-targets
 run -p leafvip --lib --bins --no-default-features
 for feature in kube l2 bfd metrics; do
