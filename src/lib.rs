@@ -16,6 +16,8 @@ pub mod global;
 pub mod hosts;
 pub mod keys;
 pub mod kube_config;
+#[cfg(feature = "l2")]
+pub mod l2;
 pub mod labels;
 pub mod lb;
 pub mod logging;
