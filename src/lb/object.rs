@@ -38,6 +38,17 @@ pub struct Meta {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl Meta {
+    /// The namespace, `default` when the object names none (as the API
+    /// server reads it).
+    pub fn namespace_or_default(&self) -> &str {
+        match self.namespace.as_str() {
+            "" => "default",
+            ns => ns,
+        }
+    }
+}
+
 /// `spec.type`: only LoadBalancer matters here.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ServiceType {

@@ -82,10 +82,7 @@ pub fn svc(o: &Service) -> Option<Svc> {
             requested.push(ip);
         }
     }
-    let namespace = match meta.namespace.as_str() {
-        "" => "default",
-        ns => ns,
-    };
+    let namespace = meta.namespace_or_default();
     Some(Svc {
         key: format!("{namespace}/{}", meta.name),
         namespace: namespace.to_string(),

@@ -88,34 +88,9 @@ impl fmt::Display for DecodeError {
     }
 }
 
-/// A cursor over received bytes: reads return None past the end, so no
-/// read can panic.
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl Reader<'_> {
-    fn u8(&mut self) -> Option<u8> {
-        let (&b, rest) = self.buf.split_first()?;
-        self.buf = rest;
-        Some(b)
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        let (b, rest) = self.buf.split_first_chunk::<2>()?;
-        self.buf = rest;
-        Some(u16::from_be_bytes(*b))
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let (b, rest) = self.buf.split_first_chunk::<N>()?;
-        self.buf = rest;
-        Some(*b)
-    }
-}
-
-/// The Internet checksum (RFC 1071) of the pseudo-header and `body`.
-fn checksum(src: IpAddr, dst: IpAddr, body: &[u8]) -> u16 {
+/// The Internet checksum (RFC 1071) of the pseudo-header and `body`,
+/// given in even-length parts but the last.
+fn checksum(src: IpAddr, dst: IpAddr, body: &[&[u8]]) -> u16 {
     let mut sum: u32 = 0;
     let mut add = |bytes: &[u8]| {
         let mut chunks = bytes.chunks_exact(2);
@@ -126,7 +101,7 @@ fn checksum(src: IpAddr, dst: IpAddr, body: &[u8]) -> u16 {
             sum += u32::from(*last) << 8;
         }
     };
-    let len = body.len() as u32;
+    let len = body.iter().map(|p| p.len()).sum::<usize>() as u32;
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             add(&s.octets());
@@ -141,7 +116,9 @@ fn checksum(src: IpAddr, dst: IpAddr, body: &[u8]) -> u16 {
             add(&[0, 0, 0, PROTOCOL]);
         }
     }
-    add(body);
+    for part in body {
+        add(part);
+    }
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -169,13 +146,9 @@ impl Advert {
             _ => return Err(DecodeError::Family),
         };
         let short = DecodeError::Short { got: b.len() };
-        let mut r = Reader { buf: b };
-        let vt = r.u8().ok_or(short)?;
-        let vrid = r.u8().ok_or(short)?;
-        let priority = r.u8().ok_or(short)?;
-        let count = r.u8().ok_or(short)?;
-        let interval = r.u16().ok_or(short)? & MAX_INTERVAL;
-        let got = r.u16().ok_or(short)?;
+        let (&header, _) = b.split_first_chunk::<HEADER>().ok_or(short)?;
+        let [vt, vrid, priority, count, i0, i1, c0, c1] = header;
+        let interval = u16::from_be_bytes([i0, i1]) & MAX_INTERVAL;
         if vt >> 4 != 3 {
             return Err(DecodeError::Version(vt >> 4));
         }
@@ -183,12 +156,11 @@ impl Advert {
             return Err(DecodeError::Type(vt & 0x0f));
         }
         let size = if v4 { 4 } else { 16 };
-        let len = HEADER + usize::from(count) * size;
-        let body = b.get(..len).ok_or(short)?;
-        let mut zeroed = body.to_vec();
-        zeroed[6] = 0;
-        zeroed[7] = 0;
-        let want = checksum(src, dst, &zeroed);
+        let body = b.get(..HEADER + usize::from(count) * size).ok_or(short)?;
+        // Computed as the sender computes it: over the packet with the
+        // checksum field zero (so 0xffff does not pass for 0x0000).
+        let got = u16::from_be_bytes([c0, c1]);
+        let want = checksum(src, dst, &[&body[..6], &[0, 0], &body[HEADER..]]);
         if got != want {
             return Err(DecodeError::Checksum { got, want });
         }
@@ -201,13 +173,14 @@ impl Advert {
         if count == 0 {
             return Err(DecodeError::Addresses);
         }
-        let mut addrs = Vec::with_capacity(usize::from(count));
-        for _ in 0..count {
-            addrs.push(match v4 {
-                true => IpAddr::V4(Ipv4Addr::from(r.array::<4>().ok_or(short)?)),
-                false => IpAddr::V6(Ipv6Addr::from(r.array::<16>().ok_or(short)?)),
-            });
-        }
+        let addrs = body[HEADER..]
+            .chunks_exact(size)
+            // Chunks of `size` bytes: 4 for IPv4, else 16.
+            .map(|a| match <[u8; 4]>::try_from(a) {
+                Ok(a) => IpAddr::from(a),
+                Err(_) => IpAddr::from(<[u8; 16]>::try_from(a).unwrap_or_default()),
+            })
+            .collect();
         Ok(Advert {
             vrid,
             priority,
@@ -236,7 +209,7 @@ impl Advert {
                 IpAddr::V6(a) => b.extend_from_slice(&a.octets()),
             }
         }
-        let sum = checksum(src, dst, &b);
+        let sum = checksum(src, dst, &[&b]);
         b[6..8].copy_from_slice(&sum.to_be_bytes());
         b
     }
@@ -283,6 +256,35 @@ mod tests {
                 Err(DecodeError::Ttl(64))
             );
         }
+    }
+
+    /// One's complement has two zeros; the sender writes 0x0000, so a
+    /// packet carrying 0xffff there was not computed as RFC 5798 says.
+    /// (Found by the fuzz target when the check summed the field in.)
+    #[test]
+    fn a_checksum_of_ffff_does_not_pass_for_zero() {
+        let (src, dst) = (a("198.51.100.2"), a("224.0.0.18"));
+        let zero = (1..=255u8)
+            .flat_map(|vrid| (0..=255u8).map(move |priority| (vrid, priority)))
+            .map(|(vrid, priority)| Advert {
+                vrid,
+                priority,
+                interval: 100,
+                addrs: vec![a("192.0.2.1")],
+            })
+            .map(|ad| ad.encode(src, dst))
+            .find(|b| b[6..8] == [0, 0])
+            .expect("some advert sums to zero");
+        assert!(Advert::decode(src, dst, TTL, &zero).is_ok());
+        let mut ffff = zero;
+        ffff[6..8].copy_from_slice(&[0xff, 0xff]);
+        assert!(matches!(
+            Advert::decode(src, dst, TTL, &ffff),
+            Err(DecodeError::Checksum {
+                got: 0xffff,
+                want: 0
+            })
+        ));
     }
 
     #[test]

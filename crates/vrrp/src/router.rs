@@ -149,10 +149,7 @@ impl Router {
 
     /// The next deadline, when [`Event::Timer`] is due.
     pub fn poll_at(&self) -> Option<Instant> {
-        match (self.timer, self.resign_until) {
-            (Some(t), Some(r)) => Some(t.min(r)),
-            (t, r) => t.or(r),
-        }
+        self.timer.into_iter().chain(self.resign_until).min()
     }
 
     /// Skew_Time, in microseconds: `((256 - Priority) * Master_Adver_Interval) / 256`.

@@ -69,11 +69,7 @@ pub fn keep_only(kept: &mut dyn Kept, seen: &BTreeSet<String>) {
 
 /// `namespace/name`.
 fn ns_key(m: &Meta) -> String {
-    let ns = match m.namespace.as_str() {
-        "" => "default",
-        ns => ns,
-    };
-    format!("{ns}/{}", m.name)
+    format!("{}/{}", m.namespace_or_default(), m.name)
 }
 
 pub struct Services;
@@ -140,11 +136,7 @@ impl Kind for Slices {
             .labels
             .get(announce::SERVICE_NAME_LABEL)
             .map_or("", String::as_str);
-        let ns = match m.namespace.as_str() {
-            "" => "default",
-            ns => ns,
-        };
-        format!("{ns}/{svc} {}", ns_key(m))
+        format!("{}/{svc} {}", m.namespace_or_default(), ns_key(m))
     }
     fn put(&self, st: &mut State, key: String, m: Meta, body: &serde_json::Value) {
         let o = EndpointSlice::read(m, body);
