@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 # As root on Debian, install the routers and tools the interop tests use.
 need=()
-for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd vtysh:frr kubectl:kubernetes-client tcpdump:tcpdump ip:iproute2 ss:iproute2 curl:curl debootstrap:debootstrap systemd-nspawn:systemd-container podman:podman runc:runc; do
+for pair in bird:bird2 birdc:bird2 gobgpd:gobgpd gobgp:gobgpd vtysh:frr kubectl:kubernetes-client tcpdump:tcpdump ip:iproute2 ss:iproute2 curl:curl debootstrap:debootstrap systemd-nspawn:systemd-container podman:podman runc:runc keepalived:keepalived arping:arping ndisc6:ndisc6; do
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -319,3 +319,111 @@ fn the_kubernetes_table_needs_the_kube_feature() {
         );
     }
 }
+
+const L2: &str = r#"[[vip]]
+prefix = "198.51.100.10/32"
+mode = "l2"
+interface = "eth0"
+vrid = 10
+priority = 150
+advert_interval = "100ms"
+
+[[vip]]
+prefix = "2001:db8::10/128"
+mode = "l2"
+interface = "eth0"
+vrid = 10
+"#;
+
+#[cfg(not(feature = "l2"))]
+#[test]
+fn layer2_vips_need_the_feature() {
+    assert!(
+        err(L2).contains("needs a leafvip built with the l2 feature"),
+        "{}",
+        err(L2)
+    );
+}
+
+#[cfg(feature = "l2")]
+#[test]
+fn layer2_vips_are_checked_with_their_lines() {
+    use leafvip::l2::links::Link;
+    // No [bgp] for a host of layer-2 VIPs alone; IPv4 and IPv6 may share
+    // a VRID.
+    let c = Config::parse("leafvip.toml", L2).unwrap();
+    assert_eq!(c.vips().count(), 0, "none announced over BGP");
+    let (_, l2) = c.l2_vips().next().unwrap();
+    assert_eq!(
+        (l2.vrid, l2.priority, l2.interval, l2.garp_count),
+        (10, 150, 10, 5)
+    );
+    let clash = format!("{L2}\n[[vip]]\nprefix = \"198.51.100.11/32\"\nmode = \"l2\"\ninterface = \"eth0\"\nvrid = 10\n");
+    assert_eq!(
+        err(&clash),
+        "leafvip.toml:15: vip 198.51.100.11/32: vrid 10 on eth0 is taken by the vip at line 1"
+    );
+    let wide = L2.replace("198.51.100.10/32", "198.51.100.0/24");
+    assert!(
+        err(&wide).starts_with("leafvip.toml:1: vip 198.51.100.0/24: a layer-2 VIP is one address")
+    );
+    let interval = L2.replace("\"100ms\"", "\"105ms\"");
+    assert!(
+        err(&interval).starts_with("leafvip.toml:7: advert_interval"),
+        "{}",
+        err(&interval)
+    );
+    let bgp_key = L2.replace("vrid = 10\npriority", "vrid = 10\nmed = 5\npriority");
+    assert!(
+        err(&bgp_key).contains("med applies to BGP VIPs"),
+        "{}",
+        err(&bgp_key)
+    );
+    let l2_key = GOOD.replace("large_communities", "vrid = 3\nlarge_communities");
+    assert!(
+        err(&l2_key).contains("vrid applies to mode = \"l2\" VIPs"),
+        "{}",
+        err(&l2_key)
+    );
+    let mode = L2.replace(
+        "mode = \"l2\"\ninterface = \"eth0\"\nvrid = 10\npriority",
+        "mode = \"l3\"\ninterface = \"eth0\"\nvrid = 10\npriority",
+    );
+    assert!(
+        err(&mode).starts_with("leafvip.toml:3: mode \"l3\""),
+        "{}",
+        err(&mode)
+    );
+    // What needs the host: the interface, and the VIP in its subnets.
+    let eth0 = Link {
+        index: 2,
+        name: "eth0".into(),
+        mac: [2, 0, 0, 0, 0, 1],
+        v4: vec![("198.51.100.1".parse().unwrap(), 24)],
+        v6: vec![("2001:db8::1".parse().unwrap(), 64)],
+        link_local: Some("fe80::1".parse().unwrap()),
+    };
+    assert!(c
+        .check_links("leafvip.toml", L2, std::slice::from_ref(&eth0))
+        .is_ok());
+    let e = c
+        .check_links("leafvip.toml", L2, &[])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "leafvip.toml:1: vip 198.51.100.10/32: interface eth0 does not exist"
+    );
+    let mut other = eth0;
+    other.v6 = vec![("2001:db8:1::1".parse().unwrap(), 64)];
+    let e = c
+        .check_links("leafvip.toml", L2, &[other])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(
+            "leafvip.toml:9: vip 2001:db8::10/128: 2001:db8::10 is outside every subnet of eth0"
+        ),
+        "{e}"
+    );
+}

@@ -42,6 +42,7 @@ struct Replay {
     t0: Instant,
     now: Duration,
     established: usize,
+    l2_owned: usize,
 }
 
 impl Replay {
@@ -63,6 +64,7 @@ impl Replay {
             t0,
             now: Duration::ZERO,
             established: 0,
+            l2_owned: 0,
         };
         let first = r.core.start(r.at());
         (r, first)
@@ -73,6 +75,7 @@ impl Replay {
             at: self.t0 + self.now,
             wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000) + self.now,
             established: self.established,
+            l2_owned: self.l2_owned,
         }
     }
 
@@ -707,4 +710,56 @@ mod bfd_down {
         );
         assert_eq!(g.verdict(true, leafvip_bfd::Verdict::Hold), None);
     }
+}
+
+/// Layer-2 VIPs: what the speaker is told through a check, a drain and a
+/// stop, and that a stop hands over and waits while this host owns one.
+#[cfg(feature = "l2")]
+#[test]
+fn layer2_vips_follow_checks_drain_and_stop() {
+    use leafvip::l2::speaker::Hold;
+    let text = "[node]\nname = \"host-1\"\n[bgp]\ndrain_time = 3\n\
+                [[vip]]\nprefix = \"198.51.100.10/32\"\nmode = \"l2\"\ninterface = \"eth0\"\n\
+                vrid = 10\npriority = 150\nadvert_interval = \"100ms\"\n\
+                check = { tcp = \"127.0.0.1:9\", interval = \"1s\" }\ndown_priority = 50\n";
+    // No [bgp] asn is needed for layer-2 VIPs alone.
+    let (mut r, first) = Replay::new(text);
+    let told = |out: &[Effect]| -> Vec<Hold> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::L2(w) => Some(w.iter().map(|w| w.hold).collect::<Vec<_>>()),
+                _ => None,
+            })
+            .next_back()
+            .unwrap_or_default()
+    };
+    // A checked VIP starts down: it takes part with down_priority.
+    assert_eq!(told(&first), [Hold::Run(50)]);
+    assert!(started(&first).is_empty(), "no BGP session");
+    let vip: Prefix = "198.51.100.10/32".parse().unwrap();
+    assert_eq!(told(&r.apply(Input::Vip(vip, true))), [Hold::Run(150)]);
+    assert_eq!(told(&r.apply(Input::Control(Ctl::Drain))), [Hold::Drain]);
+    assert_eq!(
+        told(&r.apply(Input::Control(Ctl::Undrain))),
+        [Hold::Run(150)]
+    );
+    // Owning the VIP, a stop hands it over and exits after drain_time.
+    r.l2_owned = 1;
+    let out = r.apply(Input::Stop);
+    assert_eq!(told(&out), [Hold::Out]);
+    assert!(!out.contains(&Effect::Shutdown));
+    r.advance(Duration::from_secs(3));
+    assert_eq!(r.apply(Input::Timer), [Effect::Shutdown]);
+    // A restart hands over first as well.
+    let (mut r, _) = Replay::new(text);
+    r.apply(Input::Vip(vip, true));
+    r.l2_owned = 1;
+    let out = r.apply(Input::Control(Ctl::Restart));
+    assert_eq!(told(&out), [Hold::Out]);
+    assert!(!out.iter().any(|e| matches!(e, Effect::Restart { .. })));
+    r.advance(Duration::from_secs(3));
+    assert!(r
+        .apply(Input::Timer)
+        .iter()
+        .any(|e| matches!(e, Effect::Restart { .. })));
 }

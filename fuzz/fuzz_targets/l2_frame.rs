@@ -1,10 +1,51 @@
-//! Frames from the segment in layer-2 mode: reading never panics, and
-//! answering what was read never panics either.
+//! Frames from the segment in layer-2 mode: reading never panics,
+//! answering what was read never panics either, and a speaker that owns
+//! two VIPs takes any frame (VRRP included) without panicking, and
+//! answers only for its own VIPs.
 #![no_main]
+use leafvip::config::l2::L2Config;
 use leafvip::l2::frames::{self, Asked};
+use leafvip::l2::links::Link;
+use leafvip::l2::speaker::{Hold, Speaker, Want};
 use libfuzzer_sys::fuzz_target;
+use std::net::IpAddr;
+use std::time::Duration;
 
 const OURS: frames::Mac = [0x02, 0, 0x5e, 0, 1, 1];
+
+fn speaker() -> Speaker {
+    let link = Link {
+        index: 2,
+        name: "eth0".into(),
+        mac: OURS,
+        v4: vec![("198.51.100.1".parse().unwrap(), 24)],
+        v6: vec![("2001:db8::1".parse().unwrap(), 64)],
+        link_local: Some("fe80::1".parse().unwrap()),
+    };
+    let want = |vip: &str| Want {
+        vip: vip.parse().unwrap(),
+        cfg: L2Config {
+            interface: "eth0".into(),
+            vrid: 10,
+            priority: 255,
+            interval: 10,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            garp_count: 1,
+            garp_interval: Duration::from_millis(100),
+            garp_refresh: None,
+            down_priority: None,
+        },
+        hold: Hold::Run(255),
+    };
+    let mut s = Speaker::default();
+    s.set(
+        leafvip_vrrp::Instant::from_micros(0),
+        &[link],
+        &[want("198.51.100.10"), want("2001:db8::10")],
+    );
+    s
+}
 
 fuzz_target!(|data: &[u8]| {
     match frames::read(data) {
@@ -17,5 +58,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(frames::read(&r).is_err(), "an advertisement asks nothing");
         }
         Err(_) => {}
+    }
+    let mut s = speaker();
+    let out = s.frame(leafvip_vrrp::Instant::from_micros(1), 2, data);
+    if let Ok(Asked::Arp { target, .. }) = frames::read(data) {
+        if !out.is_empty() {
+            assert_eq!(IpAddr::V4(target), "198.51.100.10".parse::<IpAddr>().unwrap());
+        }
     }
 });

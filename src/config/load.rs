@@ -31,7 +31,15 @@ impl Config {
                 "host",
             ],
         )?;
-        let cluster = t.raw("kubernetes").is_some();
+        fn all<T: FromValue>(t: &Table<'_, '_>, key: &str) -> tr::Result<Vec<T>> {
+            t.tables(key)?.into_iter().map(T::from_value).collect()
+        }
+        let peers: Vec<Spanned<PeerConfig>> = all(&t, "peer")?;
+        let vips: Vec<Spanned<VipConfig>> = all(&t, "vip")?;
+        // A host of layer-2 VIPs only speaks no BGP, and needs no [bgp].
+        let l2_only =
+            peers.is_empty() && !vips.is_empty() && vips.iter().all(|v| v.get_ref().l2.is_some());
+        let cluster = t.raw("kubernetes").is_some() || l2_only;
         if t.raw("bgp").is_none() && !cluster {
             // Not at any line: the whole file lacks it.
             return Err(tr::Error {
@@ -47,17 +55,14 @@ impl Config {
                     .into(),
             });
         }
-        fn all<T: FromValue>(t: &Table<'_, '_>, key: &str) -> tr::Result<Vec<T>> {
-            t.tables(key)?.into_iter().map(T::from_value).collect()
-        }
         Ok(Config {
             vips_file: t.get("vips_file")?,
             bgp,
             node: t.or("node", NodeConfig::default())?,
             control: t.or("control", ControlConfig::default())?,
             kubernetes: t.get("kubernetes")?,
-            peers: all(&t, "peer")?,
-            vips: all(&t, "vip")?,
+            peers,
+            vips,
             hosts: all(&t, "host")?,
         })
     }
@@ -111,9 +116,36 @@ impl Config {
                 .map_err(|e| err(line, format!("host {}: {e}", hc.name)))?;
         }
         let mut vips: BTreeMap<Prefix, usize> = BTreeMap::new();
+        let mut vrids: BTreeMap<(&str, u8, bool), usize> = BTreeMap::new();
         for v in &cfg.vips {
             let line = lines.line(v.span().start);
             let vc = v.get_ref();
+            if let Some(l2) = &vc.l2 {
+                let (host, v4) = match vc.prefix {
+                    Prefix::V4 { len, .. } => (len == 32, true),
+                    Prefix::V6 { len, .. } => (len == 128, false),
+                };
+                if !host {
+                    return Err(err(
+                        line,
+                        format!(
+                            "vip {}: a layer-2 VIP is one address (/32 or /128)",
+                            vc.prefix
+                        ),
+                    ));
+                }
+                // One virtual router per VRID, interface and family
+                // (RFC 5798 lets IPv4 and IPv6 reuse a VRID).
+                if let Some(first) = vrids.insert((l2.interface.as_str(), l2.vrid, v4), line) {
+                    return Err(err(
+                        line,
+                        format!(
+                            "vip {}: vrid {} on {} is taken by the vip at line {first}",
+                            vc.prefix, l2.vrid, l2.interface
+                        ),
+                    ));
+                }
+            }
             if let Some(first) = vips.insert(vc.prefix, line) {
                 return Err(err(
                     line,
@@ -166,7 +198,34 @@ impl Config {
         let text = read_file(path)?;
         let mut cfg = Config::parse(&name, &text)?;
         cfg.read_keys(&name, &text)?;
+        #[cfg(feature = "l2")]
+        cfg.check_links(&name, &text, &crate::l2::links::read())?;
         Ok(cfg)
+    }
+
+    /// Every layer-2 VIP's interface exists, and the VIP is inside one of
+    /// its subnets; a bad one names its line.
+    #[cfg(feature = "l2")]
+    pub fn check_links(
+        &self,
+        file: &str,
+        text: &str,
+        links: &[crate::l2::links::Link],
+    ) -> Result<(), ConfigError> {
+        let mut lines = tr::Lines::new(text);
+        for v in &self.vips {
+            let line = lines.line(v.span().start);
+            let vc = v.get_ref();
+            let Some(l2) = &vc.l2 else { continue };
+            crate::l2::links::check(links, &l2.interface, vc.prefix.addr()).map_err(|e| {
+                ConfigError {
+                    file: file.to_string(),
+                    line,
+                    problem: format!("vip {}: {e}", vc.prefix),
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// Reads every peer's `password_file`; a bad one names the peer's line.

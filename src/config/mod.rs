@@ -2,6 +2,7 @@
 //! rejected with its name, line and problem, and a bad reload changes
 //! nothing. The types and their shapes are here; reading, the checks
 //! across values and the key files are in `load.rs`.
+pub mod l2;
 mod load;
 
 pub use crate::communities::{Community, Large};
@@ -398,23 +399,38 @@ pub struct VipConfig {
     /// announces while it fails.
     pub check: Option<crate::vip_check::VipCheck>,
     pub down: crate::vip_check::DownAction,
+    /// `mode = "l2"`: answered by ARP and NDP, elected by VRRP; never
+    /// announced over BGP.
+    pub l2: Option<l2::L2Config>,
 }
 
 impl FromValue for VipConfig {
     fn from_value(v: &Spanned<DeValue<'_>>) -> tr::Result<Self> {
-        let t = Table::value(
-            v,
-            &[
-                "prefix",
-                "next_hop",
-                "communities",
-                "large_communities",
-                "local_pref",
-                "med",
-                "check",
-                "down",
-            ],
-        )?;
+        let keys: Vec<&str> = ["prefix", "mode", "check"]
+            .iter()
+            .chain(l2::BGP_KEYS)
+            .chain(l2::KEYS)
+            .copied()
+            .collect();
+        let t = Table::value(v, &keys)?;
+        let l2 = match t.get::<String>("mode")?.as_deref() {
+            None | Some("bgp") => {
+                if let Some(k) = l2::KEYS.iter().find(|k| t.raw(k).is_some()) {
+                    return t.error(k, format!("{k} applies to mode = \"l2\" VIPs"));
+                }
+                None
+            }
+            Some("l2") => Some(l2::read(&t)?),
+            Some(other) => {
+                return t.error(
+                    "mode",
+                    format!(
+                        "mode {} is not \"bgp\" or \"l2\"",
+                        crate::quote::quoted(other)
+                    ),
+                )
+            }
+        };
         if t.raw("down").is_some() && t.raw("check").is_none() {
             return t.error("down", "down applies to a vip with a check".into());
         }
@@ -427,6 +443,7 @@ impl FromValue for VipConfig {
             med: t.get("med")?,
             check: t.get("check")?,
             down: t.or("down", crate::vip_check::DownAction::Withdraw)?,
+            l2,
         })
     }
 }
@@ -476,7 +493,18 @@ impl Config {
         self.peers.iter().map(Spanned::get_ref)
     }
 
+    /// The `[[vip]]`s announced over BGP.
     pub fn vips(&self) -> impl Iterator<Item = &VipConfig> {
+        self.all_vips().filter(|v| v.l2.is_none())
+    }
+
+    /// The `[[vip]]`s of layer-2 mode, with their settings.
+    pub fn l2_vips(&self) -> impl Iterator<Item = (&VipConfig, &l2::L2Config)> {
+        self.all_vips().filter_map(|v| Some((v, v.l2.as_ref()?)))
+    }
+
+    /// Every `[[vip]]`, of either mode (their checks run alike).
+    pub fn all_vips(&self) -> impl Iterator<Item = &VipConfig> {
         self.vips.iter().map(Spanned::get_ref)
     }
 }

@@ -20,7 +20,7 @@ impl Core {
 
     /// The VIP checks to run, with the state each starts from.
     pub fn vip_checks(&self) -> impl Iterator<Item = (Prefix, &VipCheck, bool)> {
-        self.cfg.vips().filter_map(|v| {
+        self.cfg.all_vips().filter_map(|v| {
             let c = v.check.as_ref()?;
             Some((v.prefix, c, self.vip_up.contains(&v.prefix)))
         })
@@ -53,7 +53,7 @@ impl Core {
     pub(super) fn start_vip_checks(&mut self, after_restart: Option<&[Prefix]>) {
         let checked: Vec<Prefix> = self
             .cfg
-            .vips()
+            .all_vips()
             .filter(|v| v.check.is_some())
             .map(|v| v.prefix)
             .collect();
@@ -73,7 +73,7 @@ impl Core {
     /// The checked VIPs that are down, with what they do then.
     pub(super) fn down_map(&self) -> Vec<(Prefix, &DownAction)> {
         self.cfg
-            .vips()
+            .all_vips()
             .filter(|v| v.check.is_some() && !self.vip_up.contains(&v.prefix))
             .map(|v| (v.prefix, &v.down))
             .collect()

@@ -15,6 +15,8 @@ mod checks;
 pub mod cluster;
 #[cfg(feature = "bfd")]
 pub mod guard;
+#[cfg(feature = "l2")]
+mod l2;
 mod plan;
 mod stop;
 
@@ -42,6 +44,8 @@ pub struct Now {
     pub at: Instant,
     pub wall: SystemTime,
     pub established: usize,
+    /// How many layer-2 VIPs this host answers for (the speaker counts).
+    pub l2_owned: usize,
 }
 
 /// Everything a plan is made from, loaded and checked.
@@ -127,6 +131,9 @@ pub enum Effect {
     /// A Warning Event on an OpenELB object.
     #[cfg(feature = "kube")]
     Event(cluster::EventCmd),
+    /// Layer-2 mode: the VIPs to hold, and how.
+    #[cfg(feature = "l2")]
+    L2(Vec<crate::l2::speaker::Want>),
     /// The BgpPeer each object-made peer came from, for status writes.
     #[cfg(feature = "kube")]
     StatusNames(BTreeMap<IpAddr, String>),
@@ -224,6 +231,9 @@ pub struct Core {
     restarting: bool,
     last_status: String,
     shown: Shown,
+    /// What layer-2 mode was last told.
+    #[cfg(feature = "l2")]
+    l2_told: Vec<crate::l2::speaker::Want>,
     #[cfg(feature = "kube")]
     cluster: cluster::State,
     out: Vec<Effect>,
@@ -278,6 +288,8 @@ impl Core {
             restarting: false,
             last_status: String::new(),
             shown,
+            #[cfg(feature = "l2")]
+            l2_told: Vec::new(),
             #[cfg(feature = "kube")]
             cluster: Default::default(),
             out: Vec::new(),

@@ -70,6 +70,8 @@ impl Core {
         self.shown.vips = self.vips_now.clone();
         self.shown.hosts_up = (up, hosts);
         self.out.push(Effect::Show);
+        #[cfg(feature = "l2")]
+        self.plan_l2();
     }
 
     fn reconcile(&mut self, now: Now, plan: Plan) {

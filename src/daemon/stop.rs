@@ -94,7 +94,9 @@ impl Core {
     /// drops the routes, so Graceful Restart alone would lose traffic.
     /// Returns when to exit, or None to exit now.
     fn drain_before_restart(&mut self, now: Now) -> Option<Instant> {
-        let bfd = self.peers.values().any(|s| s.plan.peer.bfd.is_some());
+        // Layer-2 VIPs this host answers for are handed over first too: a
+        // restart would otherwise leave them dark for a Master_Down_Interval.
+        let bfd = self.peers.values().any(|s| s.plan.peer.bfd.is_some()) || now.l2_owned > 0;
         if !bfd || self.restarting {
             return None;
         }
@@ -138,7 +140,7 @@ impl Core {
             .drain_time
             .unwrap_or(crate::config::DEFAULT_DRAIN_TIME);
         let maintenance = matches!(self.drain, Some(Drain::Maintenance(_)));
-        if secs == 0 || maintenance || now.established == 0 {
+        if secs == 0 || maintenance || (now.established == 0 && now.l2_owned == 0) {
             return None;
         }
         let at = now.at + Duration::from_secs(u64::from(secs));

@@ -9,7 +9,7 @@
 //! detection), a solicited-node destination and no source link-layer
 //! address option. An ARP packet must be Ethernet/IPv4 with the lengths
 //! that says. Anything else is a [`FrameError`], counted by the caller.
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use etherparse::icmpv6::NeighborAdvertisementHeader;
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, Icmpv6Type, NetSlice, PacketBuilder,
@@ -86,6 +86,81 @@ impl core::fmt::Display for FrameError {
             FrameError::Option => f.write_str("an NDP option of length 0"),
         }
     }
+}
+
+/// VRRP's IP protocol number (RFC 5798 5.1.1.4).
+pub const VRRP: u8 = 112;
+/// The VRRP groups, 224.0.0.18 and ff02::12, and their Ethernet
+/// addresses (RFC 1112 6.4, RFC 2464 7).
+pub const VRRP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+pub const VRRP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+pub const VRRP_V4_MAC: Mac = [0x01, 0x00, 0x5e, 0, 0, 0x12];
+pub const VRRP_V6_MAC: Mac = [0x33, 0x33, 0, 0, 0, 0x12];
+
+/// A received frame, for us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard<'a> {
+    Asked(Asked),
+    /// A VRRP packet: its IP source, destination, TTL or hop limit, and
+    /// the VRRP message, for `leafvip_vrrp::Advert::decode`.
+    Vrrp {
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        payload: &'a [u8],
+    },
+}
+
+/// Reads one received frame: VRRP, or a question ([`read`]).
+pub fn hear(frame: &[u8]) -> Result<Heard<'_>, FrameError> {
+    if let Ok(p) = SlicedPacket::from_ethernet(frame) {
+        match &p.net {
+            Some(NetSlice::Ipv4(ip)) if ip.header().protocol().0 == VRRP => {
+                if ip.is_payload_fragmented() {
+                    return Err(FrameError::Malformed);
+                }
+                let h = ip.header();
+                return Ok(Heard::Vrrp {
+                    src: h.source_addr().into(),
+                    dst: h.destination_addr().into(),
+                    ttl: h.ttl(),
+                    payload: ip.payload().payload,
+                });
+            }
+            Some(NetSlice::Ipv6(ip)) if ip.payload().ip_number.0 == VRRP => {
+                let h = ip.header();
+                return Ok(Heard::Vrrp {
+                    src: h.source_addr().into(),
+                    dst: h.destination_addr().into(),
+                    ttl: h.hop_limit(),
+                    payload: ip.payload().payload,
+                });
+            }
+            _ => {}
+        }
+    }
+    read(frame).map(Heard::Asked)
+}
+
+/// A VRRP message (already encoded, checksum included) in its IP packet
+/// and Ethernet frame, to its group, TTL or hop limit 255.
+pub fn vrrp_frame(ours: Mac, src: IpAddr, message: &[u8]) -> Vec<u8> {
+    let b = match src {
+        IpAddr::V4(s) => PacketBuilder::ethernet2(ours, VRRP_V4_MAC).ipv4(
+            s.octets(),
+            VRRP_V4.octets(),
+            HOP_LIMIT,
+        ),
+        IpAddr::V6(s) => PacketBuilder::ethernet2(ours, VRRP_V6_MAC).ipv6(
+            s.octets(),
+            VRRP_V6.octets(),
+            HOP_LIMIT,
+        ),
+    };
+    let mut out = Vec::with_capacity(14 + 40 + message.len());
+    b.write(&mut out, etherparse::IpNumber(VRRP), message)
+        .expect("writing to a Vec");
+    out
 }
 
 /// Reads one received frame.

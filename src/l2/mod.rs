@@ -3,3 +3,5 @@
 //! frames (`frames.rs`) are read and built here, the election is
 //! `leafvip-vrrp`; the daemon does not run either yet.
 pub mod frames;
+pub mod links;
+pub mod speaker;

@@ -96,6 +96,9 @@ pub struct Board {
     pub ready: bool,
     /// Events counted where they happen, not kept anywhere else.
     pub counters: Counters,
+    /// Layer-2 mode's speaker, which answers for itself.
+    #[cfg(feature = "l2")]
+    pub l2: Option<super::l2::Hub>,
 }
 
 impl Board {
@@ -144,6 +147,10 @@ impl Board {
             st.loop_busy_recent_ms = b.busy.recent().as_millis() as u64;
             st.unselected = b.shown.unselected.clone();
             st.accept_errors = b.counters.accept_errors;
+            #[cfg(feature = "l2")]
+            if let Some(hub) = &b.l2 {
+                hub.fill(&mut st);
+            }
             let (detail, next) = b.select(&which);
             (st, b.peers.clone(), detail, next, b.shown.vips.clone())
         };

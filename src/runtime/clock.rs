@@ -38,4 +38,10 @@ impl Clock {
     pub fn micros(&self) -> leafvip_bfd::Instant {
         leafvip_bfd::Instant::from_micros(self.0.elapsed().as_micros() as u64)
     }
+
+    /// The VRRP core's time: microseconds on the same origin.
+    #[cfg(feature = "l2")]
+    pub fn vrrp(&self) -> leafvip_vrrp::Instant {
+        leafvip_vrrp::Instant::from_micros(self.0.elapsed().as_micros() as u64)
+    }
 }

@@ -24,6 +24,8 @@ mod health;
 mod http;
 #[cfg(feature = "kube")]
 mod kube;
+#[cfg(feature = "l2")]
+pub mod l2;
 pub mod listen;
 pub mod marker;
 #[cfg(feature = "metrics")]
@@ -150,7 +152,8 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, StartError> {
     // On a plain host everything is in the file, so what is missing is an
     // error now; in cluster mode the BgpConf may still bring it.
     let global = crate::global::resolve(&loaded.cfg.bgp, None, &loaded.labels, host_ipv4);
-    if loaded.cfg.kubernetes.is_none() {
+    // A host of layer-2 VIPs alone has no peer, and needs no AS.
+    if loaded.cfg.kubernetes.is_none() && !loaded.cfg.peers.is_empty() {
         global.clone().map_err(StartError::Global)?;
     }
     let mut signals =
@@ -212,9 +215,15 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, StartError> {
         inputs_tx.clone(),
         marker_socket,
     );
+    #[cfg(feature = "l2")]
+    {
+        board.borrow_mut().l2 = Some(d.l2.clone());
+    }
     match d.core.global() {
         Ok(g) => info!(node = %d.core.node(), asn = g.asn, router_id = %g.router_id,
                        version = env!("CARGO_PKG_VERSION"), "leafvip starting"),
+        Err(_) if d.core.config().kubernetes.is_none() => info!(node = %d.core.node(),
+                        version = env!("CARGO_PKG_VERSION"), "leafvip starting, with no BGP peer"),
         Err(e) => info!(node = %d.core.node(), version = env!("CARGO_PKG_VERSION"),
                         "leafvip starting; waiting for the cluster: {e}"),
     }

@@ -94,6 +94,9 @@ pub(super) struct Shell<'a> {
     /// Every BFD session, on one thread of its own (`bfd_hub.rs`).
     #[cfg(feature = "bfd")]
     pub bfd: super::bfd_hub::Hub,
+    /// Layer-2 mode's speaker, on a thread of its own (`runtime/l2`).
+    #[cfg(feature = "l2")]
+    pub l2: super::l2::Hub,
 }
 
 impl<'a> Shell<'a> {
@@ -131,6 +134,8 @@ impl<'a> Shell<'a> {
             cluster: Default::default(),
             #[cfg(feature = "bfd")]
             bfd: super::bfd_hub::Hub::new(clock),
+            #[cfg(feature = "l2")]
+            l2: super::l2::Hub::new(clock),
         }
     }
 
@@ -140,6 +145,10 @@ impl<'a> Shell<'a> {
             at: self.clock.instant(),
             wall: self.clock.wall(),
             established: self.board.borrow().established.get(),
+            #[cfg(feature = "l2")]
+            l2_owned: self.l2.owned(),
+            #[cfg(not(feature = "l2"))]
+            l2_owned: 0,
         }
     }
 
@@ -222,13 +231,15 @@ impl<'a> Shell<'a> {
                         }
                     }
                     notify::stopping();
-                    self.bfd_admin_down();
+                    self.farewell();
                     return Some(Exit::Restart);
                 }
                 #[cfg(feature = "kube")]
                 Effect::Event(e) => self.cluster.event(e),
                 #[cfg(feature = "kube")]
                 Effect::StatusNames(names) => *self.cluster.names.borrow_mut() = names,
+                #[cfg(feature = "l2")]
+                Effect::L2(wants) => self.l2.set(&wants),
             }
         }
         None
@@ -375,6 +386,15 @@ impl<'a> Shell<'a> {
         if self.core.all_peers().any(|p| p.bfd.is_some()) {
             Timer::after(CEASE_BEFORE_ADMIN_DOWN).await;
         }
+        self.farewell();
+    }
+
+    /// Before the process stops or restarts: BFD AdminDown, and VRRP
+    /// priority 0 from any VIP this host still answers for, so that no
+    /// neighbour waits out a timer.
+    fn farewell(&self) {
         self.bfd_admin_down();
+        #[cfg(feature = "l2")]
+        self.l2.shutdown();
     }
 }

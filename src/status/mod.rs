@@ -7,6 +7,8 @@ use serde::{Serialize, Serializer};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+pub mod l2;
+
 /// A typed value in the JSON as the text the table shows, through the
 /// `Display` the table links anyway (serde's own address serializers
 /// would be a second copy of that code in the static binary).
@@ -75,6 +77,13 @@ pub struct Status {
     /// The prefix to ask the next page after, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// Layer-2 mode's VIPs and frames, when it holds any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub l2: Vec<l2::L2Vip>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l2_packets: Option<l2::L2Packets>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l2_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -416,6 +425,9 @@ impl Status {
             if let Some(n) = &p.last_notification {
                 let _ = writeln!(o, "    last notification:  {n}");
             }
+        }
+        if let Some(p) = &self.l2_packets {
+            l2::text(&mut o, &self.l2, p, self.l2_error.as_deref());
         }
         if !self.unselected.is_empty() {
             let _ = writeln!(o, "\nnot selected on this node:");

@@ -61,8 +61,9 @@ pub enum State {
     Backup,
     Master,
     /// A master handing over ([`Event::Resign`]): advertising priority 0,
-    /// still answering, until another master is heard (or, if none comes,
-    /// for at most a Master_Down_Interval).
+    /// still answering, until another master is heard. If none comes
+    /// within a Master_Down_Interval, there is no one to hand to, and it
+    /// is Master again.
     Resigning,
 }
 
@@ -251,9 +252,11 @@ impl Router {
 
     fn timer_fired(&mut self, now: Instant, out: &mut Vec<Action>) {
         if self.resign_until.is_some_and(|r| now >= r) {
-            // No one took over: give up anyway, the caller is stopping.
-            self.timer = None;
-            self.to(State::Initialize, out);
+            // No one took over: there is no one to hand to, so answering
+            // on is better than leaving the addresses dark. A caller that
+            // stops still can ([`Event::Shutdown`]).
+            self.resign_until = None;
+            self.become_master(now, out);
             return;
         }
         if self.timer.is_none_or(|t| now < t) {
@@ -332,5 +335,69 @@ impl Router {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> Router {
+        Router::new(Config {
+            vrid: 7,
+            priority: 100,
+            interval: 10,
+            preempt: true,
+            preempt_delay: 0,
+            primary: "198.51.100.1".parse().unwrap(),
+            addrs: vec!["198.51.100.10".parse().unwrap()],
+        })
+    }
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_micros(ms * 1000)
+    }
+
+    /// A master that resigns with no one to take over answers on, and is
+    /// Master again after a Master_Down_Interval; one that hears a new
+    /// master gives the addresses up.
+    #[test]
+    fn resigning_hands_over_or_keeps_answering() {
+        let mut r = router();
+        r.handle(at(0), Event::Startup);
+        r.handle(at(400), Event::Timer);
+        assert_eq!(r.state(), State::Master);
+        let out = r.handle(at(500), Event::Resign);
+        assert!(out.contains(&Action::Send(Advert {
+            vrid: 7,
+            priority: 0,
+            interval: 10,
+            addrs: r.config().addrs.clone(),
+        })));
+        assert!(r.owns());
+        let mut t = at(500);
+        for _ in 0..100 {
+            if r.state() != State::Resigning {
+                break;
+            }
+            t = r.poll_at().unwrap();
+            let out = r.handle(t, Event::Timer);
+            assert!(!out.contains(&Action::Release), "{out:?}");
+        }
+        assert_eq!(r.state(), State::Master);
+        assert!(t >= at(500) + r.master_down_interval());
+
+        let t = t.as_micros() / 1000;
+        r.handle(at(t + 1), Event::Resign);
+        let ad = Advert {
+            vrid: 7,
+            priority: 50,
+            interval: 10,
+            addrs: r.config().addrs.clone(),
+        };
+        let from = "198.51.100.2".parse().unwrap();
+        let out = r.handle(at(t + 2), Event::Received { from, advert: ad });
+        assert!(out.contains(&Action::Release));
+        assert_eq!(r.state(), State::Initialize);
     }
 }
