@@ -33,8 +33,12 @@ fn leafvip_config(priority: u8) -> String {
              priority = {priority}\nadvert_interval = \"100ms\"\ngarp_count = 3\n\n"
         )
     };
+    let http = match cfg!(feature = "metrics") {
+        true => "[control]\nhttp = \"127.0.0.1:9179\"\n\n",
+        false => "",
+    };
     format!(
-        "[bgp]\ndrain_time = 2\n\n{}{}",
+        "[bgp]\ndrain_time = 2\n\n{http}{}{}",
         vip(&format!("{VIP4}/32")),
         vip(&format!("{VIP6}/128"))
     )
@@ -225,6 +229,21 @@ fn one_owner_with_keepalived_through_kill_freeze_and_drain() {
     l.wait_reached(VIP4, "h2");
     l.wait_reached(VIP6, "h2");
     l.wait_alone(2, "after the owner was killed");
+    // The new owner's metrics say so.
+    #[cfg(feature = "metrics")]
+    {
+        let (code, m) = support::curl(&l.ns("h2"), "GET", "http://127.0.0.1:9179/metrics", 2);
+        assert_eq!(code, 200);
+        for vip in [VIP4, VIP6] {
+            let line =
+                format!("leafvip_l2_master{{vip=\"{vip}\",interface=\"eth0\",vrid=\"10\"}} 1");
+            assert!(m.lines().any(|l| l == line), "missing {line} in\n{m}");
+        }
+        assert!(
+            m.contains("leafvip_l2_frames_total{kind=\"arp_answered\"}"),
+            "{m}"
+        );
+    }
 
     // The new owner frozen: keepalived takes over; thawed, leafvip at 100
     // advertises at once and keepalived gives the VIPs back (and removes

@@ -132,6 +132,9 @@ pub fn render(st: &Status) -> String {
     if let Some(c) = &st.cluster {
         services(&mut reg, c);
     }
+    if let Some(p) = &st.l2_packets {
+        layer2(&mut reg, &st.l2, p);
+    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &reg);
@@ -178,6 +181,66 @@ fn bfd(reg: &mut Registry, peers: &[crate::status::PeerStatus]) {
             l.push(("direction", dir.to_string()));
             packets.get_or_create(&l).inc_by(n);
         }
+    }
+}
+
+/// Layer-2 mode: each VIP's election (layer-2 VIPs are few: one VRRP
+/// router each), and the frames counted.
+fn layer2(reg: &mut Registry, vips: &[crate::status::l2::L2Vip], p: &crate::status::l2::L2Packets) {
+    let master = Family::<Labels, Gauge>::default();
+    let priority = Family::<Labels, Gauge>::default();
+    let transitions = Family::<Labels, Counter>::default();
+    let foreign = Family::<Labels, Counter>::default();
+    reg.register(
+        "l2_master",
+        "1 when this host answers for the VIP",
+        master.clone(),
+    );
+    reg.register(
+        "l2_priority",
+        "The VIP's VRRP priority now",
+        priority.clone(),
+    );
+    reg.register(
+        "l2_transitions",
+        "VRRP state changes of the VIP",
+        transitions.clone(),
+    );
+    reg.register(
+        "l2_foreign_adverts",
+        "Adverts for the VIP's VRID that list other addresses",
+        foreign.clone(),
+    );
+    for v in vips {
+        let l = vec![
+            ("vip", v.vip.to_string()),
+            ("interface", v.interface.clone()),
+            ("vrid", v.vrid.to_string()),
+        ];
+        let owns = matches!(v.state, "master" | "resigning");
+        master.get_or_create(&l).set(i64::from(owns));
+        priority.get_or_create(&l).set(i64::from(v.priority));
+        transitions.get_or_create(&l).inc_by(v.transitions);
+        foreign.get_or_create(&l).inc_by(v.foreign);
+    }
+    let frames = Family::<Labels, Counter>::default();
+    reg.register(
+        "l2_frames",
+        "Layer-2 frames: VRRP adverts sent and received, ARP and NDP questions answered, and malformed ones discarded",
+        frames.clone(),
+    );
+    for (kind, n) in [
+        ("vrrp_sent", p.adverts_sent),
+        ("vrrp_received", p.adverts_received),
+        ("arp_answered", p.arp_answered),
+        ("ndp_answered", p.ndp_answered),
+        ("vrrp_malformed", p.malformed_vrrp),
+        ("arp_malformed", p.malformed_arp),
+        ("ndp_malformed", p.malformed_ndp),
+    ] {
+        frames
+            .get_or_create(&vec![("kind", kind.to_string())])
+            .inc_by(n);
     }
 }
 
@@ -388,6 +451,38 @@ mod tests {
             "leafvip_bfd_packets_total{peer=\"198.51.100.1:179\",direction=\"in\"} 7",
         ] {
             assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
+        }
+    }
+
+    #[test]
+    fn renders_layer2_per_vip() {
+        let st = Status {
+            l2: vec![crate::status::l2::L2Vip {
+                vip: "198.51.100.10".parse().unwrap(),
+                interface: "eth0".into(),
+                vrid: 10,
+                priority: 150,
+                state: "master",
+                owner: None,
+                transitions: 2,
+                foreign: 1,
+            }],
+            l2_packets: Some(crate::status::l2::L2Packets {
+                malformed_vrrp: 4,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let m = render(&st);
+        let l = "vip=\"198.51.100.10\",interface=\"eth0\",vrid=\"10\"";
+        for line in [
+            format!("leafvip_l2_master{{{l}}} 1"),
+            format!("leafvip_l2_priority{{{l}}} 150"),
+            format!("leafvip_l2_transitions_total{{{l}}} 2"),
+            format!("leafvip_l2_foreign_adverts_total{{{l}}} 1"),
+            "leafvip_l2_frames_total{kind=\"vrrp_malformed\"} 4".to_string(),
+        ] {
+            assert!(m.lines().any(|x| x == line), "missing {line:?} in\n{m}");
         }
     }
 }
