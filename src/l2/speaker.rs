@@ -168,7 +168,7 @@ impl Group {
                         frame: frames::vrrp_frame(self.link.mac, src, &msg),
                     });
                 }
-                Action::TakeOver => {
+                Action::TakeOver | Action::Reannounce => {
                     self.master = None;
                     out.push(Send {
                         link: self.link.index,

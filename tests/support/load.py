@@ -11,8 +11,9 @@
 
 Once every flow has its first answer it writes READY_FILE, so that the
 test starts its scenario under the full load. At the end it prints one
-JSON object: the short requests (total, failed), and each flow's host,
-and whether and why it broke."""
+JSON object: when the load began (t0, CLOCK_MONOTONIC seconds), the short
+requests (total, failed, when each failure came, and each success's start
+and end from t0), and each flow's host, and whether and why it broke."""
 import json
 import socket
 import sys
@@ -29,7 +30,7 @@ vip, port, secs, rate, nflows, ready_file = (
 )
 family = socket.AF_INET6 if ":" in vip else socket.AF_INET
 lock = threading.Lock()
-short = {"total": 0, "failed": 0, "failed_at": []}
+short = {"total": 0, "failed": 0, "failed_at": [], "ok_at": []}
 flows = []
 started = threading.Barrier(nflows + 1)
 
@@ -75,6 +76,7 @@ def flow(i):
 
 def one(t0):
     ok = False
+    start = time.monotonic() - t0
     try:
         s, f = connect()
         ok = bool(f.readline().strip())
@@ -86,6 +88,8 @@ def one(t0):
         if not ok:
             short["failed"] += 1
             short["failed_at"].append(round(time.monotonic() - t0, 2))
+        else:
+            short["ok_at"].append([round(start, 4), round(time.monotonic() - t0, 4)])
 
 
 threads = [threading.Thread(target=flow, args=(i,)) for i in range(nflows)]
@@ -105,4 +109,5 @@ while time.monotonic() - t0 < secs:
     time.sleep(max(0.0, t0 + k / rate - time.monotonic()))
 for t in threads + shorts:
     t.join()
-print(json.dumps({"short": short, "flows": flows}))
+# t0 on CLOCK_MONOTONIC, so that a caller can place its own events.
+print(json.dumps({"t0": t0, "short": short, "flows": flows}))

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod fabric;
 pub mod frr;
 pub mod gobgp;
+pub mod l2;
 pub mod nspawn;
 
 static LABS: AtomicUsize = AtomicUsize::new(0);

@@ -22,7 +22,10 @@
 //! - **One owner after a freeze**: a master that was stopped (SIGSTOP)
 //!   and resumes advertises at once; if a higher one holds the segment it
 //!   gives the addresses up the moment it hears it, and if it is itself
-//!   the higher one the other gives them up. The addresses live in this
+//!   the higher one the other gives them up, and it announces the
+//!   addresses again ([`Action::Reannounce`]: it heard a lower master, or
+//!   its own advert came three intervals late), since the neighbours
+//!   followed the other meanwhile. The addresses live in this
 //!   state machine, not on an interface, so none is left behind.
 use crate::packet::Advert;
 use crate::time::{Instant, CENTISECOND};
@@ -97,6 +100,11 @@ pub enum Action {
     TakeOver,
     /// Stop answering for the addresses, now.
     Release,
+    /// Announce the addresses again, as at a take-over: a master heard
+    /// another (lower) one, which may have drawn the neighbours' caches to
+    /// itself meanwhile (after a freeze or a partition). keepalived's
+    /// `garp_lower_prio_repeat`.
+    Reannounce,
     StateChange {
         from: State,
         to: State,
@@ -259,15 +267,20 @@ impl Router {
             self.become_master(now, out);
             return;
         }
-        if self.timer.is_none_or(|t| now < t) {
+        let Some(due) = self.timer.filter(|t| now >= *t) else {
             return;
-        }
+        };
         match self.state {
             // Master_Down_Timer: no master heard.
             State::Backup => self.become_master(now, out),
             // Adver_Timer.
             State::Master => {
                 out.push(Action::Send(self.advert(self.config.priority)));
+                // Silent for three intervals (frozen, or starved of CPU):
+                // a backup may have taken over and drawn the neighbours.
+                if now - due >= 3 * self.interval() {
+                    out.push(Action::Reannounce);
+                }
                 self.timer = Some(now + self.interval());
             }
             State::Resigning => {
@@ -322,8 +335,10 @@ impl Router {
                 } else if self.beats(from, ad.priority) {
                     self.become_backup(now, ad.interval, out);
                 } else {
-                    // A lower master: make it hear us now.
+                    // A lower master: make it hear us now, and take the
+                    // neighbours back from it.
                     out.push(Action::Send(self.advert(self.config.priority)));
+                    out.push(Action::Reannounce);
                     self.timer = Some(now + self.interval());
                 }
             }

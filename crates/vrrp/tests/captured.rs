@@ -162,10 +162,11 @@ fn keepalived_drives_our_router_as_its_peers() {
         high.handle(down, Event::Timer);
         assert_eq!(high.state(), State::Master);
         // As master, a lower advert from keepalived is answered at once
-        // (as keepalived itself does), so that it gives up now.
+        // (as keepalived itself does), so that it gives up now, and the
+        // addresses are announced again.
         let out = heard(&mut high, down.as_micros() / 1000 + 10, advert);
         assert!(
-            matches!(&out[..], [Action::Send(a)] if a.priority == 250),
+            matches!(&out[..], [Action::Send(a), Action::Reannounce] if a.priority == 250),
             "{out:?}"
         );
         assert_eq!(high.state(), State::Master);

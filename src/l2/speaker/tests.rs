@@ -50,6 +50,8 @@ struct Lan {
     links: [Link; 2],
     now: u64,
     wire: Vec<(usize, Vec<u8>)>,
+    /// A host stopped (SIGSTOP): it hears nothing and its timers wait.
+    frozen: Option<usize>,
 }
 
 impl Lan {
@@ -59,6 +61,7 @@ impl Lan {
             links: [link(1), link(2)],
             now: 0,
             wire: Vec::new(),
+            frozen: None,
         };
         lan.set(0, wants(p0, None));
         lan.set(1, wants(p1, None));
@@ -78,6 +81,9 @@ impl Lan {
         for s in out {
             self.wire.push((from, s.frame.clone()));
             let to = 1 - from;
+            if self.frozen == Some(to) {
+                continue;
+            }
             let back = self.hosts[to].frame(self.at(), 2, &s.frame);
             self.deliver(to, back);
         }
@@ -86,11 +92,15 @@ impl Lan {
     /// Runs the timers up to `until` microseconds.
     fn run(&mut self, until: u64) {
         loop {
-            let next = self.hosts.iter().filter_map(Speaker::poll_at).min();
+            let frozen = self.frozen;
+            let next = (0..2)
+                .filter(|i| Some(*i) != frozen)
+                .filter_map(|i| self.hosts[i].poll_at())
+                .min();
             match next {
                 Some(t) if t.as_micros() <= until => {
                     self.now = self.now.max(t.as_micros());
-                    for i in 0..2 {
+                    for i in (0..2).filter(|i| Some(*i) != frozen) {
                         let out = self.hosts[i].timer(self.at());
                         self.deliver(i, out);
                     }
@@ -252,4 +262,26 @@ fn malformed_frames_are_counted_not_answered() {
         &frames::vrrp_frame([2, 0, 0, 0, 0, 7], src, &msg),
     );
     assert_eq!(s.shown()[0].foreign, 1);
+}
+
+#[test]
+fn a_thawed_master_takes_the_neighbours_back() {
+    let mut lan = Lan::new(150, 100);
+    lan.run(1_000_000);
+    lan.frozen = Some(0);
+    lan.run(2_000_000);
+    // The backup took over while the master was frozen; the neighbours
+    // now send to it.
+    assert_eq!(lan.hosts[1].owned(), 2);
+    lan.frozen = None;
+    let before = lan.wire.len();
+    lan.run(2_300_000);
+    assert_eq!(lan.answering(), (vec![link(1).mac], vec![link(1).mac]));
+    // It announced itself again (gratuitous ARP and NA), or the
+    // neighbours would stay with the host that gave the VIPs up.
+    let again = lan.wire[before..]
+        .iter()
+        .filter(|(h, f)| *h == 0 && (f[12..14] == [0x08, 0x06] || f.get(54) == Some(&136)))
+        .count();
+    assert!(again >= 2, "{again} announcements");
 }
