@@ -16,16 +16,16 @@ fn one_owner_with_keepalived_through_kill_freeze_and_drain() {
     if !can_run(&["keepalived", "arping", "ndisc6", "python3"]) {
         return;
     }
-    let mut l = L2Lab::new(&["h1", "h2", "h3"]);
+    let mut l = L2Lab::new(&["h1", "h2", "k3"]);
     let h1 = l.start_leafvip("h1", "h1", 150);
     let h2 = l.start_leafvip("h2", "h2", 100);
-    let _k3 = l.start_keepalived("h3", 50);
+    let _k3 = l.start_keepalived("k3", 50);
     // Steady state: the highest priority answers alone, in both families,
     // and a connection to the VIP reaches its service.
     l.wait_reached(VIP4, "h1");
     l.wait_reached(VIP6, "h1");
     l.wait_alone(1, "steady state");
-    assert!(!l.on_interface("h3"), "keepalived at 50 stays a backup");
+    assert!(!l.on_interface("k3"), "keepalived at 50 stays a backup");
 
     // The owner killed: the next leafvip takes over; the dead host's
     // kernel does not answer (the VIP is on lo, arp_ignore).
@@ -53,7 +53,7 @@ fn one_owner_with_keepalived_through_kill_freeze_and_drain() {
     // advertises at once and keepalived gives the VIPs back (and removes
     // them from its interface): one MAC again, never two.
     l.lab.proc(h2).signal(Signal::SIGSTOP);
-    l.wait_reached(VIP4, "h3");
+    l.wait_reached(VIP4, "k3");
     l.wait_alone(3, "keepalived holding while h2 is frozen");
     l.lab.proc(h2).signal(Signal::SIGCONT);
     l.wait_reached(VIP4, "h2");
@@ -62,7 +62,7 @@ fn one_owner_with_keepalived_through_kill_freeze_and_drain() {
     wait_for(
         Duration::from_secs(5),
         "keepalived to drop the VIP from its interface",
-        || (!l.on_interface("h3")).then_some(()),
+        || (!l.on_interface("k3")).then_some(()),
         || "still there".into(),
     );
 

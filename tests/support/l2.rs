@@ -60,7 +60,8 @@ pub fn keepalived_config(host: &str, priority: u8) -> String {
 
 impl L2Lab {
     /// The segment, the hosts' addresses and services; nothing started.
-    /// Host `hN` has MAC number N and addresses .N and ::N.
+    /// Host `hN` or `kN` has MAC number N and addresses .N and ::N; an
+    /// `hN` (for leafvip) has the VIPs on lo.
     pub fn new(hosts: &[&str]) -> L2Lab {
         let mut lab = Lab::new("l2");
         let sw = lab.ns("sw");
@@ -70,7 +71,7 @@ impl L2Lab {
         let mut ns = Vec::new();
         let named = hosts
             .iter()
-            .map(|h| (h[1..].parse::<u8>().expect("hN"), *h));
+            .map(|h| (h[1..].parse::<u8>().expect("hN or kN"), *h));
         for (n, name) in std::iter::once((100u8, "c")).chain(named) {
             let x = lab.ns(name);
             // No duplicate address detection: VRRP for IPv6 speaks from
@@ -90,9 +91,15 @@ impl L2Lab {
                  ip -n {sw} link set p-{name} master br0",
                 mac(n)
             ));
-            if name != "c" {
-                // The VIPs are accepted from lo; arp_ignore keeps the kernel
-                // from answering for them (ARCHITECTURE.md).
+            // Hosts, not routers: nothing a host cannot take is forwarded.
+            sh(&format!(
+                "ip netns exec {x} sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0"
+            ));
+            if name.starts_with('h') {
+                // leafvip's hosts accept the VIPs from lo; arp_ignore keeps
+                // the kernel from answering for them (ARCHITECTURE.md).
+                // keepalived's (kN) are set up as keepalived's users do: it
+                // puts the VIP on the interface itself.
                 sh(&format!(
                     "ip -n {x} addr add {VIP4}/32 dev lo && ip -n {x} addr add {VIP6}/128 dev lo && \
                      ip netns exec {x} sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2"

@@ -13,7 +13,7 @@ Once every flow has its first answer it writes READY_FILE, so that the
 test starts its scenario under the full load. At the end it prints one
 JSON object: when the load began (t0, CLOCK_MONOTONIC seconds), the short
 requests (total, failed, when each failure came, and each success's start
-and end from t0), and each flow's host, and whether and why it broke."""
+and end from t0 and the host that answered), and each flow's host, and whether and why it broke."""
 import json
 import socket
 import sys
@@ -76,10 +76,12 @@ def flow(i):
 
 def one(t0):
     ok = False
+    host = ""
     start = time.monotonic() - t0
     try:
         s, f = connect()
-        ok = bool(f.readline().strip())
+        host = f.readline().decode().strip()
+        ok = bool(host)
         s.close()
     except OSError:
         pass
@@ -89,7 +91,7 @@ def one(t0):
             short["failed"] += 1
             short["failed_at"].append(round(time.monotonic() - t0, 2))
         else:
-            short["ok_at"].append([round(start, 4), round(time.monotonic() - t0, 4)])
+            short["ok_at"].append([round(start, 4), round(time.monotonic() - t0, 4), host])
 
 
 threads = [threading.Thread(target=flow, args=(i,)) for i in range(nflows)]

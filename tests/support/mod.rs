@@ -246,6 +246,11 @@ impl Lab {
         &mut self.procs[i]
     }
 
+    /// The PID of process `i`.
+    pub fn procs_pid(&self, i: usize) -> i32 {
+        self.procs[i].pid()
+    }
+
     /// The index of the newest process whose log name starts with `name`.
     pub fn last_index(&self, name: &str) -> usize {
         self.procs

@@ -1,0 +1,254 @@
+//! Failover from the client, leafvip beside keepalived 2.2.7 in the same
+//! run (`support/l2.rs`'s lab): three hosts at priorities 150, 100 and
+//! 50 running one or the other, 100 ms adverts, 100 new connections a
+//! second to each VIP (`load.py`). For each event on the owner: how long
+//! from the event to the first connection the new owner answers, how
+//! many requests failed, and how many MACs answer the client's ARP and
+//! NDP questions once settled, and again after the old owner comes back
+//! (restarted, thawed, its link up, its service started).
+//!
+//! The rows go to stderr as `L2ROW` lines (`bench/l2.sh` collects them).
+//! The asserts are on leafvip's rows: the new owner answers within 2 s,
+//! exactly one MAC answers after every event and after every return, and
+//! a planned stop fails no request. keepalived's rows are the anchor.
+#![cfg(feature = "l2")]
+mod support;
+
+use nix::sys::signal::Signal;
+use nix::time::{clock_gettime, ClockId};
+use nix::unistd::Pid;
+use std::time::Duration;
+use support::can_run;
+use support::l2::{leafvip_config, under_load, L2Lab, VIP4, VIP6};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Leafvip,
+    Keepalived,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Trouble {
+    Kill,
+    Freeze,
+    LinkDown,
+    /// The owner's service dies; its check hands the VIP over (leafvip).
+    CheckFails,
+    /// SIGTERM.
+    Stop,
+}
+
+fn monotonic() -> f64 {
+    let t = clock_gettime(ClockId::CLOCK_MONOTONIC).unwrap();
+    t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9
+}
+
+struct Row {
+    /// Per family: ms from the event to the first answer from another
+    /// host (None: none came), and the failed requests.
+    families: Vec<(Option<u64>, u64)>,
+    /// Distinct MACs answering (ARP, NDP), settled, then after the return.
+    after: (usize, usize),
+    back: (usize, usize),
+}
+
+const PRIORITIES: [u8; 3] = [150, 100, 50];
+
+impl Who {
+    /// Host `n`'s name: leafvip's hosts have the VIPs on lo (`hN`),
+    /// keepalived's do not (`kN`).
+    fn host(self, n: usize) -> String {
+        match self {
+            Who::Leafvip => format!("h{n}"),
+            Who::Keepalived => format!("k{n}"),
+        }
+    }
+}
+
+fn start(l: &mut L2Lab, who: Who, host: &str, name: &str, priority: u8) -> usize {
+    match who {
+        Who::Leafvip => {
+            // A check of the host's own service, so that its death hands
+            // the VIP over.
+            let check = "check = { tcp = \"127.0.0.1:8080\", interval = \"100ms\", timeout = \"100ms\", rise = 1, fall = 1 }\n";
+            let ns = l.ns(host);
+            l.lab.leafvip(&ns, name, &leafvip_config(priority, check))
+        }
+        Who::Keepalived => l.start_keepalived(host, priority),
+    }
+}
+
+/// The processes that answer for the owner: leafvip's one, or
+/// keepalived's parent and its VRRP child (read from its pid file),
+/// which the parent would restart if killed alone.
+fn owner_pids(l: &L2Lab, who: Who, owner: usize) -> Vec<Pid> {
+    let lab = &l.lab;
+    let parent = Pid::from_raw(lab.procs_pid(owner));
+    if who == Who::Leafvip {
+        return vec![parent];
+    }
+    let child = std::fs::read_to_string(lab.path("keepalived-k1-vrrp.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .map(Pid::from_raw);
+    // Parent first (stopped, it cannot restart the child), then the child.
+    std::iter::once(parent).chain(child).collect()
+}
+
+fn signal_all(pids: &[Pid], sig: Signal) {
+    for p in pids {
+        let _ = nix::sys::signal::kill(*p, sig);
+    }
+}
+
+fn scenario(who: Who, trouble: Trouble) -> Row {
+    let names: Vec<String> = (1..=3).map(|n| who.host(n)).collect();
+    let (first, second) = (names[0].clone(), names[1].clone());
+    let mut l = L2Lab::new(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut owner = 0;
+    for (i, (h, p)) in names.iter().zip(PRIORITIES).enumerate() {
+        let idx = start(&mut l, who, h, h, p);
+        if i == 0 {
+            owner = idx;
+        }
+    }
+    l.wait_reached(VIP4, &first);
+    l.wait_reached(VIP6, &first);
+    let h1 = l.ns(&first);
+    let pids = owner_pids(&l, who, owner);
+    let mut at = 0.0;
+    let loads = under_load(&mut l, 5, |l| {
+        // At a random point of the owner's advert interval: the time to a
+        // take-over is 3 intervals and the skew less the time since the
+        // last advert, which the test's own 100 ms polling can otherwise
+        // hold at one phase.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        std::thread::sleep(Duration::from_micros(u64::from(nanos % 100_000)));
+        at = monotonic();
+        match trouble {
+            Trouble::Kill => {
+                signal_all(&pids, Signal::SIGSTOP);
+                signal_all(&pids, Signal::SIGKILL);
+            }
+            Trouble::Freeze => signal_all(&pids, Signal::SIGSTOP),
+            Trouble::LinkDown => {
+                support::sh(&format!("ip -n {h1} link set eth0 down"));
+            }
+            Trouble::CheckFails => {
+                let echo = l.lab.last_index(&format!("echo-{first}"));
+                l.lab.proc(echo).signal(Signal::SIGKILL);
+            }
+            Trouble::Stop => l.lab.proc(owner).signal(Signal::SIGTERM),
+        }
+        l.wait_reached(VIP4, &second);
+    });
+    let families = loads
+        .iter()
+        .map(|j| {
+            let e = at - j["t0"].as_f64().unwrap();
+            let first = j["short"]["ok_at"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r[2] != first.as_str())
+                .map(|r| r[1].as_f64().unwrap())
+                .fold(f64::INFINITY, f64::min);
+            let first = first
+                .is_finite()
+                .then(|| ((first - e).max(0.0) * 1000.0) as u64);
+            (first, j["short"]["failed"].as_u64().unwrap())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let count = |l: &mut L2Lab| {
+        let (a, n) = l.answering();
+        (a.len(), n.len())
+    };
+    let after = count(&mut l);
+    // The old owner comes back as it was.
+    match trouble {
+        Trouble::Kill | Trouble::Stop => {
+            if trouble == Trouble::Stop {
+                l.lab.proc(owner).wait_exit(Duration::from_secs(8));
+            }
+            start(&mut l, who, &first, &format!("{first}-back"), 150);
+        }
+        Trouble::Freeze => signal_all(&pids, Signal::SIGCONT),
+        Trouble::LinkDown => {
+            support::sh(&format!("ip -n {h1} link set eth0 up"));
+        }
+        Trouble::CheckFails => {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/echo.py");
+            l.lab.spawn(
+                &h1,
+                &["python3", script, &first, "::", "8080"],
+                "echo-back",
+                &[],
+            );
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let back = count(&mut l);
+    if who == Who::Leafvip {
+        // Once settled, h1 (150) holds the VIP again, alone.
+        l.wait_alone(1, &format!("{trouble:?}: after h1 came back"));
+    }
+    Row {
+        families,
+        after,
+        back,
+    }
+}
+
+#[test]
+fn failover_beside_keepalived() {
+    if !can_run(&["keepalived", "arping", "ndisc6", "python3"]) {
+        return;
+    }
+    let troubles = [
+        Trouble::Kill,
+        Trouble::Freeze,
+        Trouble::LinkDown,
+        Trouble::CheckFails,
+        Trouble::Stop,
+    ];
+    for trouble in troubles {
+        for who in [Who::Leafvip, Who::Keepalived] {
+            // keepalived's checks are scripts of its own; the anchor is
+            // leafvip's alone there.
+            if who == Who::Keepalived && trouble == Trouble::CheckFails {
+                continue;
+            }
+            // L2ONLY="Leafvip LinkDown" runs one scenario (bench/l2.sh).
+            if std::env::var("L2ONLY").is_ok_and(|o| o != format!("{who:?} {trouble:?}")) {
+                continue;
+            }
+            let row = scenario(who, trouble);
+            for ((first, failed), fam) in row.families.iter().zip(["ipv4", "ipv6"]) {
+                eprintln!(
+                    "L2ROW {who:?} {trouble:?} {fam} first_ms={} failed={failed} macs_after={} macs_back={}",
+                    first.map_or("none".into(), |f| f.to_string()),
+                    if fam == "ipv4" { row.after.0 } else { row.after.1 },
+                    if fam == "ipv4" { row.back.0 } else { row.back.1 },
+                );
+            }
+            if who == Who::Leafvip {
+                for (first, failed) in &row.families {
+                    assert!(first.is_some_and(|f| f < 2000), "{trouble:?}: {first:?}");
+                    if trouble == Trouble::Stop {
+                        assert_eq!(*failed, 0, "a planned stop fails nothing");
+                    }
+                }
+                assert_eq!(
+                    row.after,
+                    (1, 1),
+                    "{trouble:?}: one MAC answers once settled"
+                );
+                assert_eq!(row.back, (1, 1), "{trouble:?}: one MAC after the return");
+            }
+        }
+    }
+}
