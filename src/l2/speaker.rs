@@ -49,17 +49,8 @@ pub struct Send {
     pub frame: Vec<u8>,
 }
 
-/// Counters for status and metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub adverts_sent: u64,
-    pub adverts_received: u64,
-    pub malformed_vrrp: u64,
-    pub malformed_arp: u64,
-    pub malformed_ndp: u64,
-    pub arp_answered: u64,
-    pub ndp_answered: u64,
-}
+/// Counters for status and metrics, as status shows them.
+pub use crate::status::l2::L2Packets as Counters;
 
 /// One VIP's state, as status shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +128,22 @@ impl Group {
         }
     }
 
+    /// The first announcement of a burst of `garp_count`.
+    fn burst(&mut self, now: Instant, out: &mut Vec<Send>) {
+        self.garp_left = self.cfg.garp_count;
+        self.announce_next(now, out);
+    }
+
+    /// One announcement of the burst, and when the next is due.
+    fn announce_next(&mut self, now: Instant, out: &mut Vec<Send>) {
+        out.push(Send {
+            link: self.link.index,
+            frame: self.announce(),
+        });
+        self.garp_left = self.garp_left.saturating_sub(1);
+        self.garp_at = (self.garp_left > 0).then(|| now + micros(self.cfg.garp_interval));
+    }
+
     fn poll_at(&self) -> Option<Instant> {
         [self.router.poll_at(), self.garp_at, self.refresh_at]
             .into_iter()
@@ -170,13 +177,7 @@ impl Group {
                 }
                 Action::TakeOver | Action::Reannounce => {
                     self.master = None;
-                    out.push(Send {
-                        link: self.link.index,
-                        frame: self.announce(),
-                    });
-                    self.garp_left = self.cfg.garp_count.saturating_sub(1);
-                    self.garp_at =
-                        (self.garp_left > 0).then(|| now + micros(self.cfg.garp_interval));
+                    self.burst(now, out);
                     self.refresh_at = self.cfg.garp_refresh.map(|r| now + micros(r));
                 }
                 Action::Release => {
@@ -320,30 +321,27 @@ impl Speaker {
         let mut out = Vec::new();
         let n = &mut self.counters;
         match frames::hear(bytes) {
-            Ok(Heard::Asked(Asked::Arp { mac, ip, target })) => {
-                if let Some(g) = self
+            Ok(Heard::Asked(asked)) => {
+                let target = match asked {
+                    Asked::Arp { target, .. } => IpAddr::V4(target),
+                    Asked::Solicit { target, .. } => IpAddr::V6(target),
+                };
+                let owner = self
                     .groups
                     .iter()
-                    .find(|g| g.link.index == link && g.owns() && g.vip == IpAddr::V4(target))
-                {
-                    n.arp_answered += 1;
-                    out.push(Send {
-                        link,
-                        frame: frames::arp_reply(g.link.mac, target, (mac, ip)),
-                    });
-                }
-            }
-            Ok(Heard::Asked(Asked::Solicit { mac, ip, target })) => {
-                if let Some(g) = self
-                    .groups
-                    .iter()
-                    .find(|g| g.link.index == link && g.owns() && g.vip == IpAddr::V6(target))
-                {
-                    n.ndp_answered += 1;
-                    out.push(Send {
-                        link,
-                        frame: frames::advertise(g.link.mac, target, Some((mac, ip))),
-                    });
+                    .find(|g| g.link.index == link && g.owns() && g.vip == target);
+                if let Some(g) = owner {
+                    let frame = match asked {
+                        Asked::Arp { mac, ip, target } => {
+                            n.arp_answered += 1;
+                            frames::arp_reply(g.link.mac, target, (mac, ip))
+                        }
+                        Asked::Solicit { mac, ip, target } => {
+                            n.ndp_answered += 1;
+                            frames::advertise(g.link.mac, target, Some((mac, ip)))
+                        }
+                    };
+                    out.push(Send { link, frame });
                 }
             }
             Ok(Heard::Vrrp {
@@ -401,21 +399,11 @@ impl Speaker {
                 g.handle(now, Event::Timer, &mut out, n);
             }
             if g.garp_at.is_some_and(|t| t <= now) {
-                out.push(Send {
-                    link: g.link.index,
-                    frame: g.announce(),
-                });
-                g.garp_left = g.garp_left.saturating_sub(1);
-                g.garp_at = (g.garp_left > 0).then(|| now + micros(g.cfg.garp_interval));
+                g.announce_next(now, &mut out);
             }
             if g.refresh_at.is_some_and(|t| t <= now) {
                 // Again the whole burst.
-                out.push(Send {
-                    link: g.link.index,
-                    frame: g.announce(),
-                });
-                g.garp_left = g.cfg.garp_count.saturating_sub(1);
-                g.garp_at = (g.garp_left > 0).then(|| now + micros(g.cfg.garp_interval));
+                g.burst(now, &mut out);
                 g.refresh_at = g.cfg.garp_refresh.map(|r| now + micros(r));
             }
         }

@@ -236,12 +236,7 @@ impl Hub {
                 return;
             }
         };
-        let pair = UnixStream::pair().and_then(|(a, b)| {
-            a.set_nonblocking(true)?;
-            b.set_nonblocking(true)?;
-            Ok((a, b))
-        });
-        let (w, r) = match pair {
+        let (w, r) = match super::wake_pair() {
             Ok(p) => p,
             Err(e) => {
                 error!("BFD: cannot make the wake-up pair: {e}");

@@ -141,6 +141,20 @@ async fn first(mut sources: Vec<Source<'_>>) -> Wake {
     .await
 }
 
+/// The pair a thread of ours (BFD, layer 2) waits on beside its sockets:
+/// a byte written to the first wakes its `ppoll` on the second. Both
+/// non-blocking.
+#[cfg(any(feature = "bfd", feature = "l2"))]
+fn wake_pair() -> std::io::Result<(
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixStream,
+)> {
+    let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    b.set_nonblocking(true)?;
+    Ok((a, b))
+}
+
 /// Runs the daemon until SIGTERM or SIGINT (after a drain), or until the
 /// control socket asks for a restart. `socket` overrides the config's
 /// control socket.

@@ -140,7 +140,7 @@ impl Hub {
 
     /// Layer-2 mode's part of a status snapshot, when it holds VIPs.
     pub fn fill(&self, st: &mut crate::status::Status) {
-        use crate::status::l2::{L2Packets, L2Vip};
+        use crate::status::l2::L2Vip;
         let inner = self.lock();
         let shown = inner.speaker.shown();
         if shown.is_empty() && inner.error.is_none() {
@@ -159,16 +159,7 @@ impl Hub {
                 foreign: s.foreign,
             })
             .collect();
-        let c = inner.speaker.counters;
-        st.l2_packets = Some(L2Packets {
-            adverts_sent: c.adverts_sent,
-            adverts_received: c.adverts_received,
-            malformed_vrrp: c.malformed_vrrp,
-            malformed_arp: c.malformed_arp,
-            malformed_ndp: c.malformed_ndp,
-            arp_answered: c.arp_answered,
-            ndp_answered: c.ndp_answered,
-        });
+        st.l2_packets = Some(inner.speaker.counters);
         st.l2_error = inner.error.clone();
     }
 
@@ -176,12 +167,7 @@ impl Hub {
         if std::mem::replace(&mut self.lock().started, true) {
             return;
         }
-        let pair = UnixStream::pair().and_then(|(a, b)| {
-            a.set_nonblocking(true)?;
-            b.set_nonblocking(true)?;
-            Ok((a, b))
-        });
-        let (w, r) = match pair {
+        let (w, r) = match super::wake_pair() {
             Ok(p) => p,
             Err(e) => {
                 error!("layer 2: cannot make the wake-up pair: {e}");
