@@ -262,9 +262,8 @@ fn swapping_every_vip_for_another_set_flaps_nothing() {
 }
 
 /// A peer that stops reading and floods ROUTE-REFRESH: the requests are
-/// merged (10,000 cost no more than two passes over the table), leafvip
-/// stops reading from it (the sender sees back-pressure), memory stays
-/// bounded, and after the stall bound (30 s) the session is closed.
+/// merged (10,000 cost no more than two passes over the table), memory
+/// stays bounded, and after the stall bound (30 s) the session is closed.
 #[test]
 fn a_peer_that_floods_route_refresh_and_never_reads_is_bounded_and_closed() {
     if !can_run(&["bird", "birdc", "python3"]) {
@@ -284,7 +283,12 @@ fn a_peer_that_floods_route_refresh_and_never_reads_is_bounded_and_closed() {
     );
     eprintln!("refresh: {out} RSS {before} -> {peak} KiB");
     assert!(out.contains("established"), "{out}");
-    assert!(out.contains("pushed_back True"), "no back-pressure: {out}");
+    // Whether its socket pushed back is not asserted: leafvip reads on
+    // while under 256 KiB are queued for the peer, and the requests merge
+    // into at most two passes of the table, so which side of that bound
+    // the queue sits when the flood ends is timing (CI saw 198,603 bytes
+    // queued and every request taken). What must hold is below: the
+    // stalled session closed, and RSS flat.
     assert!(
         out.contains("closed by leafvip"),
         "the stalled session was not closed: {out}"
