@@ -38,7 +38,7 @@ impl Config {
         let vips: Vec<Spanned<VipConfig>> = all(&t, "vip")?;
         // A host of layer-2 VIPs only speaks no BGP, and needs no [bgp].
         let l2_only =
-            peers.is_empty() && !vips.is_empty() && vips.iter().all(|v| v.get_ref().l2.is_some());
+            peers.is_empty() && !vips.is_empty() && vips.iter().all(|v| v.get_ref().is_l2());
         let cluster = t.raw("kubernetes").is_some() || l2_only;
         if t.raw("bgp").is_none() && !cluster {
             // Not at any line: the whole file lacks it.
@@ -116,10 +116,12 @@ impl Config {
                 .map_err(|e| err(line, format!("host {}: {e}", hc.name)))?;
         }
         let mut vips: BTreeMap<Prefix, usize> = BTreeMap::new();
+        #[cfg(feature = "l2")]
         let mut vrids: BTreeMap<(&str, u8, bool), usize> = BTreeMap::new();
         for v in &cfg.vips {
             let line = lines.line(v.span().start);
             let vc = v.get_ref();
+            #[cfg(feature = "l2")]
             if let Some(l2) = &vc.l2 {
                 let (host, v4) = match vc.prefix {
                     Prefix::V4 { len, .. } => (len == 32, true),

@@ -401,6 +401,7 @@ pub struct VipConfig {
     pub down: crate::vip_check::DownAction,
     /// `mode = "l2"`: answered by ARP and NDP, elected by VRRP; never
     /// announced over BGP.
+    #[cfg(feature = "l2")]
     pub l2: Option<l2::L2Config>,
 }
 
@@ -413,6 +414,7 @@ impl FromValue for VipConfig {
             .copied()
             .collect();
         let t = Table::value(v, &keys)?;
+        #[cfg_attr(not(feature = "l2"), allow(unused_variables))]
         let l2 = match t.get::<String>("mode")?.as_deref() {
             None | Some("bgp") => {
                 if let Some(k) = l2::KEYS.iter().find(|k| t.raw(k).is_some()) {
@@ -443,12 +445,22 @@ impl FromValue for VipConfig {
             med: t.get("med")?,
             check: t.get("check")?,
             down: t.or("down", crate::vip_check::DownAction::Withdraw)?,
+            #[cfg(feature = "l2")]
             l2,
         })
     }
 }
 
 impl VipConfig {
+    /// Whether the VIP is answered by ARP and NDP, not announced over BGP
+    /// (never, in a build without the `l2` feature, which refuses it).
+    pub fn is_l2(&self) -> bool {
+        #[cfg(feature = "l2")]
+        return self.l2.is_some();
+        #[cfg(not(feature = "l2"))]
+        false
+    }
+
     pub fn attrs(&self) -> RouteAttrs {
         RouteAttrs {
             med: self.med,
@@ -495,10 +507,11 @@ impl Config {
 
     /// The `[[vip]]`s announced over BGP.
     pub fn vips(&self) -> impl Iterator<Item = &VipConfig> {
-        self.all_vips().filter(|v| v.l2.is_none())
+        self.all_vips().filter(|v| !v.is_l2())
     }
 
     /// The `[[vip]]`s of layer-2 mode, with their settings.
+    #[cfg(feature = "l2")]
     pub fn l2_vips(&self) -> impl Iterator<Item = (&VipConfig, &l2::L2Config)> {
         self.all_vips().filter_map(|v| Some((v, v.l2.as_ref()?)))
     }

@@ -132,6 +132,7 @@ pub fn render(st: &Status) -> String {
     if let Some(c) = &st.cluster {
         services(&mut reg, c);
     }
+    #[cfg(feature = "l2")]
     if let Some(p) = &st.l2_packets {
         layer2(&mut reg, &st.l2, p);
     }
@@ -184,6 +185,7 @@ fn bfd(reg: &mut Registry, peers: &[crate::status::PeerStatus]) {
     }
 }
 
+#[cfg(feature = "l2")]
 /// Layer-2 mode: each VIP's election (layer-2 VIPs are few: one VRRP
 /// router each), and the frames counted.
 fn layer2(reg: &mut Registry, vips: &[crate::status::l2::L2Vip], p: &crate::status::l2::L2Packets) {
@@ -454,6 +456,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "l2")]
     #[test]
     fn renders_layer2_per_vip() {
         let st = Status {

@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+#[cfg(feature = "l2")]
 pub mod l2;
 
 /// A typed value in the JSON as the text the table shows, through the
@@ -78,10 +79,13 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
     /// Layer-2 mode's VIPs and frames, when it holds any.
+    #[cfg(feature = "l2")]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub l2: Vec<l2::L2Vip>,
+    #[cfg(feature = "l2")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub l2_packets: Option<l2::L2Packets>,
+    #[cfg(feature = "l2")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub l2_error: Option<String>,
 }
@@ -426,6 +430,7 @@ impl Status {
                 let _ = writeln!(o, "    last notification:  {n}");
             }
         }
+        #[cfg(feature = "l2")]
         if let Some(p) = &self.l2_packets {
             l2::text(&mut o, &self.l2, p, self.l2_error.as_deref());
         }
