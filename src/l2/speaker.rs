@@ -11,7 +11,7 @@
 //! MACs answering after every kill). Here only a running speaker that
 //! owns the VIP answers; the kernel accepts the VIP's traffic from `lo`,
 //! where `arp_ignore` keeps it from answering (ARCHITECTURE.md).
-use super::frames::{self, Asked, Heard, Mac};
+use super::frames::{self, Asked, Heard};
 use super::links::Link;
 use crate::config::l2::L2Config;
 use leafvip_vrrp::{Action, Advert, Config, Event, Instant, Router, State};
@@ -430,11 +430,6 @@ impl Speaker {
     pub fn shown(&self) -> Vec<Shown> {
         self.groups.iter().map(Group::shown).collect()
     }
-}
-
-/// The MAC a frame was sent from (for tests and the lab's counts).
-pub fn source(frame: &[u8]) -> Option<Mac> {
-    frame.get(6..12)?.try_into().ok()
 }
 
 #[cfg(test)]

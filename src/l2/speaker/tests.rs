@@ -2,6 +2,7 @@
 //! and NDP, the announcement burst, a drain and a stop.
 use super::*;
 use crate::config::l2::L2Config;
+use crate::l2::frames::Mac;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn link(n: u8) -> Link {
@@ -28,6 +29,11 @@ fn cfg(priority: u8) -> L2Config {
         garp_refresh: None,
         down_priority: None,
     }
+}
+
+/// The MAC a frame was sent from.
+fn source(frame: &[u8]) -> Option<Mac> {
+    frame.get(6..12)?.try_into().ok()
 }
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10));
