@@ -9,6 +9,7 @@
 //! service_next_hop = "self"   # or "hosts": a rack speaker announces its
 //!                             # rack's Ready Nodes as next hops
 //! kubeconfig = "/path/config" # else KUBECONFIG, ~/.kube/config, in-cluster
+//! layer2_advert_interval = "100ms"  # VRRP adverts of layer2 Eips' addresses
 //! ```
 //! On a shared key the host's own config wins over the Node object: the
 //! labels file, then the inline `[node] labels`, then the Node's labels.
@@ -32,6 +33,9 @@ pub struct KubernetesConfig {
     /// each node announces itself.
     pub service_hosts: bool,
     pub kubeconfig: Option<PathBuf>,
+    /// The VRRP advertisement interval of layer2 Eips' addresses, in
+    /// centiseconds (`crate::lb::layer2`).
+    pub layer2_interval: u16,
 }
 
 impl FromValue for KubernetesConfig {
@@ -53,8 +57,21 @@ impl FromValue for KubernetesConfig {
                 "lease_namespace",
                 "service_next_hop",
                 "kubeconfig",
+                "layer2_advert_interval",
             ],
         )?;
+        let layer2_interval = match t.raw("layer2_advert_interval") {
+            None => 10,
+            Some(v) => match tr::with(v, crate::hosts::parse_duration)?.as_millis() {
+                ms if ms % 10 == 0 && (10..=40_950).contains(&ms) => (ms / 10) as u16,
+                _ => {
+                    return t.error(
+                        "layer2_advert_interval",
+                        "layer2_advert_interval is 10ms..40950ms in steps of 10ms".into(),
+                    )
+                }
+            },
+        };
         let service_hosts = match t.raw("service_next_hop") {
             None => false,
             Some(v) => tr::with(v, |s| match s {
@@ -73,6 +90,7 @@ impl FromValue for KubernetesConfig {
             lease_namespace: t.or("lease_namespace", "leafvip-system".to_string())?,
             service_hosts,
             kubeconfig: t.get("kubeconfig")?,
+            layer2_interval,
         })
     }
 }

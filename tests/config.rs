@@ -309,6 +309,19 @@ fn the_kubernetes_table_needs_the_kube_feature() {
             ),
             "{e}"
         );
+        assert_eq!(k.layer2_interval, 10, "layer2 adverts default to 100 ms");
+        let l2 = format!("{GOOD}\n[kubernetes]\nlayer2_advert_interval = \"1s\"\n");
+        let k = Config::parse("leafvip.toml", &l2)
+            .unwrap()
+            .kubernetes
+            .unwrap();
+        assert_eq!(k.layer2_interval, 100);
+        let bad = format!("{GOOD}\n[kubernetes]\nlayer2_advert_interval = \"15ms\"\n");
+        let e = Config::parse("leafvip.toml", &bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with("leafvip.toml:28: layer2_advert_interval is 10ms..40950ms"),
+            "{e}"
+        );
     } else {
         let e = r.unwrap_err().to_string();
         assert!(

@@ -522,6 +522,70 @@ mod cluster {
         assert_eq!(plans(&out)[0].vips.len(), 1);
     }
 
+    /// A layer-2 Service address becomes a VRRP router for the speaker,
+    /// not a BGP route; a drain hands it over; gone from the view, it is
+    /// given up.
+    #[cfg(feature = "l2")]
+    #[test]
+    fn a_layer2_service_address_is_answered_not_announced() {
+        use leafvip::l2::speaker::{Hold, Want};
+        use leafvip::lb::layer2::{Iface, L2Addr};
+        let (mut r, _) = Replay::new(&cluster_config());
+        r.apply(conf(json!({"as": 65100, "routerId": "198.51.100.3"})));
+        let view = ServicesView {
+            l2: vec![L2Addr {
+                addr: ip("198.51.100.10"),
+                interface: Some("eth0".into()),
+                iface: Iface::CanReach(ip("198.51.100.1")),
+                vrid: 10,
+                priority: 77,
+                service: "default/web".into(),
+            }],
+            total: 1,
+            ..Default::default()
+        };
+        let services = |view: ServicesView| Input::Cluster {
+            event: KubeEvent::Services(Box::new(view)),
+            host_ipv4: None,
+        };
+        let told = |out: &[Effect]| -> Option<Vec<Want>> {
+            out.iter().rev().find_map(|e| match e {
+                Effect::L2(w) => Some(w.clone()),
+                _ => None,
+            })
+        };
+        let out = r.apply(services(view.clone()));
+        let w = told(&out).expect("the speaker told");
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            (
+                w[0].vip,
+                w[0].cfg.interface.as_str(),
+                w[0].cfg.vrid,
+                w[0].hold
+            ),
+            (ip("198.51.100.10"), "eth0", 10, Hold::Run(77))
+        );
+        assert_eq!(
+            (w[0].cfg.interval, w[0].service.as_str()),
+            (10, "default/web")
+        );
+        // Not a BGP route.
+        for p in plans(&out) {
+            assert!(p
+                .vips
+                .iter()
+                .all(|v| v.prefix.to_string() != "198.51.100.10/32"));
+        }
+        // The same view: nothing new.
+        assert!(told(&r.apply(services(view.clone()))).is_none());
+        let w = told(&r.apply(Input::Control(Ctl::Drain))).unwrap();
+        assert_eq!(w[0].hold, Hold::Drain);
+        r.apply(Input::Control(Ctl::Undrain));
+        let w = told(&r.apply(services(ServicesView::default()))).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+    }
+
     #[test]
     fn a_node_relabel_reselects_and_a_bgppeer_object_adds_a_peer() {
         let text = cluster_config().replace(

@@ -37,6 +37,7 @@ fn speaker() -> Speaker {
             down_priority: None,
         },
         hold: Hold::Run(255),
+        service: String::new(),
     };
     let mut s = Speaker::default();
     s.set(

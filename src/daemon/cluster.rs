@@ -28,6 +28,9 @@ pub struct ServicesView {
     pub pools: Vec<crate::status::PoolLine>,
     pub leader: bool,
     pub allocations: u64,
+    /// The layer-2 addresses this node offers to answer for.
+    #[cfg(feature = "l2")]
+    pub l2: Vec<crate::lb::layer2::L2Addr>,
 }
 
 /// One OpenELB object as the core needs it.
@@ -167,7 +170,15 @@ impl Core {
             })
             .collect();
         let hosts = view.hosts.unwrap_or_default();
-        let changed = vips != self.service_vips || hosts != self.service_hosts;
+        #[cfg(not(feature = "l2"))]
+        let l2_changed = false;
+        #[cfg(feature = "l2")]
+        let l2_changed = view.l2 != self.service_l2;
+        #[cfg(feature = "l2")]
+        {
+            self.service_l2 = view.l2;
+        }
+        let changed = vips != self.service_vips || hosts != self.service_hosts || l2_changed;
         let c = self.shown.base.cluster.get_or_insert_with(Default::default);
         c.service_addresses = vips.len();
         c.services_total = view.total;

@@ -14,21 +14,65 @@ use crate::l2::speaker::{Hold, Want};
 
 impl Core {
     pub(super) fn l2_wants(&self) -> Vec<Want> {
-        self.cfg
+        let hold = |run: Hold| match self.drain {
+            Some(Drain::Stopping(_)) => Hold::Out,
+            Some(Drain::Maintenance(_)) => Hold::Drain,
+            None => run,
+        };
+        let wants: Vec<Want> = self
+            .cfg
             .l2_vips()
             .map(|(v, c)| {
                 let down = v.check.is_some() && !self.vip_up.contains(&v.prefix);
-                let hold = match self.drain {
-                    Some(Drain::Stopping(_)) => Hold::Out,
-                    Some(Drain::Maintenance(_)) => Hold::Drain,
-                    None if down => c.down_priority.map_or(Hold::Out, Hold::Run),
-                    None => Hold::Run(c.priority),
-                };
                 Want {
                     vip: v.prefix.addr(),
                     cfg: c.clone(),
-                    hold,
+                    hold: hold(match down {
+                        true => c.down_priority.map_or(Hold::Out, Hold::Run),
+                        false => Hold::Run(c.priority),
+                    }),
+                    service: String::new(),
                 }
+            })
+            .collect();
+        #[cfg(feature = "kube")]
+        let wants = [wants, self.service_l2_wants(hold)].concat();
+        wants
+    }
+
+    /// Cluster mode's layer-2 Service addresses (`crate::lb::layer2`),
+    /// unless the config holds the same address.
+    #[cfg(feature = "kube")]
+    fn service_l2_wants(&self, hold: impl Fn(Hold) -> Hold) -> Vec<Want> {
+        let interval = self
+            .cfg
+            .kubernetes
+            .as_ref()
+            .map_or(10, |k| k.layer2_interval);
+        self.service_l2
+            .iter()
+            .filter(|a| !self.cfg.all_vips().any(|v| v.prefix.addr() == a.addr))
+            .filter_map(|a| {
+                let cfg = crate::config::l2::L2Config {
+                    interface: a.interface.clone()?,
+                    vrid: a.vrid,
+                    priority: a.priority,
+                    interval,
+                    preempt: true,
+                    // A node that comes back waits this long before it
+                    // takes back what it owned: its service settles first.
+                    preempt_delay: std::time::Duration::from_secs(2),
+                    garp_count: 3,
+                    garp_interval: std::time::Duration::from_millis(100),
+                    garp_refresh: None,
+                    down_priority: None,
+                };
+                Some(Want {
+                    vip: a.addr,
+                    hold: hold(Hold::Run(cfg.priority)),
+                    cfg,
+                    service: a.service.clone(),
+                })
             })
             .collect()
     }

@@ -234,6 +234,10 @@ pub struct Core {
     /// What layer-2 mode was last told.
     #[cfg(feature = "l2")]
     l2_told: Vec<crate::l2::speaker::Want>,
+    /// Layer-2 Service addresses this node offers to answer for (cluster
+    /// mode), beside the configured `mode = "l2"` VIPs.
+    #[cfg(all(feature = "kube", feature = "l2"))]
+    service_l2: Vec<crate::lb::layer2::L2Addr>,
     #[cfg(feature = "kube")]
     cluster: cluster::State,
     out: Vec<Effect>,
@@ -290,6 +294,8 @@ impl Core {
             shown,
             #[cfg(feature = "l2")]
             l2_told: Vec::new(),
+            #[cfg(all(feature = "kube", feature = "l2"))]
+            service_l2: Vec::new(),
             #[cfg(feature = "kube")]
             cluster: Default::default(),
             out: Vec::new(),

@@ -35,6 +35,20 @@ impl Link {
             IpAddr::V6(_) => self.link_local.map(IpAddr::V6),
         }
     }
+
+    /// Whether `a` is in one of its subnets.
+    pub fn holds(&self, a: IpAddr) -> bool {
+        match a {
+            IpAddr::V4(v) => self.v4.iter().any(|(a, len)| same_net4(*a, v, *len)),
+            IpAddr::V6(v) => self.v6.iter().any(|(a, len)| same_net6(*a, v, *len)),
+        }
+    }
+}
+
+/// The Ethernet interface with a subnet holding `a` (an Eip's
+/// `can_reach:`), if one has.
+pub fn reaching(links: &[Link], a: IpAddr) -> Option<&Link> {
+    links.iter().find(|l| l.mac != [0; 6] && l.holds(a))
 }
 
 fn same_net4(a: Ipv4Addr, b: Ipv4Addr, len: u8) -> bool {
@@ -88,11 +102,7 @@ pub fn check<'a>(links: &'a [Link], interface: &str, vip: IpAddr) -> Result<&'a 
     if l.mac == [0; 6] {
         return Err(LinkError::NotEthernet(interface.into()));
     }
-    let inside = match vip {
-        IpAddr::V4(v) => l.v4.iter().any(|(a, len)| same_net4(*a, v, *len)),
-        IpAddr::V6(v) => l.v6.iter().any(|(a, len)| same_net6(*a, v, *len)),
-    };
-    if !inside {
+    if !l.holds(vip) {
         return Err(LinkError::OutsideSubnets {
             vip,
             interface: interface.into(),

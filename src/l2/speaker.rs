@@ -25,6 +25,9 @@ pub struct Want {
     pub vip: IpAddr,
     pub cfg: L2Config,
     pub hold: Hold,
+    /// The Service whose address it is (cluster mode); empty for a
+    /// configured VIP.
+    pub service: String,
 }
 
 /// How the core wants a VIP held.
@@ -67,10 +70,12 @@ pub struct Shown {
     /// Advertisements for this VRID listing other addresses: another
     /// router configured differently.
     pub foreign: u64,
+    pub service: String,
 }
 
 struct Group {
     vip: IpAddr,
+    service: String,
     cfg: L2Config,
     hold: Hold,
     link: Link,
@@ -102,6 +107,7 @@ impl Group {
         });
         Some(Group {
             vip: w.vip,
+            service: w.service.clone(),
             cfg: w.cfg.clone(),
             hold: Hold::Out,
             link: link.clone(),
@@ -252,6 +258,7 @@ impl Group {
             },
             transitions: self.transitions,
             foreign: self.foreign,
+            service: self.service.clone(),
         }
     }
 }
@@ -295,6 +302,7 @@ impl Speaker {
                 g.link.mac = l.mac;
             }
             g.cfg = w.cfg.clone();
+            g.service.clone_from(&w.service);
             g.hold(now, w.hold, &mut out, n);
             self.groups.push(g);
         }

@@ -13,6 +13,8 @@ fn pool(name: &str, addr: &str, default: bool) -> Pool {
         default,
         created: String::new(),
         overlaps: None,
+        #[cfg(feature = "l2")]
+        layer2: None,
     }
 }
 

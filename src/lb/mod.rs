@@ -4,6 +4,10 @@
 //! cluster thread (`runtime/kube/lb.rs`) feeds it and writes the results.
 pub mod alloc;
 pub mod announce;
+#[cfg(feature = "l2")]
+pub mod iface;
+#[cfg(feature = "l2")]
+pub mod layer2;
 pub mod lease;
 pub mod object;
 pub mod pool;

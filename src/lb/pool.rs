@@ -2,9 +2,9 @@
 //! the object in, the pool or the field that is wrong out.
 //!
 //! `spec.address` is one address, a CIDR (every address in it, as OpenELB
-//! counts them) or a range `first-last`, of one family. Only
-//! `spec.protocol: bgp` (or none) is served; `layer2` and `vip` are refused
-//! with a reason until leafvip has them.
+//! counts them) or a range `first-last`, of one family. `spec.protocol`
+//! `bgp` (or none) is served, and `layer2` in a build with `l2`
+//! (`layer2.rs`); `vip` (OpenELB's keepalived mode) is refused, with why.
 use super::object::Meta;
 use crate::labels::{LabelSelector, Labels};
 use serde_json::Value;
@@ -158,6 +158,9 @@ pub struct Pool {
     /// Refused for overlapping this older Eip ([`overlapping`]): it
     /// serves nothing, and its addresses are the older one's.
     pub overlaps: Option<String>,
+    /// `spec.protocol: layer2`, with its `spec.interface`; None: BGP.
+    #[cfg(feature = "l2")]
+    pub layer2: Option<super::iface::Iface>,
 }
 
 impl Pool {
@@ -180,8 +183,10 @@ impl Pool {
 pub enum EipError {
     NoAddress,
     Range(RangeError),
-    /// `layer2` or `vip`: OpenELB's, not served by leafvip yet.
+    /// `vip`, or `layer2` in a build without `l2`: OpenELB's, not served.
     NotBgp(String),
+    #[cfg(feature = "l2")]
+    Interface(super::iface::IfaceError),
     Protocol(String),
     Namespaces,
     /// `spec.namespaceSelector`, as `crate::openelb` words it.
@@ -196,8 +201,15 @@ impl std::fmt::Display for EipError {
             EipError::Range(e) => e.fmt(f),
             EipError::NotBgp(p) => write!(
                 f,
-                "spec.protocol {p}: leafvip serves bgp pools only (layer 2 is not built yet)"
+                "spec.protocol {p}: this leafvip serves {}",
+                if cfg!(feature = "l2") {
+                    "bgp and layer2 pools"
+                } else {
+                    "bgp pools (layer2 needs the l2 feature)"
+                }
             ),
+            #[cfg(feature = "l2")]
+            EipError::Interface(e) => e.fmt(f),
             EipError::Protocol(p) => write!(
                 f,
                 "spec.protocol {}: bgp, layer2 or vip",
@@ -216,8 +228,16 @@ impl std::fmt::Display for EipError {
 pub fn eip(meta: &Meta, spec: &Value) -> Result<Pool, EipError> {
     let address = spec["address"].as_str().ok_or(EipError::NoAddress)?;
     let range = range(address).map_err(EipError::Range)?;
+    #[cfg(feature = "l2")]
+    let layer2 = match spec["protocol"].as_str() {
+        Some("layer2") => {
+            Some(super::iface::iface(&spec["interface"]).map_err(EipError::Interface)?)
+        }
+        _ => None,
+    };
     match spec["protocol"].as_str().unwrap_or("bgp") {
         "bgp" | "" => {}
+        "layer2" if cfg!(feature = "l2") => {}
         p @ ("layer2" | "vip") => return Err(EipError::NotBgp(p.to_string())),
         p => return Err(EipError::Protocol(p.to_string())),
     }
@@ -248,6 +268,8 @@ pub fn eip(meta: &Meta, spec: &Value) -> Result<Pool, EipError> {
         default: meta.annotations.get(DEFAULT_ANNOTATION).map(String::as_str) == Some("true"),
         created: meta.created.clone(),
         overlaps: None,
+        #[cfg(feature = "l2")]
+        layer2,
     })
 }
 
@@ -343,11 +365,32 @@ mod tests {
         assert!(p.allows("web", &Labels::new()) && !p.allows("db", &Labels::new()));
         let e = eip(
             &named("l2"),
-            &json!({"address": "192.0.2.1", "protocol": "layer2"}),
+            &json!({"address": "192.0.2.1", "protocol": "vip", "interface": "eth0"}),
         );
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .starts_with("spec.protocol vip: this leafvip serves bgp"));
+        let l2 = eip(
+            &named("l2"),
+            &json!({"address": "192.0.2.1", "protocol": "layer2", "interface": "eth0"}),
+        );
+        #[cfg(feature = "l2")]
         assert_eq!(
-            e.unwrap_err().to_string(),
-            "spec.protocol layer2: leafvip serves bgp pools only (layer 2 is not built yet)"
+            l2.unwrap().layer2,
+            Some(super::super::iface::Iface::Name("eth0".into()))
+        );
+        #[cfg(not(feature = "l2"))]
+        assert!(l2.unwrap_err().to_string().contains("needs the l2 feature"));
+        #[cfg(feature = "l2")]
+        assert_eq!(
+            eip(
+                &named("l2"),
+                &json!({"address": "192.0.2.1", "protocol": "layer2"})
+            )
+            .unwrap_err()
+            .to_string(),
+            "spec.interface: required for protocol layer2"
         );
         let sel = eip(
             &named("sel"),

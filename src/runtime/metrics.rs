@@ -469,6 +469,7 @@ mod tests {
                 owner: None,
                 transitions: 2,
                 foreign: 1,
+                service: String::new(),
             }],
             l2_packets: Some(crate::status::l2::L2Packets {
                 malformed_vrrp: 4,

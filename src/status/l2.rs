@@ -22,6 +22,9 @@ pub struct L2Vip {
     pub transitions: u64,
     /// Adverts for this VRID listing other addresses.
     pub foreign: u64,
+    /// The Service whose address it is (cluster mode).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub service: String,
 }
 
 /// The frames counted on every layer-2 interface.
@@ -50,6 +53,9 @@ pub fn text(o: &mut String, vips: &[L2Vip], p: &L2Packets, error: Option<&str>) 
             "{:<28} {:<10} {:>4} {:>4}  {:<10} {:<26} {:>5}",
             v.vip, v.interface, v.vrid, v.priority, v.state, owner, v.transitions
         );
+        if !v.service.is_empty() {
+            let _ = writeln!(o, "    Service {}", v.service);
+        }
         if v.foreign > 0 {
             let _ = writeln!(
                 o,
@@ -89,6 +95,7 @@ mod tests {
             owner: Some("198.51.100.1".parse().unwrap()),
             transitions: 2,
             foreign: 3,
+            service: "default/web".into(),
         };
         let mut o = String::new();
         text(
@@ -100,6 +107,7 @@ mod tests {
         assert!(o.contains("198.51.100.10"), "{o}");
         assert!(o.contains("master"), "{o}");
         assert!(o.contains("FOREIGN: 3 adverts"), "{o}");
+        assert!(o.contains("    Service default/web\n"), "{o}");
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["owner"], "198.51.100.1");
         assert_eq!(json["vip"], "198.51.100.10");

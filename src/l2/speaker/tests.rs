@@ -45,6 +45,7 @@ fn wants(priority: u8, hold: Option<Hold>) -> Vec<Want> {
             vip,
             cfg: cfg(priority),
             hold: hold.unwrap_or(Hold::Run(priority)),
+            service: String::new(),
         })
         .to_vec()
 }

@@ -179,6 +179,31 @@ fn view(s: &State, allocations: u64) -> ServicesView {
             &s.here(),
         ),
     };
+    #[cfg(feature = "l2")]
+    let mut a = a;
+    // Layer-2 addresses are answered, not announced: split them off, and
+    // say why this node does not offer one it might.
+    #[cfg(feature = "l2")]
+    let l2 = {
+        let pools = s.pools();
+        let pools: Vec<&crate::lb::pool::Pool> = pools.iter().collect();
+        let links = std::cell::OnceCell::new();
+        let resolve = |r: std::net::IpAddr| {
+            let links = links.get_or_init(crate::l2::links::read);
+            crate::l2::links::reaching(links, r).map(|l| l.name.clone())
+        };
+        let (mut l2, not) =
+            crate::lb::layer2::split(svcs(), &pools, &s.node, &mut a.addrs, &resolve);
+        if s.hosts {
+            // A rack speaker announces for others; it answers for none.
+            a.not.extend(l2.drain(..).map(|x| {
+                let w = format!("{}: a rack speaker answers for no layer2 address", x.addr);
+                (x.service, w)
+            }));
+        }
+        a.not.extend(not);
+        l2
+    };
     let why: BTreeMap<&str, &str> = a
         .not
         .iter()
@@ -238,6 +263,8 @@ fn view(s: &State, allocations: u64) -> ServicesView {
         pools,
         leader: s.leader,
         allocations,
+        #[cfg(feature = "l2")]
+        l2,
     }
 }
 

@@ -157,6 +157,7 @@ impl Hub {
                 owner: s.owner,
                 transitions: s.transitions,
                 foreign: s.foreign,
+                service: s.service,
             })
             .collect();
         st.l2_packets = Some(inner.speaker.counters);

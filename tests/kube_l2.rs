@@ -1,0 +1,196 @@
+//! Layer-2 Eips in cluster mode, in the lab of `support/l2.rs`: three
+//! nodes on one segment, each running leafvip against the fake API
+//! server, which holds their Nodes, two `protocol: layer2` Eips (one by
+//! interface name, one by `can_reach:`) and a dual-stack Service. What is
+//! asserted is what the client sees: which MAC answers its ARP and NDP,
+//! and which node its connections reach, also with the API server down.
+#![cfg(all(feature = "kube", feature = "l2"))]
+mod support;
+
+use kube_test_server::Server;
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use support::l2::{mac, L2Lab, VIP4, VIP6};
+use support::{can_run, wait_for};
+
+const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
+
+fn node(name: &str) -> Value {
+    let n: u8 = name[1..].parse().unwrap();
+    json!({"apiVersion": "v1", "kind": "Node",
+           "metadata": {"name": name},
+           "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                      "addresses": [{"type": "InternalIP", "address": format!("198.51.100.{n}")},
+                                    {"type": "InternalIP", "address": format!("2001:db8:2::{n:x}")}]}})
+}
+
+fn eip(name: &str, address: &str, interface: &str) -> Value {
+    json!({"apiVersion": "network.kubesphere.io/v1alpha2", "kind": "Eip",
+           "metadata": {"name": name,
+                        "annotations": {"eip.openelb.kubesphere.io/is-default-eip": "true"}},
+           "spec": {"address": address, "protocol": "layer2", "interface": interface}})
+}
+
+fn service(local: bool) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "web", "namespace": "default",
+                        "annotations": {"lb.kubesphere.io/v1alpha1": "openelb"}},
+           "spec": {"type": "LoadBalancer", "ports": [{"port": 8080}],
+                    "ipFamilyPolicy": "RequireDualStack", "ipFamilies": ["IPv4", "IPv6"],
+                    "externalTrafficPolicy": if local { "Local" } else { "Cluster" }}})
+}
+
+fn start(l: &mut L2Lab, api: &Server, host: &str) -> usize {
+    let ns = l.ns(host);
+    let server = api.also_in_netns(&ns);
+    let kubeconfig = l.lab.path(&format!("kubeconfig-{host}"));
+    server.write_kubeconfig(&kubeconfig);
+    let cfg = format!(
+        "[node]\nname = \"{host}\"\n[kubernetes]\nkubeconfig = \"{}\"\n[bgp]\ndrain_time = 2\n",
+        kubeconfig.display()
+    );
+    l.lab.leafvip(&ns, host, &cfg)
+}
+
+/// The host a new connection to `vip` reaches, once it is none of `not`.
+fn owner(l: &L2Lab, vip: &str, not: &[&str]) -> String {
+    wait_for(
+        Duration::from_secs(20),
+        &format!("a node to answer for {vip}, not {not:?}"),
+        || l.reached(vip).filter(|h| !not.contains(&h.as_str())),
+        || format!("{:?}", l.reached(vip)),
+    )
+}
+
+/// Both VIPs' owners (each address has its own election).
+fn owners(l: &L2Lab, not: &[&str]) -> [String; 2] {
+    [owner(l, VIP4, not), owner(l, VIP6, not)]
+}
+
+fn n(h: &str) -> u8 {
+    h[1..].parse().unwrap()
+}
+
+/// Waits until exactly these hosts' MACs answer ARP for VIP4 and NDP for
+/// VIP6.
+fn alone(l: &mut L2Lab, o: &[String; 2], what: &str) {
+    let want = |h: &str| -> BTreeSet<String> { [mac(n(h))].into() };
+    let mut last = Default::default();
+    for _ in 0..10 {
+        last = l.answering();
+        if last.0 == want(&o[0]) && last.1 == want(&o[1]) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "{what}: want {o:?} alone, saw ARP {:?} NDP {:?}",
+        last.0, last.1
+    );
+}
+
+/// `leafvip status --json`'s layer-2 rows of a host: (VIP, state, service).
+fn rows(l: &L2Lab, host: &str) -> Vec<(String, String, String)> {
+    let st = l.lab.status_json(host);
+    st["l2"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            (s("vip"), s("state"), s("service"))
+        })
+        .collect()
+}
+
+#[test]
+fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
+    if !can_run(&["arping", "ndisc6", "python3", "tcpdump"]) {
+        return;
+    }
+    let mut l = L2Lab::new(&HOSTS);
+    let api = Server::start_in_netns(&l.ns("h1"));
+    for h in HOSTS {
+        api.put(node(h));
+    }
+    api.put(eip("l2v4", VIP4, "eth0"));
+    // The client's address: each node finds eth0 by it.
+    api.put(eip("l2v6", VIP6, "can_reach:2001:db8:2::64"));
+    api.put(service(false));
+    let mut pids: Vec<usize> = HOSTS.iter().map(|h| start(&mut l, &api, h)).collect();
+
+    // The allocator gives the Service both addresses, and the Eips say so
+    // as OpenELB's do.
+    wait_for(
+        Duration::from_secs(20),
+        "web allocated",
+        || {
+            let s = api.get("v1", "Service", "default", "web")?;
+            let n = s["status"]["loadBalancer"]["ingress"].as_array()?.len();
+            (n == 2).then_some(())
+        },
+        || format!("{:?}", api.get("v1", "Service", "default", "web")),
+    );
+    let e = api
+        .get("network.kubesphere.io/v1alpha2", "Eip", "", "l2v4")
+        .unwrap();
+    assert_eq!(e["status"]["used"][VIP4], "default/web", "{e}");
+
+    // One node answers for each address (each node's priority is a hash
+    // of its name and the address), alone; its status names the Service.
+    let first = owners(&l, &[]);
+    alone(&mut l, &first, "steady state");
+    let r = rows(&l, &first[0]);
+    assert!(
+        r.iter()
+            .any(|(v, s, svc)| v == VIP4 && s == "master" && svc == "default/web"),
+        "{r:?}"
+    );
+    for h in HOSTS.iter().filter(|h| **h != first[0]) {
+        let r = rows(&l, h);
+        assert!(
+            r.iter().any(|(v, s, _)| v == VIP4 && s == "backup"),
+            "{h}: {r:?}"
+        );
+    }
+
+    // The API server goes down, then VIP4's owner dies: the others replace
+    // it on their own, and one answers alone for each address.
+    api.set_down(true);
+    std::thread::sleep(Duration::from_millis(500));
+    let dead = first[0].clone();
+    let i = HOSTS.iter().position(|h| *h == dead).unwrap();
+    l.lab.proc(pids[i]).signal(Signal::SIGKILL);
+    let second = owners(&l, &[&dead]);
+    alone(&mut l, &second, "API server down, an owner killed");
+
+    // The API server back, the dead node's agent back: one owner each.
+    api.set_down(false);
+    pids[i] = start(&mut l, &api, &dead);
+    std::thread::sleep(Duration::from_secs(4));
+    let settled = owners(&l, &[]);
+    alone(&mut l, &settled, "after the agent came back");
+
+    // externalTrafficPolicy Local with the only ready endpoint on a node
+    // that does not own VIP4: both addresses move there.
+    let target = *HOSTS.iter().find(|h| **h != settled[0]).unwrap();
+    api.put(
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-abc", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.0.0.1"], "nodeName": target,
+                       "conditions": {"ready": true, "serving": true, "terminating": false}}]}),
+    );
+    api.put(service(true));
+    let others: Vec<&str> = HOSTS.iter().copied().filter(|h| *h != target).collect();
+    let moved = [owner(&l, VIP4, &others), owner(&l, VIP6, &others)];
+    alone(&mut l, &moved, "Local, its endpoint on one node");
+    // The others say why they do not take part.
+    let st = l.lab.status_json(&settled[0]);
+    let line = st["cluster"]["services"][0].to_string();
+    assert!(line.contains("no ready endpoint on this node"), "{line}");
+    drop(pids);
+}
