@@ -62,7 +62,7 @@ if [ "$(id -u)" = 0 ]; then
     echo "==> traffic through systemctl restart and a reinstall of the package, from the client"
     LEAFVIP_HITLESS_DEB="$deb" run -p leafvip --all-features --test hitless -- --ignored --nocapture systemd_
     echo "==> the image: deploy/Containerfile built and run by podman against BIRD"
-    read -r bin _ < <(dist/static.sh --features kube,metrics,bfd | tail -1)
+    read -r bin _ < <(dist/static.sh --features kube,metrics,bfd,l2 | tail -1)
     cp "$bin" /var/tmp/leafvip-image-bin
     tests/container.sh /var/tmp/leafvip-image-bin
     echo "==> the routers' packages: a .deb for arm64 and armhf, the images and their manifest"

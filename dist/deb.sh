@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The Debian package: the static binary (with the metrics endpoint and BFD), the
+# The Debian package: the static binary (with the metrics endpoint, BFD and
+# layer-2 mode; the unit drop-in that lets layer-2 mode open its packet
+# sockets is an example in /usr/share/doc/leafvip/examples), the
 # hardened unit, a commented config and labels file in /etc/leafvip, and a
 # system user. Needs cargo-deb (`cargo install cargo-deb`); the arm
 # packages need the toolchain in dist/arch.sh.
@@ -17,7 +19,7 @@ if [ "${1:-}" = --target ]; then
 fi
 . dist/arch.sh
 arch_setup "$arch"
-dist/static.sh --target "$arch" --features metrics,bfd >&2
+dist/static.sh --target "$arch" --features metrics,bfd,l2 >&2
 deb=$(CARGO_TARGET_DIR="$TARGET_DIR" cargo deb --no-build --target "$TRIPLE" 2>/dev/null | tail -1)
 echo "$deb"
 [ "${1:-}" = --check ] || exit 0

@@ -41,7 +41,7 @@ podman manifest create "$name" >/dev/null
 for arch in x86_64 aarch64 armv7; do
     (
         arch_setup "$arch"
-        read -r bin _ < <(dist/static.sh --target "$arch" --features kube,metrics,bfd | tail -1)
+        read -r bin _ < <(dist/static.sh --target "$arch" --features kube,metrics,bfd,l2 | tail -1)
         mkdir -p "$work/$arch"
         cp "$bin" "$work/$arch/leafvip"
         podman build -q --arch "$OCI_ARCH" ${OCI_VARIANT:+--variant "$OCI_VARIANT"} \

@@ -6,9 +6,10 @@
 # 198.51.100.3), and the script checks what an operator would: the
 # session comes up, the route is at BIRD with the host's next hop,
 # `podman exec ... /leafvip status` answers, the process is not root,
-# and `podman stop` sends a Cease that BIRD reports. It prints the
-# image's size.
-#   tests/container.sh BINARY   (root; the static kube,metrics binary)
+# with the DaemonSet's capabilities (NET_RAW too) a layer-2 VIP is
+# answered by ARP from the container, and `podman stop` sends a Cease
+# that BIRD reports. It prints the image's size.
+#   tests/container.sh BINARY   (root; the static kube,metrics,bfd,l2 binary)
 # The container, the image, BIRD and both namespaces are gone when this
 # exits, pass or fail.
 set -euo pipefail
@@ -72,13 +73,19 @@ address = "198.51.100.1"
 asn = 65001
 [[vip]]
 prefix = "192.0.2.200/32"
+[[vip]]
+prefix = "198.51.100.10/32"
+mode = "l2"
+interface = "eth0"
+vrid = 10
+advert_interval = "100ms"
 CFG
 chmod 755 "$work" "$work/etc"
 chmod 644 "$work/etc/leafvip.toml"
 
-step "podman run in $id-host: non-root, read-only root, only NET_BIND_SERVICE"
+step "podman run in $id-host: non-root, read-only root, only NET_BIND_SERVICE and NET_RAW (deploy/daemonset.yaml's)"
 podman run -d --name "$id" --network "ns:/run/netns/$id-host" \
-    --cap-drop ALL --cap-add NET_BIND_SERVICE --read-only \
+    --cap-drop ALL --cap-add NET_BIND_SERVICE --cap-add NET_RAW --read-only \
     --tmpfs /run/leafvip:mode=0700,U -v "$work/etc:/etc/leafvip:ro" \
     "$image" >/dev/null
 pid=$(podman inspect --format '{{.State.Pid}}' "$id")
@@ -111,6 +118,18 @@ step "podman exec ... /leafvip status"
 out=$(podman exec "$id" /leafvip status)
 echo "$out" | grep -q "198.51.100.1:179 .* Established" || fail "status: $out"
 echo "$out" | sed -n '1,4p' | sed 's/^/    /'
+
+step "layer 2: ARP for 198.51.100.10 from $id-leaf answered with the container's MAC"
+mac=$(ip -n "$id-host" -o link show eth0 | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p')
+answer=
+for _ in $(seq 50); do
+    answer=$(ip netns exec "$id-leaf" arping -c 1 -W 0.2 -i eth0 198.51.100.10 2>/dev/null || true)
+    echo "$answer" | grep -qi "$mac" && break
+    sleep 0.2
+done
+echo "$answer" | grep -qi "$mac" || fail "ARP not answered by $mac: $answer; $(podman exec "$id" /leafvip status)"
+podman exec "$id" /leafvip status | grep -q "^198.51.100.10 .* master" || fail "status: $(podman exec "$id" /leafvip status)"
+echo "    $(echo "$answer" | grep -i "$mac" | head -1)"
 
 step "podman stop: a Cease at BIRD"
 podman stop -t 10 "$id" >/dev/null

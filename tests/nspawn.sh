@@ -6,8 +6,9 @@
 # what an operator would: READY and STATUS, the unit up for three watchdog
 # periods without a restart, the route at BIRD with the host's next hop,
 # logs in the journal, `leafvip status` for root only, reload, the
-# watchdog restarting a frozen daemon, BFD added by a reload and Up at
-# BIRD under the unit's sandbox, and a clean stop.
+# watchdog restarting a frozen daemon, layer-2 mode (refused by the
+# hardened unit, answering ARP with its drop-in), BFD added by a reload
+# and Up at BIRD under the unit's sandbox, and a clean stop.
 #   tests/nspawn.sh DEB     (root; needs debootstrap and systemd-container)
 # The Debian root is cached in $LEAFVIP_NSPAWN_ROOT (default
 # /var/tmp/leafvip-nspawn-root); the container, BIRD and both namespaces
@@ -219,6 +220,43 @@ inside journalctl -u leafvip --no-pager -o cat | grep -q "exiting for a restart"
 
 step "dpkg -i of the package again, as an upgrade in place: its postinst's try-restart is as hitless"
 hitless inside dpkg -i /leafvip.deb
+
+step "layer 2 under the hardened unit: no packet socket without the drop-in; with it, ARP answered from the container"
+cat > "$run_root/etc/leafvip/leafvip.toml" <<'EOF'
+[bgp]
+asn = 65100
+router_id = "198.51.100.3"
+[[peer]]
+address = "198.51.100.1"
+asn = 65001
+[[vip]]
+prefix = "192.0.2.200/32"
+[[vip]]
+prefix = "198.51.100.10/32"
+mode = "l2"
+interface = "eth0"
+vrid = 10
+priority = 150
+advert_interval = "100ms"
+EOF
+inside systemctl reload leafvip
+for _ in $(seq 50); do inside leafvip status | grep -q "layer 2 ERROR" && break; sleep 0.1; done
+inside leafvip status | grep -q "layer 2 ERROR: packet socket" || fail "the unit let a packet socket open: $(inside leafvip status)"
+mac=$(ip -n "$id-host" -o link show eth0 | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p')
+ip netns exec "$id-leaf" arping -q -c 2 -W 0.2 -i eth0 198.51.100.10 && fail "ARP answered without the drop-in"
+inside mkdir -p /etc/systemd/system/leafvip.service.d
+inside cp /usr/share/doc/leafvip/examples/layer2.conf /etc/systemd/system/leafvip.service.d/layer2.conf
+inside systemctl daemon-reload
+inside systemctl restart leafvip
+answer=
+for _ in $(seq 50); do
+    answer=$(ip netns exec "$id-leaf" arping -c 1 -W 0.2 -i eth0 198.51.100.10 2>/dev/null || true)
+    echo "$answer" | grep -qi "$mac" && break
+    sleep 0.2
+done
+echo "$answer" | grep -qi "$mac" || fail "ARP for 198.51.100.10 not answered by $mac: $answer $(inside leafvip status)"
+inside leafvip status | grep -q "^198.51.100.10 .* master" || fail "status: $(inside leafvip status)"
+echo "    $(echo "$answer" | grep -i "$mac" | head -1)"
 
 step "BFD under the hardened unit: added by reload, Up at BIRD, BGP up"
 cat > "$run_root/bird.conf" <<'EOF'

@@ -40,7 +40,7 @@ fi
 command -v bird >/dev/null || fail "no bird (apt-get install bird2)"
 
 step "the packaged build (metrics, bfd)"
-read -r built size < <(dist/static.sh --target "$arch" --features metrics,bfd | tail -1)
+read -r built size < <(dist/static.sh --target "$arch" --features metrics,bfd,l2 | tail -1)
 echo "    $built: $size bytes"
 
 id=lvqemu$$
