@@ -156,3 +156,84 @@ fn planned_stop_and_restart_hand_over_without_a_gap() {
         assert_eq!(*failed, 0, "{got:?}");
     }
 }
+
+/// `VmRSS` of a process, in KiB.
+fn rss_kib(pid: i32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// One VIP's row of `status --json`.
+fn l2_row(st: &serde_json::Value, vip: &str) -> serde_json::Value {
+    st["l2"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["vip"] == vip))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A hostile neighbour (`support/l2flood.py`): 60,000 frames in at most
+/// 6 s, a quarter each of ARP requests from new senders, Neighbor
+/// Solicitations with bad checksums, VRRP packets of random bytes, and
+/// a higher-priority advert for our VRID that is right but for its TTL.
+/// The owner stays the owner (no transition on either host), answers a
+/// new connection throughout, counts what it discarded, and its memory
+/// does not grow with the frames.
+#[test]
+fn a_hostile_neighbour_neither_moves_nor_grows_the_owner() {
+    if !can_run(&["arping", "ndisc6", "python3", "tcpdump"]) {
+        return;
+    }
+    let mut l = L2Lab::new(&["h1", "h2"]);
+    let h1 = l.start_leafvip("h1", "h1", 150);
+    let _h2 = l.start_leafvip("h2", "h2", 100);
+    l.wait_reached(VIP4, "h1");
+    l.wait_reached(VIP6, "h1");
+    l.wait_alone(1, "before the flood");
+    let (b1, b2) = (l.lab.status_json("h1"), l.lab.status_json("h2"));
+    let rss0 = rss_kib(l.lab.procs_pid(h1));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/l2flood.py");
+    let c = l.client.clone();
+    let f = l.lab.spawn(
+        &c,
+        &[
+            "python3", script, "eth0", "60000", "20000", "6", "arp", "ns", "vrrp", "ttl",
+        ],
+        "l2flood",
+        &[],
+    );
+    let (mut probes, mut missed) = (0, Vec::new());
+    while l.lab.proc(f).child.try_wait().unwrap().is_none() {
+        probes += 1;
+        match l.reached(VIP4) {
+            Some(h) if h == "h1" => {}
+            other => missed.push(other),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent: u64 = l.lab.log("l2flood").trim().parse().unwrap_or(0);
+    let (a1, a2) = (l.lab.status_json("h1"), l.lab.status_json("h2"));
+    let rss1 = rss_kib(l.lab.procs_pid(h1));
+    let p = |st: &serde_json::Value, k: &str| st["l2_packets"][k].as_u64().unwrap_or(0);
+    let grew = |k: &str| p(&a1, k) - p(&b1, k);
+    eprintln!(
+        "flood: {sent} frames; h1 answered {} ARP, discarded {} NDP and {} VRRP; \
+         RSS {rss0} -> {rss1} KiB; {probes} connections during it, missed {missed:?}",
+        grew("arp_answered"),
+        grew("malformed_ndp"),
+        grew("malformed_vrrp")
+    );
+    assert_eq!(sent, 60_000, "the flood was cut short");
+    assert!(missed.is_empty(), "connections not reaching h1: {missed:?}");
+    for vip in [VIP4, VIP6] {
+        let (x, y) = (l2_row(&b1, vip), l2_row(&a1, vip));
+        assert_eq!(y["state"], "master", "{y}");
+        assert_eq!(x["transitions"], y["transitions"], "h1 {vip}: {x} -> {y}");
+        let (x, y) = (l2_row(&b2, vip), l2_row(&a2, vip));
+        assert_eq!(x["transitions"], y["transitions"], "h2 {vip}: {x} -> {y}");
+    }
+    assert!(grew("arp_answered") > 0 && grew("malformed_ndp") > 0 && grew("malformed_vrrp") > 0);
+    assert!(rss1 < rss0 + 1024, "RSS grew from {rss0} to {rss1} KiB");
+    l.wait_alone(1, "after the flood");
+}
