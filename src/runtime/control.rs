@@ -155,7 +155,12 @@ fn command(line: &str) -> Option<(Ctl, &'static str)> {
     match line.trim() {
         "drain" => Some((
             Ctl::Drain,
-            "draining: every VIP is announced with GRACEFUL_SHUTDOWN until `leafvip undrain`\n",
+            if cfg!(feature = "l2") {
+                "draining: BGP VIPs are announced with GRACEFUL_SHUTDOWN, layer-2 VIPs handed \
+                 over (a backup at priority 1), until `leafvip undrain`\n"
+            } else {
+                "draining: every VIP is announced with GRACEFUL_SHUTDOWN until `leafvip undrain`\n"
+            },
         )),
         "undrain" => Some((Ctl::Undrain, "undrained: VIPs announced as configured\n")),
         "restart" => Some((
