@@ -535,7 +535,7 @@ mod cluster {
         let view = ServicesView {
             l2: vec![L2Addr {
                 addr: ip("198.51.100.10"),
-                interface: Some("eth0".into()),
+                interface: "eth0".into(),
                 iface: Iface::CanReach(ip("198.51.100.1")),
                 vrid: 10,
                 priority: 77,

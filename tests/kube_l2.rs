@@ -188,9 +188,41 @@ fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
     let others: Vec<&str> = HOSTS.iter().copied().filter(|h| *h != target).collect();
     let moved = [owner(&l, VIP4, &others), owner(&l, VIP6, &others)];
     alone(&mut l, &moved, "Local, its endpoint on one node");
+    // An Eip whose interface a node lacks: that node says so in its
+    // Service line, and answers for nothing of it.
+    api.put(
+        json!({"apiVersion": "network.kubesphere.io/v1alpha2", "kind": "Eip",
+           "metadata": {"name": "l2bad"},
+           "spec": {"address": "198.51.100.20", "protocol": "layer2", "interface": "eth9"}}),
+    );
+    let mut bad = service(false);
+    bad["metadata"]["name"] = json!("bad");
+    bad["metadata"]["annotations"]["eip.openelb.kubesphere.io/v1alpha2"] = json!("l2bad");
+    bad["spec"]["ipFamilyPolicy"] = json!("SingleStack");
+    bad["spec"]["ipFamilies"] = json!(["IPv4"]);
+    api.put(bad);
+    wait_for(
+        Duration::from_secs(20),
+        "h1 to say why it does not answer for default/bad",
+        || {
+            let st = l.lab.status_json("h1");
+            let lines = st["cluster"]["services"].as_array()?.clone();
+            lines
+                .iter()
+                .find(|x| x["service"] == "default/bad")
+                .filter(|x| x.to_string().contains("interface eth9 does not exist"))
+                .map(|_| ())
+        },
+        || l.lab.status_json("h1")["cluster"]["services"].to_string(),
+    );
+    assert!(rows(&l, "h1").iter().all(|(v, _, _)| v != "198.51.100.20"));
     // The others say why they do not take part.
     let st = l.lab.status_json(&settled[0]);
-    let line = st["cluster"]["services"][0].to_string();
+    let line = st["cluster"]["services"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["service"] == "default/web"))
+        .map(|x| x.to_string())
+        .unwrap_or_default();
     assert!(line.contains("no ready endpoint on this node"), "{line}");
     drop(pids);
 }

@@ -52,9 +52,9 @@ impl Core {
         self.service_l2
             .iter()
             .filter(|a| !self.cfg.all_vips().any(|v| v.prefix.addr() == a.addr))
-            .filter_map(|a| {
+            .map(|a| {
                 let cfg = crate::config::l2::L2Config {
-                    interface: a.interface.clone()?,
+                    interface: a.interface.clone(),
                     vrid: a.vrid,
                     priority: a.priority,
                     interval,
@@ -67,12 +67,12 @@ impl Core {
                     garp_refresh: None,
                     down_priority: None,
                 };
-                Some(Want {
+                Want {
                     vip: a.addr,
                     hold: hold(Hold::Run(cfg.priority)),
                     cfg,
                     service: a.service.clone(),
-                })
+                }
             })
             .collect()
     }

@@ -75,6 +75,8 @@ pub enum LinkError {
     },
     /// IPv6 VRRP speaks from a link-local address, which it lacks.
     NoLinkLocal(String),
+    /// An Eip's `can_reach:` address is on no interface's subnet.
+    NoneReaches(IpAddr),
 }
 
 impl fmt::Display for LinkError {
@@ -88,6 +90,12 @@ impl fmt::Display for LinkError {
             ),
             LinkError::NoLinkLocal(i) => {
                 write!(f, "interface {i} has no IPv6 link-local address for VRRP")
+            }
+            LinkError::NoneReaches(a) => {
+                write!(
+                    f,
+                    "no interface of this node has a subnet holding can_reach:{a}"
+                )
             }
         }
     }

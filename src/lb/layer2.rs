@@ -25,6 +25,7 @@
 pub use super::iface::Iface;
 use super::pool::Pool;
 use super::service::Svc;
+use crate::l2::links::LinkError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -32,8 +33,8 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct L2Addr {
     pub addr: IpAddr,
-    /// The interface on this node; None when `can_reach` found none.
-    pub interface: Option<String>,
+    /// The interface on this node.
+    pub interface: String,
     pub iface: Iface,
     pub vrid: u8,
     pub priority: u8,
@@ -89,7 +90,8 @@ pub fn vrids(all: &[(&str, &str, IpAddr)]) -> BTreeMap<IpAddr, Option<u8>> {
 
 /// Splits the addresses this node announces into BGP's and layer 2's.
 /// `announced`: what `crate::lb::announce` gave this node (eligible);
-/// `resolve`: a `can_reach` address to this node's interface.
+/// `resolve`: the Eip's interface on this node for the address, or why
+/// it cannot be held there (`crate::l2::links::check`).
 /// Returns the layer-2 addresses offered, and the Services with a
 /// layer-2 address that is not, with why.
 pub fn split<'a>(
@@ -97,7 +99,7 @@ pub fn split<'a>(
     pools: &[&Pool],
     node: &str,
     announced: &mut Vec<(IpAddr, super::announce::Only)>,
-    resolve: &dyn Fn(IpAddr) -> Option<String>,
+    resolve: &dyn Fn(&Iface, IpAddr) -> Result<String, LinkError>,
 ) -> (Vec<L2Addr>, Vec<(String, String)>) {
     let iface_of = |a: IpAddr| {
         pools
@@ -123,12 +125,8 @@ pub fn split<'a>(
             return true;
         };
         let s = owner[a];
-        let interface = match iface {
-            Iface::Name(n) => Some(n.clone()),
-            Iface::CanReach(r) => resolve(*r),
-        };
-        match (vrid[a], &interface) {
-            (Some(v), Some(_)) => out.push(L2Addr {
+        match (vrid[a], resolve(iface, *a)) {
+            (Some(v), Ok(interface)) => out.push(L2Addr {
                 addr: *a,
                 interface,
                 iface: iface.clone(),
@@ -140,10 +138,7 @@ pub fn split<'a>(
                 s.key.clone(),
                 format!("{a}: every VRID of its family is taken by an older layer-2 address"),
             )),
-            (_, None) => not.push((
-                s.key.clone(),
-                format!("{a}: no interface of this node has a subnet holding {iface}"),
-            )),
+            (_, Err(e)) => not.push((s.key.clone(), format!("{a}: {e}"))),
         }
         false
     });
@@ -261,13 +256,17 @@ mod tests {
             (ip("198.51.100.10"), None),
             (ip("203.0.113.5"), None),
         ];
-        let (l2, not) = split(services.iter(), &pools, "n1", &mut announced, &|_| None);
+        let here = |i: &Iface, _: IpAddr| match i {
+            Iface::Name(n) => Ok(n.clone()),
+            Iface::CanReach(r) => Err(LinkError::NoneReaches(*r)),
+        };
+        let (l2, not) = split(services.iter(), &pools, "n1", &mut announced, &here);
         assert_eq!(announced, [(ip("192.0.2.1"), None)]);
         assert_eq!(
             l2,
             [L2Addr {
                 addr: ip("198.51.100.10"),
-                interface: Some("eth0".into()),
+                interface: "eth0".into(),
                 iface: Iface::Name("eth0".into()),
                 vrid: 10,
                 priority: priority("n1", ip("198.51.100.10")),
@@ -285,9 +284,9 @@ mod tests {
         // Found: offered on that interface. .26 (older, VRID 26) and .10
         // keep theirs.
         let mut announced = vec![(ip("203.0.113.5"), None)];
-        let (l2, _) = split(services.iter(), &pools, "n1", &mut announced, &|a| {
-            (a == ip("203.0.113.1")).then(|| "eth1".to_string())
+        let (l2, _) = split(services.iter(), &pools, "n1", &mut announced, &|_, _| {
+            Ok("eth1".to_string())
         });
-        assert_eq!((l2[0].interface.as_deref(), l2[0].vrid), (Some("eth1"), 5));
+        assert_eq!((l2[0].interface.as_str(), l2[0].vrid), ("eth1", 5));
     }
 }

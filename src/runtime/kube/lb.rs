@@ -188,9 +188,18 @@ fn view(s: &State, allocations: u64) -> ServicesView {
         let pools = s.pools();
         let pools: Vec<&crate::lb::pool::Pool> = pools.iter().collect();
         let links = std::cell::OnceCell::new();
-        let resolve = |r: std::net::IpAddr| {
+        // Checked as at a config's load: the interface exists and the
+        // address is on one of its subnets (OpenELB's ValidateInterface).
+        let resolve = |i: &crate::lb::iface::Iface, vip: std::net::IpAddr| {
+            use crate::l2::links::{check, reaching, LinkError};
             let links = links.get_or_init(crate::l2::links::read);
-            crate::l2::links::reaching(links, r).map(|l| l.name.clone())
+            let name = match i {
+                crate::lb::iface::Iface::Name(n) => n.as_str(),
+                crate::lb::iface::Iface::CanReach(r) => {
+                    &reaching(links, *r).ok_or(LinkError::NoneReaches(*r))?.name
+                }
+            };
+            check(links, name, vip).map(|l| l.name.clone())
         };
         let (mut l2, not) =
             crate::lb::layer2::split(svcs(), &pools, &s.node, &mut a.addrs, &resolve);
