@@ -9,6 +9,8 @@
 #    time from the event to the first connection the new owner answers,
 #    the median failed requests, and the most MACs seen answering the
 #    client's ARP/NDP once settled and after the old owner came back.
+# 1b. The same kill in Kubernetes with the API server down
+#    (tests/kube_l2.rs, three nodes, the fake API server stopped first).
 # 2. Idle CPU: one host holding 50 IPv4 VIPs (VRIDs 1-50) at 100 ms
 #    adverts, leafvip and keepalived in turn, each alone on its segment
 #    (so master of all 50), for CPU_SECONDS (default 60): the CPU time used,
@@ -78,6 +80,33 @@ END {
         print line " |"
     }
 }' "$work/rows"
+
+# --- 1b. Kubernetes -------------------------------------------------------
+# tests/kube_l2.rs RUNS times (a build with kube and l2): three nodes
+# against the fake API server, the API server down, the owner of the IPv4
+# address killed under the same load; its KL2ROW lines, for the family
+# whose owner was killed.
+echo
+echo "==> Kubernetes, the API server down, the owner killed: $runs runs (tests/kube_l2.rs)"
+for r in $(seq "$runs"); do
+    cargo test -q --release --features kube,l2 --test kube_l2 -- --nocapture >"$work/kube$r.log" 2>&1 \
+        || { tail -40 "$work/kube$r.log" >&2; exit 1; }
+    grep -h '^KL2ROW' "$work/kube$r.log" >>"$work/krows"
+done
+awk '
+function median(s,   a, n, i, j, t) {
+    n = split(s, a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return a[int((n + 1) / 2)]
+}
+$4 == "owner_killed=true" {
+    split($5, f, "="); split($6, g, "=")
+    first[$3] = first[$3] " " f[2]; failed[$3] = failed[$3] " " g[2]; runs[$3]++
+}
+END {
+    for (fam in first)
+        printf "| kill, API server down | %s | %s ms, %s failed (median of %d) |\n", fam, median(first[fam]), median(failed[fam]), runs[fam]
+}' "$work/krows"
 
 # --- 2. idle CPU with 50 VIPs -------------------------------------------------
 ip netns add "$id-h"; namespaces+=("$id-h")

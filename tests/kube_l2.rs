@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use support::l2::{mac, L2Lab, VIP4, VIP6};
+use support::l2::{mac, under_load, L2Lab, VIP4, VIP6};
 use support::{can_run, wait_for};
 
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
@@ -67,6 +67,11 @@ fn owner(l: &L2Lab, vip: &str, not: &[&str]) -> String {
 /// Both VIPs' owners (each address has its own election).
 fn owners(l: &L2Lab, not: &[&str]) -> [String; 2] {
     [owner(l, VIP4, not), owner(l, VIP6, not)]
+}
+
+fn monotonic() -> f64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap();
+    t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9
 }
 
 fn n(h: &str) -> u8 {
@@ -160,9 +165,39 @@ fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
     // it on their own, and one answers alone for each address.
     api.set_down(true);
     std::thread::sleep(Duration::from_millis(500));
+    // Under the client's load (100 new connections a second to each
+    // address): the time from the kill to the first connection another
+    // node answers, and the requests lost, as `KL2ROW` lines for
+    // `bench/l2.sh` (a family whose owner lived loses nothing).
     let dead = first[0].clone();
     let i = HOSTS.iter().position(|h| *h == dead).unwrap();
-    l.lab.proc(pids[i]).signal(Signal::SIGKILL);
+    let mut at = 0.0;
+    let loads = under_load(&mut l, 5, |l| {
+        at = monotonic();
+        l.lab.proc(pids[i]).signal(Signal::SIGKILL);
+        owner(l, VIP4, &[&dead]);
+    });
+    for ((j, fam), o) in loads.iter().zip(["ipv4", "ipv6"]).zip(&first) {
+        let since = at - j["t0"].as_f64().unwrap();
+        let first_ok = j["short"]["ok_at"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r[2] != dead.as_str() && r[1].as_f64().unwrap() >= since)
+            .map(|r| r[1].as_f64().unwrap())
+            .fold(f64::INFINITY, f64::min);
+        let ms = ((first_ok - since) * 1000.0) as u64;
+        let failed = j["short"]["failed"].as_u64().unwrap();
+        eprintln!(
+            "KL2ROW kill_api_down {fam} owner_killed={} first_ms={ms} failed={failed}",
+            *o == dead
+        );
+        if *o == dead {
+            assert!(ms < 2000, "{fam}: no other node within 2 s ({ms} ms)");
+        } else {
+            assert_eq!(failed, 0, "{fam}: its owner lived, yet requests failed");
+        }
+    }
     let second = owners(&l, &[&dead]);
     alone(&mut l, &second, "API server down, an owner killed");
 

@@ -159,7 +159,7 @@ fn kubectl_applies_the_deploy_manifests() {
     assert_eq!(ds["spec"]["template"]["spec"]["hostNetwork"], true);
     assert_eq!(
         c["securityContext"]["capabilities"]["add"],
-        json!(["NET_BIND_SERVICE"])
+        json!(["NET_BIND_SERVICE", "NET_RAW"])
     );
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(
