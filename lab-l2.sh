@@ -30,28 +30,7 @@ echo_py=$PWD/tests/support/echo.py
 
 id=lvl2lab$$
 work=$(mktemp -d /tmp/leafvip-l2lab.XXXXXX)
-pids=()
-namespaces=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null || true
-    done
-    for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ns() { ip netns add "$id-$1"; namespaces+=("$id-$1"); ip -n "$id-$1" link set lo up; }
-x() { ip netns exec "$id-$1" "${@:2}"; }
-# `ip netns exec` execs the program, so $! is the daemon itself.
-bgx() {
-    local log=$1 n=$2; shift 2
-    ip netns exec "$id-$n" "$@" > "$log" 2>&1 &
-    pids+=($!)
-}
+. tests/support/netns.sh
 fail() { echo "lab-l2: FAIL: $*" >&2; for h in h1 h2 h3; do tail -5 "$work/$h.log" >&2 || true; done; exit 1; }
 
 echo "==> a switch (br0) with the client and hosts h1, h2, h3"

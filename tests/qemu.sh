@@ -7,7 +7,7 @@
 #    Debian's rustc-web (dist/arch.sh) and run by qemu as cargo's runner.
 #    armv7 is where 32-bit `usize` bites; both targets are little-endian,
 #    so byte order is proved by the vectors, which fix every field's bytes.
-# 2. As root: the packaged build (metrics, bfd), run by qemu in a network
+# 2. As root: the packaged build (metrics, bfd, l2), run by qemu in a network
 #    namespace wired by a veth to a second one where BIRD plays the leaf
 #    (198.51.100.1 and 2001:db8:51::1; the host is .3 and ::3), with BFD
 #    on both sessions. It checks what the router holds: both sessions
@@ -39,7 +39,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 command -v bird >/dev/null || fail "no bird (apt-get install bird2)"
 
-step "the packaged build (metrics, bfd)"
+step "the packaged build (metrics, bfd, l2)"
 read -r built size < <(dist/static.sh --target "$arch" --features metrics,bfd,l2 | tail -1)
 echo "    $built: $size bytes"
 
