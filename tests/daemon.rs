@@ -540,6 +540,7 @@ mod cluster {
                 vrid: 10,
                 priority: 77,
                 service: "default/web".into(),
+                uid: "u1".into(),
             }],
             total: 1,
             ..Default::default()
@@ -579,6 +580,30 @@ mod cluster {
         }
         // The same view: nothing new.
         assert!(told(&r.apply(services(view.clone()))).is_none());
+        // Taking it over: a Normal Event on the Service names this node,
+        // once in 10 s.
+        let ev = |out: &[Effect]| -> Vec<String> {
+            out.iter()
+                .filter_map(|e| match e {
+                    Effect::Event(e) if e.reason == "nodeAssigned" => {
+                        Some(format!("{}/{} {}", e.namespace, e.name, e.message))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let took = r.apply(Input::L2Took(ip("198.51.100.10")));
+        assert_eq!(
+            ev(&took),
+            ["default/web announcing 198.51.100.10 from node \"host-1\" with protocol \"layer2\""]
+        );
+        assert!(ev(&r.apply(Input::L2Took(ip("198.51.100.10")))).is_empty());
+        r.advance(Duration::from_secs(11));
+        assert_eq!(ev(&r.apply(Input::L2Took(ip("198.51.100.10")))).len(), 1);
+        assert!(
+            ev(&r.apply(Input::L2Took(ip("192.0.2.99")))).is_empty(),
+            "not a Service's"
+        );
         let w = told(&r.apply(Input::Control(Ctl::Drain))).unwrap();
         assert_eq!(w[0].hold, Hold::Drain);
         r.apply(Input::Control(Ctl::Undrain));

@@ -96,6 +96,27 @@ fn alone(l: &mut L2Lab, o: &[String; 2], what: &str) {
     );
 }
 
+/// Waits for the Event that says `node` answers for `vip`.
+fn wait_assigned(api: &Server, node: &str, vip: &str) {
+    let want = format!("announcing {vip} from node \"{node}\" with protocol \"layer2\"");
+    wait_for(
+        Duration::from_secs(20),
+        &format!("the Event: {want}"),
+        || {
+            api.list("v1", "Event", "default")
+                .iter()
+                .find(|e| {
+                    e["involvedObject"]["name"] == "web"
+                        && e["reason"] == "nodeAssigned"
+                        && e["type"] == "Normal"
+                        && e["message"] == want.as_str()
+                })
+                .map(|_| ())
+        },
+        || format!("{:?}", api.list("v1", "Event", "default")),
+    );
+}
+
 /// `leafvip status --json`'s layer-2 rows of a host: (VIP, state, service).
 fn rows(l: &L2Lab, host: &str) -> Vec<(String, String, String)> {
     let st = l.lab.status_json(host);
@@ -161,6 +182,10 @@ fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
         );
     }
 
+    // A Normal Event on the Service names the node that answers, as
+    // MetalLB's `nodeAssigned` does.
+    wait_assigned(&api, &first[0], VIP4);
+
     // The API server goes down, then VIP4's owner dies: the others replace
     // it on their own, and one answers alone for each address.
     api.set_down(true);
@@ -202,7 +227,9 @@ fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
     alone(&mut l, &second, "API server down, an owner killed");
 
     // The API server back, the dead node's agent back: one owner each.
+    // The new owner's Event, held while the API server was down, lands.
     api.set_down(false);
+    wait_assigned(&api, &second[0], VIP4);
     pids[i] = start(&mut l, &api, &dead);
     std::thread::sleep(Duration::from_secs(4));
     let settled = owners(&l, &[]);

@@ -85,4 +85,43 @@ impl Core {
             self.out.push(Effect::L2(w));
         }
     }
+
+    /// This node took a Service address over: a Normal Event on the
+    /// Service says so (as MetalLB's `nodeAssigned`), at most one per
+    /// address every 10 s, so that a flapping election cannot flood the
+    /// API server.
+    #[cfg(feature = "kube")]
+    pub(super) fn l2_took(&mut self, now: super::Now, vip: std::net::IpAddr) {
+        let Some(a) = self.service_l2.iter().find(|a| a.addr == vip) else {
+            return;
+        };
+        let quiet = std::time::Duration::from_secs(10);
+        if self
+            .l2_events
+            .get(&vip)
+            .is_some_and(|t| now.at.saturating_duration_since(*t) < quiet)
+        {
+            return;
+        }
+        self.l2_events.insert(vip, now.at);
+        let (namespace, name) = a.service.split_once('/').unwrap_or(("", &a.service));
+        let when = now
+            .wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        self.out.push(Effect::Event(super::cluster::EventCmd {
+            kind: "Service",
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid: a.uid.clone(),
+            // Each take-over its own Event.
+            version: format!("{vip} {when}"),
+            reason: "nodeAssigned",
+            message: format!(
+                "announcing {vip} from node \"{}\" with protocol \"layer2\"",
+                self.node
+            ),
+            node: self.node.clone(),
+        }));
+    }
 }

@@ -85,6 +85,9 @@ pub enum Input {
         event: cluster::KubeEvent,
         host_ipv4: Option<Ipv4Addr>,
     },
+    /// Layer-2 mode took this Service address over (cluster mode).
+    #[cfg(all(feature = "kube", feature = "l2"))]
+    L2Took(std::net::IpAddr),
 }
 
 /// What to do, in order.
@@ -238,6 +241,9 @@ pub struct Core {
     /// mode), beside the configured `mode = "l2"` VIPs.
     #[cfg(all(feature = "kube", feature = "l2"))]
     service_l2: Vec<crate::lb::layer2::L2Addr>,
+    /// When each Service address's last take-over Event went out.
+    #[cfg(all(feature = "kube", feature = "l2"))]
+    l2_events: BTreeMap<std::net::IpAddr, Instant>,
     #[cfg(feature = "kube")]
     cluster: cluster::State,
     out: Vec<Effect>,
@@ -296,6 +302,8 @@ impl Core {
             l2_told: Vec::new(),
             #[cfg(all(feature = "kube", feature = "l2"))]
             service_l2: Vec::new(),
+            #[cfg(all(feature = "kube", feature = "l2"))]
+            l2_events: BTreeMap::new(),
             #[cfg(feature = "kube")]
             cluster: Default::default(),
             out: Vec::new(),
@@ -332,6 +340,10 @@ impl Core {
                     self.host_ipv4 = host_ipv4;
                 }
                 self.cluster_event(now, event)
+            }
+            #[cfg(all(feature = "kube", feature = "l2"))]
+            Input::L2Took(vip) => {
+                self.l2_took(now, vip);
             }
         }
         self.finish()

@@ -76,6 +76,8 @@ pub struct Shown {
 struct Group {
     vip: IpAddr,
     service: String,
+    /// Became master since [`Speaker::took`] last asked.
+    took: bool,
     cfg: L2Config,
     hold: Hold,
     link: Link,
@@ -108,6 +110,7 @@ impl Group {
         Some(Group {
             vip: w.vip,
             service: w.service.clone(),
+            took: false,
             cfg: w.cfg.clone(),
             hold: Hold::Out,
             link: link.clone(),
@@ -182,6 +185,7 @@ impl Group {
                     });
                 }
                 Action::TakeOver | Action::Reannounce => {
+                    self.took |= matches!(a, Action::TakeOver);
                     self.master = None;
                     self.burst(now, out);
                     self.refresh_at = self.cfg.garp_refresh.map(|r| now + micros(r));
@@ -311,6 +315,15 @@ impl Speaker {
             g.handle(now, Event::Shutdown, &mut out, n);
         }
         out
+    }
+
+    /// The Service addresses (cluster mode) this host took over since
+    /// the last call, for an Event on their Service.
+    pub fn took(&mut self) -> Vec<IpAddr> {
+        self.groups
+            .iter_mut()
+            .filter_map(|g| (std::mem::take(&mut g.took) && !g.service.is_empty()).then_some(g.vip))
+            .collect()
     }
 
     /// Shuts every router down at once (priority 0 from the masters): the

@@ -38,8 +38,10 @@ pub struct L2Addr {
     pub iface: Iface,
     pub vrid: u8,
     pub priority: u8,
-    /// The Service (`namespace/name`) whose address it is.
+    /// The Service (`namespace/name`) whose address it is, and its uid
+    /// (for the Event that says which node answers).
     pub service: String,
+    pub uid: String,
 }
 
 /// A layer-2 address's VRRP priority on `node`: 50..=249 by FNV-1a of
@@ -133,6 +135,7 @@ pub fn split<'a>(
                 vrid: v,
                 priority: priority(node, *a),
                 service: s.key.clone(),
+                uid: s.uid.clone(),
             }),
             (None, _) => not.push((
                 s.key.clone(),
@@ -271,6 +274,7 @@ mod tests {
                 vrid: 10,
                 priority: priority("n1", ip("198.51.100.10")),
                 service: "a/l2".into(),
+                uid: String::new(),
             }]
         );
         assert_eq!(

@@ -233,6 +233,8 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> Result<Exit, StartError> {
     {
         board.borrow_mut().l2 = Some(d.l2.clone());
     }
+    #[cfg(all(feature = "kube", feature = "l2"))]
+    d.l2.tell(inputs_tx.clone());
     match d.core.global() {
         Ok(g) => info!(node = %d.core.node(), asn = g.asn, router_id = %g.router_id,
                        version = env!("CARGO_PKG_VERSION"), "leafvip starting"),

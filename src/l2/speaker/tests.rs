@@ -292,3 +292,38 @@ fn a_thawed_master_takes_the_neighbours_back() {
         .count();
     assert!(again >= 2, "{again} announcements");
 }
+
+/// A Service address (cluster mode) taken over is reported once, for
+/// the Event on its Service; a configured VIP never is.
+#[test]
+fn take_overs_of_service_addresses_are_reported_once() {
+    let mut lan = Lan::new(150, 100);
+    lan.run(1_000_000);
+    assert!(lan.hosts[0].took().is_empty(), "a configured VIP");
+    let svc = |p: u8| -> Vec<Want> {
+        wants(p, None)
+            .into_iter()
+            .map(|w| Want {
+                service: "default/web".into(),
+                ..w
+            })
+            .collect()
+    };
+    lan.set(0, svc(150));
+    lan.set(1, svc(100));
+    assert!(lan.hosts[1].took().is_empty(), "a backup took nothing");
+    // Host 0 drains: host 1 takes both over, once.
+    lan.set(
+        0,
+        wants(150, Some(Hold::Drain))
+            .into_iter()
+            .map(|w| Want {
+                service: "default/web".into(),
+                ..w
+            })
+            .collect(),
+    );
+    lan.run(1_200_000);
+    assert_eq!(lan.hosts[1].took(), [V4, V6]);
+    assert!(lan.hosts[1].took().is_empty());
+}

@@ -86,7 +86,8 @@ fn event(c: &EventCmd) -> DynamicObject {
         },
         "reason": reason,
         "message": message,
-        "type": "Warning",
+        // A layer-2 take-over is news, not a problem.
+        "type": if reason == "nodeAssigned" { "Normal" } else { "Warning" },
         "count": 1,
         "firstTimestamp": now.to_string(),
         "lastTimestamp": now.to_string(),

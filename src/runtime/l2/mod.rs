@@ -40,6 +40,9 @@ struct Inner {
     send_log: crate::throttle::Throttle,
     /// Why the thread could not start, for status.
     error: Option<String>,
+    /// Where take-overs of Service addresses go (the core's inputs).
+    #[cfg(feature = "kube")]
+    took: Option<async_channel::Sender<crate::daemon::Input>>,
 }
 
 impl Inner {
@@ -52,6 +55,12 @@ impl Inner {
                 if let Some(more) = self.send_log.hit(std::time::Instant::now()) {
                     warn!(more, "layer 2: send on interface {}: {e}", s.link);
                 }
+            }
+        }
+        #[cfg(feature = "kube")]
+        if let Some(tx) = &self.took {
+            for vip in self.speaker.took() {
+                let _ = tx.try_send(crate::daemon::Input::L2Took(vip));
             }
         }
     }
@@ -87,6 +96,8 @@ impl Hub {
                 started: false,
                 send_log: Default::default(),
                 error: None,
+                #[cfg(feature = "kube")]
+                took: None,
             }),
             wake: Mutex::new(None),
         }))
@@ -107,6 +118,12 @@ impl Hub {
         {
             let _ = (&*w).write(&[0]);
         }
+    }
+
+    /// Tells the core of each Service address this host takes over.
+    #[cfg(feature = "kube")]
+    pub fn tell(&self, inputs: async_channel::Sender<crate::daemon::Input>) {
+        self.lock().took = Some(inputs);
     }
 
     /// Holds these VIPs, on the interfaces as they are now.
