@@ -5,9 +5,10 @@
 # 1. Failover, from the client: tests/l2_failover.rs RUNS times (default
 #    3). Three hosts at priorities 150, 100 and 50 on a bridge, all
 #    leafvip or all keepalived, 100 ms adverts, 100 new connections a
-#    second to an IPv4 and an IPv6 VIP. Per event on the owner: the median
-#    time from the event to the first connection the new owner answers,
-#    the median failed requests, and the most MACs seen answering the
+#    second and 60 long flows to an IPv4 and an IPv6 VIP. Per event on the
+#    owner: the median time from the event to the first connection the new
+#    owner answers, the median failed requests and broken flows, and the
+#    most MACs seen answering the
 #    client's ARP/NDP once settled and after the old owner came back.
 # 1b. The same kill in Kubernetes with the API server down
 #    (tests/kube_l2.rs, three nodes, the fake API server stopped first).
@@ -49,7 +50,7 @@ for r in $(seq "$runs"); do
         || { tail -40 "$work/run$r.log" >&2; exit 1; }
     grep -h '^L2ROW' "$work/run$r.log" >>"$work/rows"
 done
-echo "| event on the owner | family | leafvip: first answer, failed, MACs after/back | keepalived: first answer, failed, MACs after/back |"
+echo "| event on the owner | family | leafvip: first answer, failed, flows broken, MACs after/back | keepalived: first answer, failed, flows broken, MACs after/back |"
 echo "|---|---|---|---|"
 awk '
 function median(s,   a, n, i, j, t) {
@@ -62,6 +63,7 @@ function median(s,   a, n, i, j, t) {
     for (i = 5; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
     first[who, key] = first[who, key] " " v["first_ms"]
     failed[who, key] = failed[who, key] " " v["failed"]
+    broken[who, key] = broken[who, key] " " v["broken"]
     if (v["macs_after"] > after[who, key]) after[who, key] = v["macs_after"]
     if (v["macs_back"] > back[who, key]) back[who, key] = v["macs_back"]
     if (!(key in seen)) { seen[key] = 1; order[++n] = key }
@@ -73,7 +75,7 @@ END {
         for (w = 1; w <= 2; w++) {
             who = (w == 1) ? "Leafvip" : "Keepalived"
             if ((who, key) in first)
-                line = line sprintf(" | %s ms, %s failed, %d/%d", median(first[who, key]), median(failed[who, key]), after[who, key], back[who, key])
+                line = line sprintf(" | %s ms, %s failed, %s/60 flows broken, %d/%d", median(first[who, key]), median(failed[who, key]), median(broken[who, key]), after[who, key], back[who, key])
             else
                 line = line " | —"
         }

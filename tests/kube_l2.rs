@@ -197,7 +197,7 @@ fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
     let dead = first[0].clone();
     let i = HOSTS.iter().position(|h| *h == dead).unwrap();
     let mut at = 0.0;
-    let loads = under_load(&mut l, 5, |l| {
+    let loads = under_load(&mut l, 5, 0, |l| {
         at = monotonic();
         l.lab.proc(pids[i]).signal(Signal::SIGKILL);
         owner(l, VIP4, &[&dead]);

@@ -8,7 +8,7 @@ mod support;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;
-use support::l2::{leafvip_config, under_load, L2Lab, VIP4, VIP6};
+use support::l2::{keepalived_config, leafvip_config, under_load, L2Lab, VIP4, VIP6};
 use support::{can_run, wait_for};
 
 #[test]
@@ -112,7 +112,7 @@ fn planned_stop_and_restart_hand_over_without_a_gap() {
     l.start_leafvip("h2", "h2", 100);
     l.wait_reached(VIP4, "h1");
     l.wait_reached(VIP6, "h1");
-    let got = under_load(&mut l, 14, |l| {
+    let got = under_load(&mut l, 14, 0, |l| {
         let t0 = std::time::Instant::now();
         // SIGTERM: hand over, wait drain_time (2 s), exit.
         l.lab.proc(h1).signal(Signal::SIGTERM);
@@ -236,4 +236,64 @@ fn a_hostile_neighbour_neither_moves_nor_grows_the_owner() {
     assert!(grew("arp_answered") > 0 && grew("malformed_ndp") > 0 && grew("malformed_vrrp") > 0);
     assert!(rss1 < rss0 + 1024, "RSS grew from {rss0} to {rss1} KiB");
     l.wait_alone(1, "after the flood");
+}
+
+/// Interop at keepalived's fastest adverts (10 ms) and with
+/// `preempt_delay` in both directions: a returning higher router waits
+/// its delay, counted from the lower master it hears, then takes over.
+#[test]
+fn keepalived_at_10ms_adverts_with_preempt_delay_both_ways() {
+    if !can_run(&["keepalived", "arping", "ndisc6", "python3", "tcpdump"]) {
+        return;
+    }
+    let fast = |p: u8| {
+        leafvip_config(p, "").replace(
+            "advert_interval = \"100ms\"",
+            "advert_interval = \"10ms\"\npreempt_delay = \"1s\"",
+        )
+    };
+    let kfast = |p: u8| {
+        keepalived_config("k3", p).replace("advert_int 0.1", "advert_int 0.01\n  preempt_delay 1")
+    };
+    let mut l = L2Lab::new(&["h1", "k3"]);
+    let h1ns = l.ns("h1");
+    let h1 = l.lab.leafvip(&h1ns, "h1", &fast(150));
+    let k3 = l.start_keepalived_with("k3", &kfast(100));
+    l.wait_reached(VIP4, "h1");
+    l.wait_reached(VIP6, "h1");
+    l.wait_alone(1, "leafvip master, keepalived backup, 10 ms adverts");
+
+    // leafvip killed: keepalived takes over.
+    l.lab.proc(h1).signal(Signal::SIGKILL);
+    l.wait_reached(VIP4, "k3");
+    l.wait_reached(VIP6, "k3");
+    l.wait_alone(3, "keepalived master at 10 ms");
+
+    // leafvip back at 150: keepalived keeps the VIPs for leafvip's 1 s
+    // preempt delay, then hands them over.
+    let t = std::time::Instant::now();
+    let _h1 = l.lab.leafvip(&h1ns, "h1-again", &fast(150));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(l.reached(VIP4).as_deref(), Some("k3"), "preempted early");
+    l.wait_reached(VIP4, "h1");
+    l.wait_reached(VIP6, "h1");
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    l.wait_alone(1, "leafvip preempted after its delay");
+
+    // keepalived back at 200 with the same delay: leafvip keeps the VIPs
+    // for it, then hands them over.
+    l.lab.proc(k3).signal(Signal::SIGTERM);
+    let _ = l.lab.proc(k3).child.wait();
+    let t = std::time::Instant::now();
+    let _k3 = l.start_keepalived_with("k3", &kfast(200));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        l.reached(VIP4).as_deref(),
+        Some("h1"),
+        "keepalived preempted early"
+    );
+    l.wait_reached(VIP4, "k3");
+    l.wait_reached(VIP6, "k3");
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    l.wait_alone(3, "keepalived preempted after its delay");
 }

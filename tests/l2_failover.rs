@@ -1,9 +1,10 @@
 //! Failover from the client, leafvip beside keepalived 2.2.7 in the same
 //! run (`support/l2.rs`'s lab): three hosts at priorities 150, 100 and
 //! 50 running one or the other, 100 ms adverts, 100 new connections a
-//! second to each VIP (`load.py`). For each event on the owner: how long
-//! from the event to the first connection the new owner answers, how
-//! many requests failed, and how many MACs answer the client's ARP and
+//! second to each VIP (`load.py`) and 60 long flows. For each event on
+//! the owner: how long from the event to the first connection the new
+//! owner answers, how many requests failed, how many flows broke, and
+//! how many MACs answer the client's ARP and
 //! NDP questions once settled, and again after the old owner comes back
 //! (restarted, thawed, its link up, its service started).
 //!
@@ -45,14 +46,17 @@ fn monotonic() -> f64 {
 
 struct Row {
     /// Per family: ms from the event to the first answer from another
-    /// host (None: none came), and the failed requests.
-    families: Vec<(Option<u64>, u64)>,
+    /// host (None: none came), the failed requests, the broken flows.
+    families: Vec<(Option<u64>, u64, usize)>,
     /// Distinct MACs answering (ARP, NDP), settled, then after the return.
     after: (usize, usize),
     back: (usize, usize),
 }
 
 const PRIORITIES: [u8; 3] = [150, 100, 50];
+/// Long flows per family, all on the owner: layer 2 moves the address,
+/// not connections, so each one breaks when the owner changes.
+const FLOWS: u32 = 60;
 
 impl Who {
     /// Host `n`'s name: leafvip's hosts have the VIPs on lo (`hN`),
@@ -117,7 +121,7 @@ fn scenario(who: Who, trouble: Trouble) -> Row {
     let h1 = l.ns(&first);
     let pids = owner_pids(&l, who, owner);
     let mut at = 0.0;
-    let loads = under_load(&mut l, 5, |l| {
+    let loads = under_load(&mut l, 5, FLOWS, |l| {
         // At a random point of the owner's advert interval: the time to a
         // take-over is 3 intervals and the skew less the time since the
         // last advert, which the test's own 100 ms polling can otherwise
@@ -159,7 +163,10 @@ fn scenario(who: Who, trouble: Trouble) -> Row {
             let first = first
                 .is_finite()
                 .then(|| ((first - e).max(0.0) * 1000.0) as u64);
-            (first, j["short"]["failed"].as_u64().unwrap())
+            let broken = j["flows"]
+                .as_array()
+                .map_or(0, |f| f.iter().filter(|x| !x["broken"].is_null()).count());
+            (first, j["short"]["failed"].as_u64().unwrap(), broken)
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
@@ -227,16 +234,16 @@ fn failover_beside_keepalived() {
                 continue;
             }
             let row = scenario(who, trouble);
-            for ((first, failed), fam) in row.families.iter().zip(["ipv4", "ipv6"]) {
+            for ((first, failed, broken), fam) in row.families.iter().zip(["ipv4", "ipv6"]) {
                 eprintln!(
-                    "L2ROW {who:?} {trouble:?} {fam} first_ms={} failed={failed} macs_after={} macs_back={}",
+                    "L2ROW {who:?} {trouble:?} {fam} first_ms={} failed={failed} macs_after={} macs_back={} broken={broken}",
                     first.map_or("none".into(), |f| f.to_string()),
                     if fam == "ipv4" { row.after.0 } else { row.after.1 },
                     if fam == "ipv4" { row.back.0 } else { row.back.1 },
                 );
             }
             if who == Who::Leafvip {
-                for (first, failed) in &row.families {
+                for (first, failed, _) in &row.families {
                     assert!(first.is_some_and(|f| f < 2000), "{trouble:?}: {first:?}");
                     if trouble == Trouble::Stop {
                         assert_eq!(*failed, 0, "a planned stop fails nothing");

@@ -132,11 +132,13 @@ impl L2Lab {
 
     /// keepalived on host `host` at `priority`, logging as `keepalived-HOST`.
     pub fn start_keepalived(&mut self, host: &str, priority: u8) -> usize {
+        self.start_keepalived_with(host, &keepalived_config(host, priority))
+    }
+
+    /// keepalived on host `host` with this config.
+    pub fn start_keepalived_with(&mut self, host: &str, config: &str) -> usize {
         let ns = self.ns(host);
-        let conf = self.lab.write(
-            &format!("keepalived-{host}.conf"),
-            &keepalived_config(host, priority),
-        );
+        let conf = self.lab.write(&format!("keepalived-{host}.conf"), config);
         let pid = self.lab.path(&format!("keepalived-{host}.pid"));
         let vpid = self.lab.path(&format!("keepalived-{host}-vrrp.pid"));
         self.lab.spawn(
@@ -234,11 +236,13 @@ impl L2Lab {
 }
 
 /// Short requests from the client (`support/load.py`, 100 a second, each
-/// a new connection that must bring the host's name within 1 s) to both
-/// VIPs, while `event` runs; `load.py`'s answer for each.
+/// a new connection that must bring the host's name within 1 s) and
+/// `flows` long flows to both VIPs, while `event` runs; `load.py`'s
+/// answer for each.
 pub fn under_load(
     l: &mut L2Lab,
     secs: u32,
+    flows: u32,
     event: impl FnOnce(&mut L2Lab),
 ) -> Vec<serde_json::Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/load.py");
@@ -253,7 +257,7 @@ pub fn under_load(
                 move || {
                     std::process::Command::new("ip")
                         .args(["netns", "exec", &client, "python3", script, &vip, "8080"])
-                        .args([secs.to_string(), "100".into(), "0".into()])
+                        .args([secs.to_string(), "100".into(), flows.to_string()])
                         .arg(&ready)
                         .output()
                         .expect("load.py")
