@@ -529,14 +529,13 @@ mod cluster {
     #[test]
     fn a_layer2_service_address_is_answered_not_announced() {
         use leafvip::l2::speaker::{Hold, Want};
-        use leafvip::lb::layer2::{Iface, L2Addr};
+        use leafvip::lb::layer2::L2Addr;
         let (mut r, _) = Replay::new(&cluster_config());
         r.apply(conf(json!({"as": 65100, "routerId": "198.51.100.3"})));
         let view = ServicesView {
             l2: vec![L2Addr {
                 addr: ip("198.51.100.10"),
                 interface: "eth0".into(),
-                iface: Iface::CanReach(ip("198.51.100.1")),
                 vrid: 10,
                 priority: 77,
                 service: "default/web".into(),

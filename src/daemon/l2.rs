@@ -103,6 +103,10 @@ impl Core {
         {
             return;
         }
+        // Only the addresses still offered are remembered.
+        let offered = &self.service_l2;
+        self.l2_events
+            .retain(|k, _| offered.iter().any(|a| a.addr == *k));
         self.l2_events.insert(vip, now.at);
         let (namespace, name) = a.service.split_once('/').unwrap_or(("", &a.service));
         let when = now

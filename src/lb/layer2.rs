@@ -33,9 +33,8 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct L2Addr {
     pub addr: IpAddr,
-    /// The interface on this node.
+    /// The interface on this node (the Eip's `spec.interface`, resolved).
     pub interface: String,
-    pub iface: Iface,
     pub vrid: u8,
     pub priority: u8,
     /// The Service (`namespace/name`) whose address it is, and its uid
@@ -131,7 +130,6 @@ pub fn split<'a>(
             (Some(v), Ok(interface)) => out.push(L2Addr {
                 addr: *a,
                 interface,
-                iface: iface.clone(),
                 vrid: v,
                 priority: priority(node, *a),
                 service: s.key.clone(),
@@ -270,7 +268,6 @@ mod tests {
             [L2Addr {
                 addr: ip("198.51.100.10"),
                 interface: "eth0".into(),
-                iface: Iface::Name("eth0".into()),
                 vrid: 10,
                 priority: priority("n1", ip("198.51.100.10")),
                 service: "a/l2".into(),
