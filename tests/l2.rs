@@ -102,6 +102,13 @@ fn one_owner_with_keepalived_through_kill_freeze_and_drain() {
 /// process goes: the new owner answers before the old one stops, so no
 /// request meets a gap. keepalived fails 6 at 100 ms adverts here (issue
 /// 23), dropping the VIP at once and leaving the backup its skew time.
+///
+/// What a move may still cost is a request whose handshake straddles the
+/// instant the client's ARP or neighbour entry changes: its ACK reaches
+/// the new owner, which resets it, as it resets long flows. That came to
+/// one request in about one run in ten, so the test allows it, and only
+/// it: a reset, at a move, at most one per move. A timeout or a refusal
+/// would be a gap.
 #[test]
 fn planned_stop_and_restart_hand_over_without_a_gap() {
     if !can_run(&["python3"]) {
@@ -141,20 +148,57 @@ fn planned_stop_and_restart_hand_over_without_a_gap() {
             "every event under the load"
         );
     });
-    let got: Vec<(u64, u64)> = got
-        .iter()
-        .map(|j| {
-            (
-                j["short"]["total"].as_u64().unwrap(),
-                j["short"]["failed"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    eprintln!("short requests (total, failed), IPv4 and IPv6: {got:?}");
-    for (total, failed) in &got {
-        assert!(*total >= 1300, "{got:?}");
-        assert_eq!(*failed, 0, "{got:?}");
+    for (fam, j) in ["IPv4", "IPv6"].iter().zip(&got) {
+        let short = &j["short"];
+        let total = short["total"].as_u64().unwrap();
+        let moves = moves(short);
+        let failed: Vec<(f64, &str)> = short["failed_at"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(short["failed_why"].as_array().unwrap())
+            .map(|(t, why)| (t.as_f64().unwrap(), why.as_str().unwrap()))
+            .collect();
+        eprintln!("{fam}: {total} short requests; the answering host changed at {moves:?}; failed {failed:?}");
+        assert!(total >= 1300, "{fam}: {total} requests");
+        // h1 -> h2 (stop), -> h1 (back), -> h2 (restart), -> h1 (back).
+        let hosts: Vec<&str> = moves.iter().map(|(_, h)| h.as_str()).collect();
+        assert_eq!(hosts, ["h2", "h1", "h2", "h1"], "{fam}");
+        // No gap: nothing timed out or was refused. The one failure a
+        // move may cost is a request whose handshake straddled the ARP
+        // entry's change, reset by the new owner, at that instant.
+        for (k, (t, why)) in failed.iter().enumerate() {
+            assert_eq!(
+                *why, "ConnectionResetError",
+                "{fam}: a failure at {t} s: {failed:?}"
+            );
+            let at = moves.iter().position(|(m, _)| (t - m).abs() < 0.2);
+            assert!(
+                at.is_some(),
+                "{fam}: a reset at {t} s, at no move: {moves:?}"
+            );
+            let same = failed[..k]
+                .iter()
+                .any(|(u, _)| (u - moves[at.unwrap()].0).abs() < 0.2);
+            assert!(!same, "{fam}: two resets at one move: {failed:?}");
+        }
     }
+}
+
+/// When the host answering the short requests changed, and to which: the
+/// start of the first request the new host answered.
+fn moves(short: &serde_json::Value) -> Vec<(f64, String)> {
+    let mut ok: Vec<(f64, &str)> = short["ok_at"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_f64().unwrap(), r[2].as_str().unwrap()))
+        .collect();
+    ok.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ok.windows(2)
+        .filter(|w| w[0].1 != w[1].1)
+        .map(|w| (w[1].0, w[1].1.to_string()))
+        .collect()
 }
 
 /// `VmRSS` of a process, in KiB.

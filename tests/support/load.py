@@ -12,7 +12,9 @@
 Once every flow has its first answer it writes READY_FILE, so that the
 test starts its scenario under the full load. At the end it prints one
 JSON object: when the load began (t0, CLOCK_MONOTONIC seconds), the short
-requests (total, failed, when each failure came, and each success's start
+requests (total, failed, when each failure came and why: the exception's
+class, such as TimeoutError or ConnectionResetError, or "empty" for a
+connection closed without an answer; and each success's start
 and end from t0 and the host that answered), and each flow's host, and whether and why it broke."""
 import json
 import socket
@@ -30,7 +32,7 @@ vip, port, secs, rate, nflows, ready_file = (
 )
 family = socket.AF_INET6 if ":" in vip else socket.AF_INET
 lock = threading.Lock()
-short = {"total": 0, "failed": 0, "failed_at": [], "ok_at": []}
+short = {"total": 0, "failed": 0, "failed_at": [], "failed_why": [], "ok_at": []}
 flows = []
 started = threading.Barrier(nflows + 1)
 
@@ -77,19 +79,21 @@ def flow(i):
 def one(t0):
     ok = False
     host = ""
+    why = "empty"
     start = time.monotonic() - t0
     try:
         s, f = connect()
         host = f.readline().decode().strip()
         ok = bool(host)
         s.close()
-    except OSError:
-        pass
+    except OSError as e:
+        why = type(e).__name__
     with lock:
         short["total"] += 1
         if not ok:
             short["failed"] += 1
-            short["failed_at"].append(round(time.monotonic() - t0, 2))
+            short["failed_at"].append(round(time.monotonic() - t0, 4))
+            short["failed_why"].append(why)
         else:
             short["ok_at"].append([round(start, 4), round(time.monotonic() - t0, 4), host])
 
