@@ -119,6 +119,14 @@ fn wait_assigned(api: &Server, node: &str, vip: &str) {
 
 /// `leafvip status --json`'s layer-2 rows of a host: (VIP, state, service).
 fn rows(l: &L2Lab, host: &str) -> Vec<(String, String, String)> {
+    rows_named(l, host)
+        .into_iter()
+        .map(|(v, s, svc, _)| (v, s, svc))
+        .collect()
+}
+
+/// The same rows with the owner's node as the host names it.
+fn rows_named(l: &L2Lab, host: &str) -> Vec<(String, String, String, String)> {
     let st = l.lab.status_json(host);
     st["l2"]
         .as_array()
@@ -126,9 +134,27 @@ fn rows(l: &L2Lab, host: &str) -> Vec<(String, String, String)> {
         .flatten()
         .map(|v| {
             let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            (s("vip"), s("state"), s("service"))
+            (s("vip"), s("state"), s("service"), s("node"))
         })
         .collect()
+}
+
+/// Every host of `hosts` names the owner of each address in its status:
+/// `o[0]` for VIP4 (heard by its InternalIP), `o[1]` for VIP6 (heard from
+/// a link-local address, named by its priority).
+fn all_name(l: &L2Lab, hosts: &[&str], o: &[String; 2], what: &str) {
+    for h in hosts {
+        wait_for(
+            Duration::from_secs(10),
+            &format!("{h} to name the owners ({what})"),
+            || {
+                let r = rows_named(l, h);
+                let named = |vip: &str, n: &str| r.iter().any(|x| x.0 == vip && x.3 == n);
+                (named(VIP4, &o[0]) && named(VIP6, &o[1])).then_some(())
+            },
+            || format!("{:?}, owners {o:?}", rows_named(l, h)),
+        );
+    }
 }
 
 #[test]
@@ -182,6 +208,30 @@ fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
         );
     }
 
+    // Every node's status names the owner's node, in both families.
+    all_name(&l, &HOSTS, &first, "steady state");
+    // For that each agent lists every Node (a layer2 Eip exists), once:
+    // its watch does not start again while the scope stays.
+    let node_lists = || {
+        api.requests()
+            .iter()
+            .filter(|r| r.contains("/api/v1/nodes?") && !r.contains("watch="))
+            .filter(|r| !r.contains("fieldSelector"))
+            .count()
+    };
+    let lists = node_lists();
+    assert!((3..=6).contains(&lists), "{:#?}", api.requests());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(node_lists(), lists, "the Node watch started again");
+    let text = l.lab.ctl("h1", "status");
+    assert!(
+        text.contains(&format!(
+            "Service default/web, answered by node {}",
+            first[0]
+        )),
+        "{text}"
+    );
+
     // A Normal Event on the Service names the node that answers, as
     // MetalLB's `nodeAssigned` does.
     wait_assigned(&api, &first[0], VIP4);
@@ -225,6 +275,9 @@ fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
     }
     let second = owners(&l, &[&dead]);
     alone(&mut l, &second, "API server down, an owner killed");
+    // The survivors name the new owners with the API server still down.
+    let alive: Vec<&str> = HOSTS.iter().copied().filter(|h| *h != dead).collect();
+    all_name(&l, &alive, &second, "API server down");
 
     // The API server back, the dead node's agent back: one owner each.
     // The new owner's Event, held while the API server was down, lands.

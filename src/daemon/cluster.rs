@@ -31,6 +31,10 @@ pub struct ServicesView {
     /// The layer-2 addresses this node offers to answer for.
     #[cfg(feature = "l2")]
     pub l2: Vec<crate::lb::layer2::L2Addr>,
+    /// The nodes that may own them, to name the owner in `status`; None
+    /// while no Eip is layer2.
+    #[cfg(feature = "l2")]
+    pub l2_owners: Option<std::sync::Arc<crate::lb::owners::Owners>>,
 }
 
 /// One OpenELB object as the core needs it.
@@ -173,10 +177,11 @@ impl Core {
         #[cfg(not(feature = "l2"))]
         let l2_changed = false;
         #[cfg(feature = "l2")]
-        let l2_changed = view.l2 != self.service_l2;
+        let l2_changed = view.l2 != self.service_l2 || view.l2_owners != self.l2_owners;
         #[cfg(feature = "l2")]
         {
             self.service_l2 = view.l2;
+            self.l2_owners = view.l2_owners;
         }
         let changed = vips != self.service_vips || hosts != self.service_hosts || l2_changed;
         let c = self.shown.base.cluster.get_or_insert_with(Default::default);

@@ -32,6 +32,7 @@ impl Core {
                         false => Hold::Run(c.priority),
                     }),
                     service: String::new(),
+                    owners: None,
                 }
             })
             .collect();
@@ -72,6 +73,7 @@ impl Core {
                     hold: hold(Hold::Run(cfg.priority)),
                     cfg,
                     service: a.service.clone(),
+                    owners: self.l2_owners.clone(),
                 }
             })
             .collect()

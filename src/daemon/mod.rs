@@ -241,6 +241,9 @@ pub struct Core {
     /// mode), beside the configured `mode = "l2"` VIPs.
     #[cfg(all(feature = "kube", feature = "l2"))]
     service_l2: Vec<crate::lb::layer2::L2Addr>,
+    /// The nodes that may own them, to name the owner.
+    #[cfg(all(feature = "kube", feature = "l2"))]
+    l2_owners: Option<std::sync::Arc<crate::lb::owners::Owners>>,
     /// When each Service address's last take-over Event went out.
     #[cfg(all(feature = "kube", feature = "l2"))]
     l2_events: BTreeMap<std::net::IpAddr, Instant>,
@@ -302,6 +305,8 @@ impl Core {
             l2_told: Vec::new(),
             #[cfg(all(feature = "kube", feature = "l2"))]
             service_l2: Vec::new(),
+            #[cfg(all(feature = "kube", feature = "l2"))]
+            l2_owners: None,
             #[cfg(all(feature = "kube", feature = "l2"))]
             l2_events: BTreeMap::new(),
             #[cfg(feature = "kube")]

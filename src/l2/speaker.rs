@@ -14,8 +14,11 @@
 use super::frames::{self, Asked, Heard};
 use super::links::Link;
 use crate::config::l2::L2Config;
+use crate::lb::owners::Owners;
 use leafvip_vrrp::{Action, Advert, Config, Event, Instant, Router, State};
+use std::cell::OnceCell;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
@@ -28,6 +31,8 @@ pub struct Want {
     /// The Service whose address it is (cluster mode); empty for a
     /// configured VIP.
     pub service: String,
+    /// The nodes that may own it (cluster mode), to name the owner.
+    pub owners: Option<Arc<Owners>>,
 }
 
 /// How the core wants a VIP held.
@@ -71,6 +76,8 @@ pub struct Shown {
     /// router configured differently.
     pub foreign: u64,
     pub service: String,
+    /// The owner's node (cluster mode), when the directory names it.
+    pub node: Option<String>,
 }
 
 struct Group {
@@ -86,8 +93,12 @@ struct Group {
     garp_at: Option<Instant>,
     refresh_at: Option<Instant>,
     transitions: u64,
-    /// The master last heard, when it was not us.
-    master: Option<IpAddr>,
+    /// The master last heard, when it was not us, and its priority.
+    master: Option<(IpAddr, u8)>,
+    owners: Option<Arc<Owners>>,
+    /// The owner's node, found when status first asks after a change of
+    /// master or directory: a hostile advert costs no lookup.
+    node: OnceCell<Option<String>>,
     foreign: u64,
 }
 
@@ -120,6 +131,8 @@ impl Group {
             refresh_at: None,
             transitions: 0,
             master: None,
+            owners: None,
+            node: OnceCell::new(),
             foreign: 0,
         })
     }
@@ -186,7 +199,7 @@ impl Group {
                 }
                 Action::TakeOver | Action::Reannounce => {
                     self.took |= matches!(a, Action::TakeOver);
-                    self.master = None;
+                    self.heard(None);
                     self.burst(now, out);
                     self.refresh_at = self.cfg.garp_refresh.map(|r| now + micros(r));
                 }
@@ -258,12 +271,36 @@ impl Group {
             owner: if self.owns() {
                 Some(self.router.config().primary)
             } else {
-                self.master
+                self.master.map(|(ip, _)| ip)
             },
             transitions: self.transitions,
             foreign: self.foreign,
             service: self.service.clone(),
+            node: self.node().map(str::to_string),
         }
+    }
+
+    /// The master heard now (None: us, or no one known).
+    fn heard(&mut self, master: Option<(IpAddr, u8)>) {
+        if self.master != master {
+            self.master = master;
+            self.node = OnceCell::new();
+        }
+    }
+
+    /// The owner's node name, from the directory: this node when we own
+    /// the VIP, else the master heard.
+    fn node(&self) -> Option<&str> {
+        let owners = self.owners.as_deref()?;
+        if self.owns() {
+            return Some(&owners.me);
+        }
+        self.node
+            .get_or_init(|| {
+                let (ip, priority) = self.master?;
+                owners.name(self.vip, ip, priority).map(str::to_string)
+            })
+            .as_deref()
     }
 }
 
@@ -307,6 +344,14 @@ impl Speaker {
             }
             g.cfg = w.cfg.clone();
             g.service.clone_from(&w.service);
+            let same = match (&g.owners, &w.owners) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            if !same {
+                g.owners.clone_from(&w.owners);
+                g.node = OnceCell::new();
+            }
             g.hold(now, w.hold, &mut out, n);
             self.groups.push(g);
         }
@@ -385,7 +430,7 @@ impl Speaker {
                         && g.vip.is_ipv4() == src.is_ipv4()
                     {
                         if advert.priority != 0 && src != g.router.config().primary {
-                            g.master = Some(src);
+                            g.heard(Some((src, advert.priority)));
                         }
                         let ev = Event::Received {
                             from: src,

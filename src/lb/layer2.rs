@@ -45,13 +45,22 @@ pub struct L2Addr {
 
 /// A layer-2 address's VRRP priority on `node`: 50..=249 by FNV-1a of
 /// the two, the same in every build and on every agent.
+/// It makes no string: a node naming an owner by its priority
+/// (`super::owners`) hashes every eligible node's name.
 pub fn priority(node: &str, addr: IpAddr) -> u8 {
-    let mut h: u32 = 0x811c_9dc5;
-    let text = format!("{node}#{addr}");
-    for b in text.bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    /// FNV-1a, fed as the text is written.
+    struct Fnv(u32);
+    impl std::fmt::Write for Fnv {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for b in s.bytes() {
+                self.0 = (self.0 ^ u32::from(b)).wrapping_mul(0x0100_0193);
+            }
+            Ok(())
+        }
     }
-    50 + (h % 200) as u8
+    let mut h = Fnv(0x811c_9dc5);
+    let _ = std::fmt::Write::write_fmt(&mut h, format_args!("{node}#{addr}"));
+    50 + (h.0 % 200) as u8
 }
 
 fn preferred(a: IpAddr) -> u8 {
@@ -199,6 +208,12 @@ mod tests {
         assert!(ps.len() > 10, "{ps:?}");
         assert!(ps.iter().all(|p| (50..=249).contains(p)));
         assert_eq!(priority("n1", vip), priority("n1", vip));
+        // FNV-1a of "n1#198.51.100.10", as every agent computes it: a
+        // change here would split the elections of a rolling upgrade.
+        let fnv = "n1#198.51.100.10".bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        assert_eq!(priority("n1", vip), 50 + (fnv % 200) as u8);
     }
 
     fn pool(name: &str, addr: &str, layer2: Option<Iface>) -> Pool {

@@ -10,5 +10,7 @@ pub mod iface;
 pub mod layer2;
 pub mod lease;
 pub mod object;
+#[cfg(feature = "l2")]
+pub mod owners;
 pub mod pool;
 pub mod service;

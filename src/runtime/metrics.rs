@@ -470,6 +470,7 @@ mod tests {
                 transitions: 2,
                 foreign: 1,
                 service: String::new(),
+                node: None,
             }],
             l2_packets: Some(crate::status::l2::L2Packets {
                 malformed_vrrp: 4,

@@ -25,6 +25,9 @@ pub struct L2Vip {
     /// The Service whose address it is (cluster mode).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub service: String,
+    /// The owner's node (cluster mode), when known (`crate::lb::owners`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// The frames counted on every layer-2 interface.
@@ -53,8 +56,14 @@ pub fn text(o: &mut String, vips: &[L2Vip], p: &L2Packets, error: Option<&str>) 
             "{:<28} {:<10} {:>4} {:>4}  {:<10} {:<26} {:>5}",
             v.vip, v.interface, v.vrid, v.priority, v.state, owner, v.transitions
         );
-        if !v.service.is_empty() {
-            let _ = writeln!(o, "    Service {}", v.service);
+        match (v.service.as_str(), &v.node) {
+            ("", _) => {}
+            (s, Some(n)) => {
+                let _ = writeln!(o, "    Service {s}, answered by node {n}");
+            }
+            (s, None) => {
+                let _ = writeln!(o, "    Service {s}");
+            }
         }
         if v.foreign > 0 {
             let _ = writeln!(
@@ -96,6 +105,7 @@ mod tests {
             transitions: 2,
             foreign: 3,
             service: "default/web".into(),
+            node: Some("h2".into()),
         };
         let mut o = String::new();
         text(
@@ -107,9 +117,13 @@ mod tests {
         assert!(o.contains("198.51.100.10"), "{o}");
         assert!(o.contains("master"), "{o}");
         assert!(o.contains("FOREIGN: 3 adverts"), "{o}");
-        assert!(o.contains("    Service default/web\n"), "{o}");
+        assert!(
+            o.contains("    Service default/web, answered by node h2\n"),
+            "{o}"
+        );
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["owner"], "198.51.100.1");
         assert_eq!(json["vip"], "198.51.100.10");
+        assert_eq!(json["node"], "h2");
     }
 }

@@ -46,6 +46,7 @@ fn wants(priority: u8, hold: Option<Hold>) -> Vec<Want> {
             cfg: cfg(priority),
             hold: hold.unwrap_or(Hold::Run(priority)),
             service: String::new(),
+            owners: None,
         })
         .to_vec()
 }
@@ -326,4 +327,55 @@ fn take_overs_of_service_addresses_are_reported_once() {
     lan.run(1_200_000);
     assert_eq!(lan.hosts[1].took(), [V4, V6]);
     assert!(lan.hosts[1].took().is_empty());
+}
+
+/// With the cluster's directory of nodes, every host names the owner's
+/// node: itself when it owns the VIP; a backup the master's, for IPv4 by
+/// its address and for IPv6 (heard from a link-local address) by its
+/// priority. After a drain the names follow the new owner.
+#[test]
+fn every_host_names_the_owners_node() {
+    use crate::lb::announce::{NodeInfo, NodeState};
+    use crate::lb::layer2::priority;
+    // Node names whose election priorities are the hosts' 150 and 100.
+    let named = |p: u8| {
+        (0..100_000)
+            .map(|i| format!("n{i}"))
+            .find(|n| priority(n, V6) == p)
+            .unwrap()
+    };
+    let (a, b) = (named(150), named(100));
+    let node = |n: u8| NodeInfo {
+        state: NodeState {
+            ready: true,
+            excluded: false,
+        },
+        v4: Some(Ipv4Addr::new(198, 51, 100, n)),
+        ..Default::default()
+    };
+    let nodes = [(a.clone(), node(1)), (b.clone(), node(2))].into();
+    let with = |me: &str, p: u8, hold: Option<Hold>| -> Vec<Want> {
+        let owners = Some(Arc::new(Owners::new(me, &nodes)));
+        wants(p, hold)
+            .into_iter()
+            .map(|w| Want {
+                owners: owners.clone(),
+                ..w
+            })
+            .collect()
+    };
+    let mut lan = Lan::new(150, 100);
+    assert_eq!(lan.hosts[1].shown()[0].node, None, "no directory, no name");
+    lan.set(0, with(&a, 150, None));
+    lan.set(1, with(&b, 100, None));
+    lan.run(1_000_000);
+    let names =
+        |h: &Speaker| -> Vec<Option<String>> { h.shown().into_iter().map(|s| s.node).collect() };
+    let both = |n: &String| vec![Some(n.clone()), Some(n.clone())];
+    assert_eq!(names(&lan.hosts[0]), both(&a));
+    assert_eq!(names(&lan.hosts[1]), both(&a));
+    lan.set(0, with(&a, 150, Some(Hold::Drain)));
+    lan.run(1_100_000);
+    assert_eq!(names(&lan.hosts[0]), both(&b));
+    assert_eq!(names(&lan.hosts[1]), both(&b));
 }

@@ -164,7 +164,11 @@ impl Kind for Nodes {
     }
     fn put(&self, st: &mut State, key: String, m: Meta, body: &serde_json::Value) {
         let o = Node::read(m, body);
-        st.nodes.insert(key, announce::node_info(&o));
+        let mut n = announce::node_info(&o);
+        if !st.hosts && key != st.node {
+            n.labels.clear();
+        }
+        st.nodes.insert(key, n);
     }
     fn kept<'a>(&self, st: &'a mut State) -> &'a mut dyn Kept {
         &mut st.nodes

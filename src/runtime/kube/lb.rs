@@ -88,6 +88,53 @@ async fn keep(
     }
 }
 
+/// The Node watch in a build with `l2`: this node alone, or every Node
+/// for a rack speaker and while any Eip is layer2, whose owners every
+/// node names in `status` (`crate::lb::owners`). A change of scope
+/// (`scope`: whether every Node) starts the watch again; its relist
+/// drops the Nodes it no longer covers.
+#[cfg(feature = "l2")]
+async fn keep_nodes(
+    api: Api<DynamicObject>,
+    (node, hosts, scope): (String, bool, async_channel::Receiver<bool>),
+    st: Shared,
+    wake: async_channel::Sender<()>,
+    tx: async_channel::Sender<KubeEvent>,
+) {
+    let mut every = hosts;
+    loop {
+        let config = match every {
+            true => watcher::Config::default(),
+            false => watcher::Config::default().fields(&format!("metadata.name={node}")),
+        };
+        let watch = async {
+            keep(
+                api.clone(),
+                config,
+                &kinds::Nodes,
+                st.clone(),
+                wake.clone(),
+                tx.clone(),
+            )
+            .await;
+            None
+        };
+        let changed = async {
+            loop {
+                match scope.recv().await {
+                    Ok(e) if (e || hosts) != every => return Some(e || hosts),
+                    Ok(_) => {}
+                    Err(_) => return None,
+                }
+            }
+        };
+        match futures_lite::future::or(watch, changed).await {
+            Some(e) => every = e,
+            None => return,
+        }
+    }
+}
+
 /// What to run: the watches, the announcer, and the Lease and allocator.
 pub async fn run(
     client: Client,
@@ -102,6 +149,8 @@ pub async fn run(
         ..Default::default()
     }));
     let (wake, woken) = async_channel::bounded(1);
+    #[cfg(feature = "l2")]
+    let (scope_tx, scope_rx) = async_channel::bounded(1);
     let c = &client;
     let all = watcher::Config::default();
     let mut tasks: Vec<api::Task<'_>> = vec![
@@ -135,6 +184,7 @@ pub async fn run(
             wake.clone(),
             tx.clone(),
         )),
+        #[cfg(not(feature = "l2"))]
         Box::pin(keep(
             api(c, "", "v1", "Node", "nodes"),
             match hosts {
@@ -142,6 +192,14 @@ pub async fn run(
                 false => all.clone().fields(&format!("metadata.name={node}")),
             },
             &kinds::Nodes,
+            st.clone(),
+            wake.clone(),
+            tx.clone(),
+        )),
+        #[cfg(feature = "l2")]
+        Box::pin(keep_nodes(
+            api(c, "", "v1", "Node", "nodes"),
+            (node.clone(), hosts, scope_rx),
             st.clone(),
             wake.clone(),
             tx.clone(),
@@ -162,7 +220,14 @@ pub async fn run(
         st.clone(),
         wake.clone(),
     )));
-    tasks.push(Box::pin(decide(client.clone(), st, woken, tx, writes)));
+    tasks.push(Box::pin(decide(
+        client.clone(),
+        st,
+        woken,
+        (tx, writes),
+        #[cfg(feature = "l2")]
+        scope_tx,
+    )));
     api::join_all(tasks).await;
 }
 
@@ -273,6 +338,9 @@ fn view(s: &State, allocations: u64) -> ServicesView {
         leader: s.leader,
         allocations,
         #[cfg(feature = "l2")]
+        l2_owners: (!l2.is_empty())
+            .then(|| std::sync::Arc::new(crate::lb::owners::Owners::new(&s.node, &s.nodes))),
+        #[cfg(feature = "l2")]
         l2,
     }
 }
@@ -308,7 +376,16 @@ impl Decider {
     /// One pass over the state: the view to tell the loop, if it is to be
     /// told, and whether to allocate.
     fn pass(&mut self, s: &State, allocations: u64) -> (Option<ServicesView>, bool) {
-        let now = view(s, allocations);
+        #[allow(unused_mut)]
+        let mut now = view(s, allocations);
+        // The owners' directory as last told, when the same: the loop
+        // and the speaker see the same Arc, and compare no further.
+        #[cfg(feature = "l2")]
+        if let Some(last) = self.last.as_ref().and_then(|l| l.l2_owners.as_ref()) {
+            if now.l2_owners.as_ref() == Some(last) {
+                now.l2_owners = Some(last.clone());
+            }
+        }
         let step = step(s.synced, s.leader, self.last.as_ref(), &now);
         let tell = step.tell.then(|| {
             self.last = Some(now.clone());
@@ -322,12 +399,18 @@ async fn decide(
     client: Client,
     st: Shared,
     woken: async_channel::Receiver<()>,
-    tx: async_channel::Sender<KubeEvent>,
-    writes: async_channel::Sender<KubeCmd>,
+    (tx, writes): (
+        async_channel::Sender<KubeEvent>,
+        async_channel::Sender<KubeCmd>,
+    ),
+    #[cfg(feature = "l2")] scope: async_channel::Sender<bool>,
 ) {
     let mut decider = Decider::default();
     let mut alloc = super::alloc::Allocator::new(client, writes);
     while woken.recv().await.is_ok() {
+        // Every Node while any Eip is layer2 (`keep_nodes`).
+        #[cfg(feature = "l2")]
+        let _ = scope.try_send(st.borrow().layer2_in_use());
         let (tell, allocate) = decider.pass(&st.borrow(), alloc.allocations);
         if let Some(now) = tell {
             if tx.send(KubeEvent::Services(Box::new(now))).await.is_err() {

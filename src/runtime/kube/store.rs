@@ -67,7 +67,8 @@ pub struct State {
     /// any node when `hosts`), and those nodes. A slice with none is not
     /// kept: most of a big cluster's slices have no endpoint here.
     pub slices: BTreeMap<String, Vec<String>>,
-    /// This node, or every Node when `hosts`.
+    /// This node, or every Node when `hosts` or while an Eip is layer2
+    /// (the others without their labels, which only a rack speaker reads).
     pub nodes: BTreeMap<String, NodeInfo>,
     /// A rack speaker: announce with the Ready Nodes as next hops.
     pub hosts: bool,
@@ -132,6 +133,15 @@ impl State {
             }
         }
         out
+    }
+
+    /// Whether any Eip serves layer2: then every node watches every Node,
+    /// to name the owners of its addresses (`crate::lb::owners`).
+    #[cfg(feature = "l2")]
+    pub fn layer2_in_use(&self) -> bool {
+        self.eips
+            .values()
+            .any(|(p, _, _)| p.as_ref().is_ok_and(|p| p.layer2.is_some()))
     }
 
     /// Services with a usable endpoint on this node.

@@ -175,6 +175,7 @@ impl Hub {
                 transitions: s.transitions,
                 foreign: s.foreign,
                 service: s.service,
+                node: s.node,
             })
             .collect();
         st.l2_packets = Some(inner.speaker.counters);
