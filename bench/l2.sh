@@ -9,7 +9,9 @@
 #    owner: the median time from the event to the first connection the new
 #    owner answers, the median failed requests and broken flows, and the
 #    most MACs seen answering the
-#    client's ARP/NDP once settled and after the old owner came back.
+#    client's ARP/NDP once settled and after the old owner came back;
+#    for leafvip's link down, the partition healed: how soon one host
+#    alone is master once the link is up, and the state changes it cost.
 # 1b. The same kill in Kubernetes with the API server down
 #    (tests/kube_l2.rs, three nodes, the fake API server stopped first).
 # 2. Idle CPU: one host holding 50 IPv4 VIPs (VRIDs 1-50) at 100 ms
@@ -49,6 +51,7 @@ for r in $(seq "$runs"); do
     cargo test -q --release --features l2 --test l2_failover -- --nocapture >"$work/run$r.log" 2>&1 \
         || { tail -40 "$work/run$r.log" >&2; exit 1; }
     grep -h '^L2ROW' "$work/run$r.log" >>"$work/rows"
+    grep -h '^L2HEAL' "$work/run$r.log" >>"$work/heal" || true
 done
 echo "| event on the owner | family | leafvip: first answer, failed, flows broken, MACs after/back | keepalived: first answer, failed, flows broken, MACs after/back |"
 echo "|---|---|---|---|"
@@ -82,6 +85,12 @@ END {
         print line " |"
     }
 }' "$work/rows"
+
+# The partition healed (leafvip's owner's link up again): the ms until one
+# host alone says it is master (status polled, so a few ms late), and the
+# state changes that cost, per run.
+echo
+echo "partition healed (link up), per run: $(awk '{ split($4, a, "="); split($5, b, "="); printf "%s %s ms %s changes; ", $2, a[2], b[2] }' "$work/heal")"
 
 # --- 1b. Kubernetes -------------------------------------------------------
 # tests/kube_l2.rs RUNS times (a build with kube and l2): three nodes

@@ -51,6 +51,8 @@ struct Segment {
     /// Packets sent so far: a storm (two routers answering each other
     /// for ever) fails the test instead of hanging it.
     sent: u64,
+    /// State changes so far, by router.
+    changes: Vec<u64>,
 }
 
 /// More packets than three routers send in the longest script at the
@@ -67,6 +69,9 @@ impl Segment {
 
     fn act(&mut self, i: usize, actions: Vec<Action>) {
         for a in actions {
+            if let Action::StateChange { .. } = a {
+                self.changes[i] += 1;
+            }
             if let Action::Send(ad) = a {
                 self.sent += 1;
                 assert!(
@@ -200,6 +205,7 @@ proptest! {
             now: 0,
             v6,
             sent: 0,
+            changes: vec![0; 3],
         };
         let mut events: Vec<(u64, usize, Option<Trouble>)> =
             starts.iter().enumerate().map(|(i, t)| (*t, i, None)).collect();
@@ -263,5 +269,60 @@ proptest! {
                 }
             }
         }
+    }
+
+    /// A partition heals (RFC 5798 has two masters meanwhile, one on each
+    /// side): within one advert interval, plus the wire's latency, one
+    /// router answers, and the healing costs one state change in all, the
+    /// lower master's to Backup; nothing moves after.
+    #[test]
+    fn a_healed_partition_has_one_owner_within_an_interval_and_one_flap(
+        priorities in proptest::collection::btree_set(1u8..=254, 3),
+        interval in 1u16..=100,
+        latency in 0u64..2_000,
+        cut in 0usize..3,
+        extra in 0u64..3_000_000,
+        v6 in any::<bool>(),
+    ) {
+        let priorities: Vec<u8> = priorities.into_iter().collect();
+        let mut seg = Segment {
+            nodes: (0..3)
+                .map(|i| Node {
+                    r: Router::new(config(i, priorities[i], interval, true, 0, v6)),
+                    killed: false,
+                    frozen_until: None,
+                    cut_until: None,
+                })
+                .collect(),
+            wire: Vec::new(),
+            latency,
+            now: 0,
+            v6,
+            sent: 0,
+            changes: vec![0; 3],
+        };
+        for i in 0..3 {
+            seg.handle(i, Event::Startup);
+        }
+        let advert = u64::from(interval) * 10_000;
+        seg.run(10 * advert + 1_000_000);
+        prop_assert_eq!(seg.owners().len(), 1);
+        // Cut one off for longer than a Master_Down_Interval: each side
+        // has its master.
+        let d = 4 * advert + extra;
+        seg.nodes[cut].cut_until = Some(seg.now + d);
+        seg.run(seg.now + d - 1);
+        let masters = (0..3).filter(|&i| seg.nodes[i].r.owns()).count();
+        prop_assert_eq!(masters, 2, "a master on each side");
+        let healed = seg.now + 1;
+        let before = seg.changes.clone();
+        seg.run(healed + advert + latency);
+        prop_assert_eq!(seg.owners().len(), 1, "one owner an interval after the heal");
+        for step in 1..=20 {
+            seg.run(healed + advert + latency + step * advert);
+            prop_assert_eq!(seg.owners().len(), 1);
+        }
+        let flaps: u64 = (0..3).map(|i| seg.changes[i] - before[i]).sum();
+        prop_assert_eq!(flaps, 1, "state changes after the heal: {:?} -> {:?}", before, seg.changes);
     }
 }
