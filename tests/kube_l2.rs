@@ -139,6 +139,35 @@ fn rows_named(l: &L2Lab, host: &str) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
+/// Waits until every node takes part for both addresses and the one of
+/// highest priority holds each: the node that starts first takes an
+/// address, and the highest preempts it after its 2 s preempt delay.
+fn wait_settled(l: &L2Lab) {
+    let best_holds = || {
+        let all: Vec<Value> = HOSTS.iter().map(|h| l.lab.status_json(h)).collect();
+        for vip in [VIP4, VIP6] {
+            let rows: Vec<(u64, bool)> = all
+                .iter()
+                .filter_map(|st| {
+                    let v = st["l2"].as_array()?.iter().find(|v| v["vip"] == vip)?;
+                    Some((v["priority"].as_u64()?, v["state"] == "master"))
+                })
+                .collect();
+            let best = rows.iter().max_by_key(|r| r.0)?;
+            if rows.len() < HOSTS.len() || !best.1 {
+                return None;
+            }
+        }
+        Some(())
+    };
+    wait_for(
+        Duration::from_secs(20),
+        "the highest priority to hold each address",
+        best_holds,
+        String::new,
+    );
+}
+
 /// Every host of `hosts` names the owner of each address in its status:
 /// `o[0]` for VIP4 (heard by its InternalIP), `o[1]` for VIP6 (heard from
 /// a link-local address, named by its priority).
@@ -192,6 +221,7 @@ fn layer2_eips_fail_over_with_the_api_server_down_and_follow_endpoints() {
 
     // One node answers for each address (each node's priority is a hash
     // of its name and the address), alone; its status names the Service.
+    wait_settled(&l);
     let first = owners(&l, &[]);
     alone(&mut l, &first, "steady state");
     let r = rows(&l, &first[0]);
