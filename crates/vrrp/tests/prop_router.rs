@@ -60,6 +60,27 @@ struct Segment {
 const STORM: u64 = 200_000;
 
 impl Segment {
+    /// Routers of these configs on one segment, none started yet.
+    fn new(configs: impl Iterator<Item = Config>, latency: u64, v6: bool) -> Segment {
+        let nodes: Vec<Node> = configs
+            .map(|c| Node {
+                r: Router::new(c),
+                killed: false,
+                frozen_until: None,
+                cut_until: None,
+            })
+            .collect();
+        Segment {
+            changes: vec![0; nodes.len()],
+            nodes,
+            wire: Vec::new(),
+            latency,
+            now: 0,
+            v6,
+            sent: 0,
+        }
+    }
+
     fn group(&self) -> IpAddr {
         match self.v6 {
             true => GROUP_V6.into(),
@@ -191,22 +212,11 @@ proptest! {
         troubles in proptest::collection::vec((0usize..3, 0u64..4_000_000, trouble()), 0..4),
         v6 in any::<bool>(),
     ) {
-        let mut seg = Segment {
-            nodes: (0..3)
-                .map(|i| Node {
-                    r: Router::new(config(i, priorities[i], interval, preempt, delay, v6)),
-                    killed: false,
-                    frozen_until: None,
-                    cut_until: None,
-                })
-                .collect(),
-            wire: Vec::new(),
+        let mut seg = Segment::new(
+            (0..3).map(|i| config(i, priorities[i], interval, preempt, delay, v6)),
             latency,
-            now: 0,
             v6,
-            sent: 0,
-            changes: vec![0; 3],
-        };
+        );
         let mut events: Vec<(u64, usize, Option<Trouble>)> =
             starts.iter().enumerate().map(|(i, t)| (*t, i, None)).collect();
         events.extend(troubles.iter().map(|(i, t, x)| (1_000_000 + t, *i, Some(*x))));
@@ -285,22 +295,11 @@ proptest! {
         v6 in any::<bool>(),
     ) {
         let priorities: Vec<u8> = priorities.into_iter().collect();
-        let mut seg = Segment {
-            nodes: (0..3)
-                .map(|i| Node {
-                    r: Router::new(config(i, priorities[i], interval, true, 0, v6)),
-                    killed: false,
-                    frozen_until: None,
-                    cut_until: None,
-                })
-                .collect(),
-            wire: Vec::new(),
+        let mut seg = Segment::new(
+            (0..3).map(|i| config(i, priorities[i], interval, true, 0, v6)),
             latency,
-            now: 0,
             v6,
-            sent: 0,
-            changes: vec![0; 3],
-        };
+        );
         for i in 0..3 {
             seg.handle(i, Event::Startup);
         }
